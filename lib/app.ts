@@ -1,0 +1,99 @@
+/**
+ * The request listener: judge cross-site requests, route, run the handler, turn any failure into a
+ * response, add the security headers, write the whole response at once, log one line.
+ */
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { CROSS_SITE_VARY, assertSameOrigin, isUnsafeMethod } from './cross_site.ts';
+import { StorageError } from './durable_file.ts';
+import type { Fields } from './body.ts';
+import type { SafeHtml } from './html.ts';
+import { HttpError } from './http_error.ts';
+import type { Logger } from './log.ts';
+import { errorPage } from './pages.ts';
+import { NO_STORE, htmlReply, jsonReply, type Reply } from './reply.ts';
+import type { Router } from './router.ts';
+import { securityHeaders } from './security_headers.ts';
+
+/** What a handler knows about its request. */
+export interface RequestContext {
+  readonly req: IncomingMessage;
+  /** The path of the request target, exactly as sent (no decoding). */
+  readonly path: string;
+  readonly query: URLSearchParams;
+  /** The client asked for JSON (`Accept: application/json`): errors come as `{"error": ...}`. */
+  readonly wantsJson: boolean;
+  /** The body's fields once a handler has read them, so its error page can show the form as filled. */
+  fields?: Fields;
+}
+
+export interface Route {
+  handle(ctx: RequestContext): Promise<Reply> | Reply;
+  /** Renders this route's failures as its own page, such as the form with the error beside a field. */
+  errorPage?(error: HttpError, ctx: RequestContext): SafeHtml;
+}
+
+export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+export function createRequestListener(router: Router<Route>, log: Logger): RequestListener {
+  return (req, res) => {
+    void respond(router, log, req, res);
+  };
+}
+
+async function respond(router: Router<Route>, log: Logger, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = performance.now();
+  const method = req.method ?? 'GET';
+  const target = req.url ?? '/';
+  const queryAt = target.indexOf('?');
+  const ctx: RequestContext = {
+    req,
+    path: queryAt === -1 ? target : target.slice(0, queryAt),
+    query: new URLSearchParams(queryAt === -1 ? '' : target.slice(queryAt + 1)),
+    wantsJson: (req.headers.accept ?? '').includes('application/json'),
+  };
+
+  let route: Route | undefined;
+  let reply: Reply;
+  try {
+    assertSameOrigin(req); // before routing, so a cross-site request learns nothing and changes nothing
+    route = router.match(method, ctx.path);
+    reply = await route.handle(ctx);
+  } catch (error) {
+    reply = errorReply(error, ctx, route, log);
+  }
+
+  const headers = { ...securityHeaders(req.headers.host), ...(isUnsafeMethod(method) && { Vary: CROSS_SITE_VARY }), ...reply.headers };
+  const body = method === 'HEAD' ? '' : reply.body;
+  res.writeHead(reply.status, { ...headers, 'Content-Length': Buffer.byteLength(reply.body) });
+  res.end(body);
+  // Only the paths we serve are logged: anything else may be a token pasted into a URL.
+  log.request(method, router.has(ctx.path) ? ctx.path : '-', reply.status, performance.now() - started);
+}
+
+/** The one place a failure becomes a response. */
+function errorReply(error: unknown, ctx: RequestContext, route: Route | undefined, log: Logger): Reply {
+  const httpError = toHttpError(error);
+  if (httpError === undefined) {
+    log.error(`${ctx.req.method} ${ctx.path} failed`, error);
+    const message = 'Something went wrong on our side';
+    return ctx.wantsJson ? jsonReply(500, { error: message }, NO_STORE) : htmlReply(500, errorPage(500, 'Internal Server Error', message), NO_STORE);
+  }
+  const headers = { ...NO_STORE, ...httpError.headers };
+  if (ctx.wantsJson) {
+    return jsonReply(httpError.status, { error: httpError.message, ...(httpError.field && { field: httpError.field }) }, headers);
+  }
+  const page = route?.errorPage?.(httpError, ctx) ?? errorPage(httpError.status, STATUS_CODES[httpError.status] ?? 'Error', httpError.message);
+  return htmlReply(httpError.status, page, headers);
+}
+
+function toHttpError(error: unknown): HttpError | undefined {
+  if (error instanceof HttpError) return error;
+  if (error instanceof StorageError) {
+    // Nothing was acknowledged that did not reach the disk; the client may simply try again.
+    return new HttpError(503, 'Cannot save right now: storage is unavailable, try again shortly', {
+      cause: error,
+      headers: { 'Retry-After': '5' },
+    });
+  }
+  return undefined;
+}

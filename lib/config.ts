@@ -1,0 +1,72 @@
+/**
+ * The environment, read once at start into a typed, frozen object. A bad value stops the start with a
+ * message that names the variable, instead of surfacing later as a confusing failure.
+ */
+import path from 'node:path';
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  /** From `JWT_SECRET`; when absent, a secret is generated once and kept in `dataDir`. */
+  readonly jwtSecret: Uint8Array | undefined;
+  /** Sign-up and login attempts per client address per minute; 0 turns attempt limiting off. */
+  readonly rateLimit: number;
+  readonly tlsCertFile: string;
+  readonly tlsKeyFile: string;
+  /** In development the server lints every Set-Cookie it sends and warns about any broken rule. */
+  readonly development: boolean;
+}
+
+/** A configuration mistake the operator must fix; the message names the variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** HMAC-SHA256 wants a key at least as long as its output (RFC 7518 §3.2). */
+export const MIN_SECRET_BYTES = 32;
+
+/** The variables the server reads; Deno's `--allow-env` is scoped to exactly these. */
+export const ENV_VARIABLES = ['PORT', 'HOST', 'DATA_DIR', 'JWT_SECRET', 'RATE_LIMIT', 'TLS_CERT', 'TLS_KEY', 'NODE_ENV'] as const;
+
+type Env = Partial<Record<(typeof ENV_VARIABLES)[number], string>>;
+
+export function readConfig(env: Env, cwd = process.cwd()): Config {
+  const dataDir = path.resolve(cwd, nonEmpty(env.DATA_DIR) ?? 'data');
+  return Object.freeze({
+    port: readInteger('PORT', env.PORT, 8443, 0, 65535),
+    host: nonEmpty(env.HOST) ?? 'localhost',
+    dataDir,
+    jwtSecret: readSecret(env.JWT_SECRET),
+    rateLimit: readInteger('RATE_LIMIT', env.RATE_LIMIT, 20, 0, 1_000_000),
+    tlsCertFile: path.resolve(cwd, nonEmpty(env.TLS_CERT) ?? 'certs/localhost-cert.pem'),
+    tlsKeyFile: path.resolve(cwd, nonEmpty(env.TLS_KEY) ?? 'certs/localhost-key.pem'),
+    development: env.NODE_ENV !== 'production',
+  });
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+function readInteger(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  const text = nonEmpty(raw)?.trim();
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) {
+    throw new ConfigError(`Cannot start: ${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function readSecret(raw: string | undefined): Uint8Array | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const secret = new TextEncoder().encode(raw);
+  if (secret.length < MIN_SECRET_BYTES) {
+    throw new ConfigError(
+      `Cannot start: JWT_SECRET is ${secret.length} bytes, it must be at least ${MIN_SECRET_BYTES} ` +
+        `(HS256 needs a key as long as its hash; try: node -e "console.log(crypto.randomBytes(32).toString('base64url'))")`,
+    );
+  }
+  return secret;
+}

@@ -1,0 +1,101 @@
+/**
+ * The HTML pages. Every value is escaped by the `html` tag; no inline script or style, so the strict
+ * Content-Security-Policy holds. Errors are shown next to their field and announced to screen readers.
+ */
+import { html, type SafeHtml } from './html.ts';
+import { PASSWORD_MIN, USERNAME_MAX, USERNAME_MIN } from './credentials.ts';
+
+function layout(title: string, main: SafeHtml, scripts: readonly string[] = []): SafeHtml {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title}</title>
+<link rel="stylesheet" href="/style.css">
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
+${scripts.map((src) => html`<script src="${src}" defer></script>\n`)}</head>
+<body>
+<main>
+${main}
+</main>
+</body>
+</html>
+`;
+}
+
+/** What a form shows after a failed POST: the message, the field it is about, the typed username. */
+export interface FormState {
+  error?: string | undefined;
+  field?: string | undefined;
+  username?: string | undefined;
+}
+
+function summary(state: FormState): SafeHtml {
+  // role="alert" makes screen readers announce the message as soon as the page shows it.
+  return html`<p id="form-error" class="error" role="alert">${state.error && !state.field ? state.error : ''}</p>`;
+}
+
+function field(name: 'username' | 'password', label: string, state: FormState, attributes: SafeHtml, hint: string): SafeHtml {
+  const error = state.field === name ? state.error : undefined;
+  const described = error ? `${name}-error ${name}-hint` : `${name}-hint`;
+  const value = name === 'username' ? state.username : undefined; // a password is never echoed back
+  return html`<div class="field">
+<label for="${name}">${label}</label>
+<input id="${name}" name="${name}" ${attributes} aria-describedby="${described}"${error ? html` aria-invalid="true"` : ''}${value ? html` value="${value}"` : ''}${error ? html` autofocus` : ''}>
+<p id="${name}-hint" class="hint">${hint}</p>
+${error ? html`<p id="${name}-error" class="error" role="alert">${error}</p>` : ''}
+</div>`;
+}
+
+export function signupPage(state: FormState = {}): SafeHtml {
+  return layout('Sign up', html`<h1>Create an account</h1>
+<form method="post" action="/signup" novalidate>
+${summary(state)}
+${field('username', 'Username', state, html`type="text" autocomplete="username" required minlength="${USERNAME_MIN}" maxlength="${USERNAME_MAX}" autocapitalize="none" spellcheck="false"`, `${USERNAME_MIN}–${USERNAME_MAX} letters, digits, ".", "_" or "-".`)}
+${field('password', 'Password', state, html`type="password" autocomplete="new-password" required minlength="${PASSWORD_MIN}"`, `At least ${PASSWORD_MIN} characters. A long phrase is best.`)}
+<button type="submit">Sign up</button>
+</form>
+<p>Already have an account? <a href="/login">Sign in</a></p>`);
+}
+
+export function loginPage(state: FormState & { next: string }): SafeHtml {
+  return layout('Sign in', html`<h1>Sign in</h1>
+<form method="post" action="/login" novalidate>
+${summary(state)}
+<input type="hidden" name="next" value="${state.next}">
+${field('username', 'Username', state, html`type="text" autocomplete="username" required autocapitalize="none" spellcheck="false"`, '')}
+${field('password', 'Password', state, html`type="password" autocomplete="current-password" required`, '')}
+<button type="submit">Sign in</button>
+</form>
+<p>New here? <a href="/">Create an account</a></p>`);
+}
+
+export interface OrderView {
+  username: string;
+  /** When the access token expires, ms since the epoch. */
+  accessExpiresAt: number;
+}
+
+export function orderPage(view: OrderView): SafeHtml {
+  const expires = new Date(view.accessExpiresAt).toISOString();
+  return layout('Your order', html`<h1>Hello, <span class="username">${view.username}</span></h1>
+<p>You are signed in. Your access token expires at <time datetime="${expires}">${expires.replace('T', ' ').slice(0, 19)} UTC</time>;
+after that the browser drops the cookie and the next visit here refreshes it without asking you.</p>
+<form method="post" action="/logout">
+<button type="submit">Sign out</button>
+</form>`);
+}
+
+/** The 401 at the end of a failed refresh: the session is over, the way back is to sign in. */
+export function signInAgainPage(message: string, next: string): SafeHtml {
+  return layout('Please sign in', html`<h1>Please sign in</h1>
+<p class="error" role="alert">${message}</p>
+<p><a href="/login?next=${encodeURIComponent(next)}">Sign in</a> to continue.</p>`);
+}
+
+export function errorPage(status: number, title: string, message: string): SafeHtml {
+  return layout(title, html`<h1>${status} ${title}</h1>
+<p class="error" role="alert">${message}</p>
+<p><a href="/">Back to the start</a></p>`);
+}

@@ -1,0 +1,119 @@
+/**
+ * Limits on guessing: a token bucket per client address, and a growing wait per account after failed
+ * logins (OWASP Authentication Cheat Sheet, "Protect against automated attacks").
+ *
+ * Both keep at most `maxKeys` entries, dropping the least recently used, so an attacker who rotates
+ * through addresses or usernames cannot grow the server's memory without bound.
+ */
+import type { Clock } from './clock.ts';
+import { HttpError } from './http_error.ts';
+
+const DEFAULT_MAX_KEYS = 10_000;
+
+/** A small LRU map: reads and writes move a key to the back; the front is evicted first. */
+class LruMap<V> {
+  readonly #map = new Map<string, V>();
+  readonly #max: number;
+  constructor(max: number) {
+    this.#max = max;
+  }
+  get size(): number {
+    return this.#map.size;
+  }
+  get(key: string): V | undefined {
+    const value = this.#map.get(key);
+    if (value !== undefined) {
+      this.#map.delete(key);
+      this.#map.set(key, value);
+    }
+    return value;
+  }
+  set(key: string, value: V): void {
+    this.#map.delete(key);
+    this.#map.set(key, value);
+    if (this.#map.size > this.#max) this.#map.delete(this.#map.keys().next().value as string);
+  }
+  delete(key: string): void {
+    this.#map.delete(key);
+  }
+}
+
+function tooMany(message: string, waitMs: number): HttpError {
+  return new HttpError(429, message, { headers: { 'Retry-After': String(Math.max(1, Math.ceil(waitMs / 1000))) } });
+}
+
+/**
+ * `perMinute` attempts per key, refilled continuously; a burst of up to `perMinute` is allowed.
+ * `perMinute` 0 turns the limit off.
+ */
+export class RateLimiter {
+  readonly #perMinute: number;
+  readonly #clock: Clock;
+  readonly #buckets: LruMap<{ tokens: number; at: number }>;
+
+  constructor(perMinute: number, clock: Clock, maxKeys = DEFAULT_MAX_KEYS) {
+    this.#perMinute = perMinute;
+    this.#clock = clock;
+    this.#buckets = new LruMap(maxKeys);
+  }
+
+  get trackedKeys(): number {
+    return this.#buckets.size;
+  }
+
+  /** Takes one attempt for `key`, or throws 429 with `Retry-After`. */
+  take(key: string): void {
+    if (this.#perMinute === 0) return;
+    const now = this.#clock();
+    const msPerToken = 60_000 / this.#perMinute;
+    const bucket = this.#buckets.get(key) ?? { tokens: this.#perMinute, at: now };
+    bucket.tokens = Math.min(this.#perMinute, bucket.tokens + (now - bucket.at) / msPerToken);
+    bucket.at = now;
+    if (bucket.tokens < 1) {
+      this.#buckets.set(key, bucket);
+      throw tooMany('Too many attempts from your address: wait a moment and try again', (1 - bucket.tokens) * msPerToken);
+    }
+    bucket.tokens -= 1;
+    this.#buckets.set(key, bucket);
+  }
+}
+
+/** Failures allowed before the wait starts; then it doubles with each failure, up to the cap. */
+const FREE_FAILURES = 5;
+const MAX_WAIT_MS = 15 * 60_000;
+
+/**
+ * A per-account wait after repeated failed logins, so guessing one account's password is slow even
+ * from many addresses. The wait is short and lifts by itself: a hard lockout would let anyone lock a
+ * user out of their own account.
+ */
+export class LoginBackoff {
+  readonly #enabled: boolean;
+  readonly #clock: Clock;
+  readonly #failures: LruMap<{ count: number; until: number }>;
+
+  constructor(enabled: boolean, clock: Clock, maxKeys = DEFAULT_MAX_KEYS) {
+    this.#enabled = enabled;
+    this.#clock = clock;
+    this.#failures = new LruMap(maxKeys);
+  }
+
+  /** Throws 429 while `account` must wait. */
+  check(account: string): void {
+    if (!this.#enabled) return;
+    const entry = this.#failures.get(account);
+    const wait = entry === undefined ? 0 : entry.until - this.#clock();
+    if (wait > 0) throw tooMany('Too many failed logins for this account: wait a moment and try again', wait);
+  }
+
+  recordFailure(account: string): void {
+    if (!this.#enabled) return;
+    const count = (this.#failures.get(account)?.count ?? 0) + 1;
+    const wait = count <= FREE_FAILURES ? 0 : Math.min(MAX_WAIT_MS, 1000 * 2 ** (count - FREE_FAILURES - 1));
+    this.#failures.set(account, { count, until: this.#clock() + wait });
+  }
+
+  recordSuccess(account: string): void {
+    this.#failures.delete(account);
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * What a handler returns: a whole response, written in one place (`app.ts`), so a handler can never
+ * leave half a response on the wire when something fails midway.
+ */
+
+export type HeaderValue = string | readonly string[];
+export type Headers = Readonly<Record<string, HeaderValue>>;
+
+export interface Reply {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: string | Uint8Array;
+}
+
+/** Responses that set or read a session cookie must never be stored by a cache (RFC 9111 §5.2.2.5). */
+export const NO_STORE: Headers = Object.freeze({ 'Cache-Control': 'no-store' });
+
+export function htmlReply(status: number, body: { toString(): string }, headers: Headers = {}): Reply {
+  return { status, headers: { 'Content-Type': 'text/html; charset=utf-8', ...headers }, body: body.toString() };
+}
+
+export function jsonReply(status: number, value: unknown, headers: Headers = {}): Reply {
+  return { status, headers: { 'Content-Type': 'application/json; charset=utf-8', ...headers }, body: JSON.stringify(value) };
+}
+
+/**
+ * 303 See Other (RFC 9110 §15.4.4): the browser follows it with a GET whatever the original method
+ * was, so the POSTed password is not sent again. 302 leaves the method change to the browser's
+ * discretion (RFC 9110 §15.4.3); 307 would re-POST the form to the new URL.
+ */
+export function seeOther(location: string, headers: Headers = {}): Reply {
+  return { status: 303, headers: { Location: location, ...headers }, body: '' };
+}
+
+export function noContent(headers: Headers = {}): Reply {
+  return { status: 204, headers, body: '' };
+}

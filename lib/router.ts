@@ -1,0 +1,35 @@
+/**
+ * A router is a table from (method, path) to a handler: `add` fills it, `match` reads it. Paths are
+ * matched exactly, byte for byte, with no decoding or normalising, so `/order`, `/order/` and
+ * `/%6Frder` are three different paths and only the first one exists.
+ */
+import { HttpError } from './http_error.ts';
+
+export class Router<H> {
+  readonly #routes = new Map<string, Map<string, H>>();
+
+  /** Registers `handler` for `method` on `path`. A GET route answers HEAD as well. */
+  add(method: string, path: string, handler: H): this {
+    let methods = this.#routes.get(path);
+    if (methods === undefined) this.#routes.set(path, (methods = new Map()));
+    if (methods.has(method)) throw new Error(`Cannot add route: ${method} ${path} is already registered`);
+    methods.set(method, handler);
+    return this;
+  }
+
+  /** The handler for `method` on `path`; 404 for an unknown path, 405 with `Allow` for a wrong method. */
+  match(method: string, path: string): H {
+    const methods = this.#routes.get(path);
+    if (methods === undefined) throw new HttpError(404, `Cannot find ${path}`);
+    const handler = methods.get(method) ?? (method === 'HEAD' ? methods.get('GET') : undefined);
+    if (handler !== undefined) return handler;
+    const allowed = [...methods.keys()];
+    if (methods.has('GET')) allowed.push('HEAD');
+    throw new HttpError(405, `Cannot ${method} ${path}: use ${allowed.join(' or ')}`, { headers: { Allow: allowed.join(', ') } });
+  }
+
+  /** True when `path` has any route (used to log known paths only). */
+  has(path: string): boolean {
+    return this.#routes.has(path);
+  }
+}

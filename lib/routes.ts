@@ -1,0 +1,148 @@
+/**
+ * Every route of the contract (see shared/HTTP-CONTRACT.md), translating between HTTP and `auth.ts`.
+ */
+import type { RequestContext, Route } from './app.ts';
+import { AUTH_FAILURE_MESSAGES, authenticate, endSession, refreshSession, startSession, type Services } from './auth.ts';
+import { readFields, requireField } from './body.ts';
+import { normalizePassword, usernameKey, validatePassword, validateUsername } from './credentials.ts';
+import { HttpError } from './http_error.ts';
+import { safeNextPath } from './next_path.ts';
+import { loginPage, orderPage, signInAgainPage, signupPage } from './pages.ts';
+import { NO_STORE, htmlReply, noContent, seeOther, type Reply } from './reply.ts';
+import { Router } from './router.ts';
+import { RefreshError } from './session_store.ts';
+import { CLEAR_REFRESH_COOKIE, REFRESH_COOKIE, readSessionCookie } from './session_cookies.ts';
+import { matchesEtag, type StaticFile } from './static_files.ts';
+import { UsernameTakenError } from './user_store.ts';
+
+export function buildRouter(services: Services, staticFiles: ReadonlyMap<string, StaticFile>): Router<Route> {
+  const router = new Router<Route>();
+  router.add('GET', '/', { handle: () => htmlReply(200, signupPage()) });
+  router.add('POST', '/signup', signup(services));
+  router.add('GET', '/login', { handle: (ctx) => htmlReply(200, loginPage({ next: safeNextPath(ctx.query.get('next')) })) });
+  router.add('POST', '/login', login(services));
+  router.add('GET', '/order', order(services));
+  router.add('GET', '/refresh', refresh(services, 'redirect'));
+  router.add('POST', '/refresh', refresh(services, 'no-content'));
+  router.add('POST', '/logout', logout(services));
+  for (const [path, file] of staticFiles) router.add('GET', path, staticFile(file));
+  return router;
+}
+
+function clientAddress(ctx: RequestContext): string {
+  return ctx.req.socket.remoteAddress ?? 'unknown';
+}
+
+function signup(services: Services): Route {
+  return {
+    async handle(ctx) {
+      services.attempts.take(clientAddress(ctx));
+      const fields = (ctx.fields = await readFields(ctx.req));
+      const username = validateUsername(requireField(fields, 'username'));
+      const password = validatePassword(requireField(fields, 'password'));
+      // Checked before hashing so a taken name costs no argon2 work; checked again, atomically, on add.
+      if (services.users.findByName(username) !== undefined) throw usernameTaken(username);
+      const passwordHash = await services.passwords.hash(password);
+      const user = await services.users.add(username, passwordHash).catch((error: unknown) => {
+        throw error instanceof UsernameTakenError ? usernameTaken(username) : error;
+      });
+      // The user is on disk now; only then does the browser get a cookie that says it exists.
+      return seeOther('/order', { 'Set-Cookie': await startSession(services, user), ...NO_STORE });
+    },
+    errorPage: (error, ctx) => signupPage({ error: error.message, field: error.field, username: ctx.fields?.username }),
+  };
+}
+
+function usernameTaken(username: string): HttpError {
+  return new HttpError(409, `The username "${username}" is taken: choose another`, { field: 'username' });
+}
+
+/** One message for unknown user and wrong password, so a login form cannot tell who has an account. */
+const LOGIN_FAILED = 'Wrong username or password';
+
+function login(services: Services): Route {
+  return {
+    async handle(ctx) {
+      services.attempts.take(clientAddress(ctx));
+      const fields = (ctx.fields = await readFields(ctx.req));
+      const next = safeNextPath(fields.next);
+      const username = requireField(fields, 'username');
+      const password = normalizePassword(requireField(fields, 'password'));
+      const account = usernameKey(username);
+      services.backoff.check(account);
+
+      const user = services.users.findByName(username);
+      // No such user: verify against a dummy hash anyway, so the answer takes just as long.
+      const valid = user === undefined ? await services.passwords.verifyNobody(password) : await services.passwords.verify(user.passwordHash, password);
+      if (user === undefined || !valid) {
+        services.backoff.recordFailure(account);
+        throw new HttpError(401, LOGIN_FAILED);
+      }
+      services.backoff.recordSuccess(account);
+      if (services.passwords.needsRehash(user.passwordHash)) {
+        // The only moment the server sees the password again: upgrade a hash made under older parameters.
+        await services.users.setPasswordHash(user.id, await services.passwords.hash(password));
+      }
+      return seeOther(next, { 'Set-Cookie': await startSession(services, user), ...NO_STORE });
+    },
+    errorPage: (error, ctx) =>
+      loginPage({ error: error.message, field: error.field, username: ctx.fields?.username, next: safeNextPath(ctx.fields?.next) }),
+  };
+}
+
+function order(services: Services): Route {
+  return {
+    async handle(ctx) {
+      const auth = await authenticate(services, ctx.req.headers.cookie);
+      if ('failure' in auth) {
+        // A script can handle a 401 itself (POST /refresh). A browser cannot, so it is sent on a round
+        // trip through /refresh: a missing cookie usually means the browser dropped an expired one.
+        if (ctx.wantsJson) throw new HttpError(401, AUTH_FAILURE_MESSAGES[auth.failure]);
+        return seeOther('/refresh?next=/order', NO_STORE);
+      }
+      return htmlReply(200, orderPage({ username: auth.user.username, accessExpiresAt: auth.claims.exp * 1000 }), NO_STORE);
+    },
+  };
+}
+
+/**
+ * GET /refresh is where a browser lands on its way back to `next`: it answers 303 there. POST
+ * /refresh is for scripts: 204 with the new cookies.
+ */
+function refresh(services: Services, success: 'redirect' | 'no-content'): Route {
+  return {
+    async handle(ctx) {
+      const token = readSessionCookie(ctx.req.headers.cookie, REFRESH_COOKIE);
+      if (token === undefined) throw new HttpError(401, 'Your session has ended: sign in again');
+      let cookies: string[];
+      try {
+        cookies = await refreshSession(services, token);
+      } catch (error) {
+        if (!(error instanceof RefreshError)) throw error;
+        const message = error.reason === 'reused' ? 'This session was ended because its refresh token was used twice: sign in again' : 'Your session has ended: sign in again';
+        throw new HttpError(401, message, { cause: error, headers: { 'Set-Cookie': CLEAR_REFRESH_COOKIE } });
+      }
+      const headers = { 'Set-Cookie': cookies, ...NO_STORE };
+      return success === 'redirect' ? seeOther(safeNextPath(ctx.query.get('next')), headers) : noContent(headers);
+    },
+    errorPage: (error, ctx) => signInAgainPage(error.message, safeNextPath(ctx.query.get('next'))),
+  };
+}
+
+function logout(services: Services): Route {
+  return {
+    async handle(ctx) {
+      return seeOther('/login', { 'Set-Cookie': await endSession(services, ctx.req.headers.cookie), ...NO_STORE });
+    },
+  };
+}
+
+function staticFile(file: StaticFile): Route {
+  const headers = { ETag: file.etag, 'Cache-Control': 'no-cache' }; // revalidate each time: cheap with the ETag
+  return {
+    handle(ctx): Reply {
+      if (matchesEtag(ctx.req.headers['if-none-match'], file.etag)) return { status: 304, headers, body: '' };
+      return { status: 200, headers: { ...headers, 'Content-Type': file.contentType }, body: file.body };
+    },
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * Builds everything from the configuration and starts listening: what `server.ts` runs, and what
+ * tests, the trace and the benchmark start in-process with their own clock or logger.
+ */
+import { mkdir } from 'node:fs/promises';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { createRequestListener } from './app.ts';
+import type { Services } from './auth.ts';
+import { loadOrCreateCertificate } from './certificate.ts';
+import { systemClock, type Clock } from './clock.ts';
+import type { Config } from './config.ts';
+import { loadOrCreateSecret } from './jwt_secret.ts';
+import { createLogger, type Logger } from './log.ts';
+import { PasswordHasher, type PasswordHasherOptions } from './passwords.ts';
+import { LoginBackoff, RateLimiter } from './rate_limit.ts';
+import { buildRouter } from './routes.ts';
+import { SessionStore, type SessionLifetimes } from './session_store.ts';
+import { loadStaticFiles } from './static_files.ts';
+import { AccessTokens } from './tokens.ts';
+import { JsonUserStore } from './user_store.ts';
+
+export const PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
+
+// A client gets 10 s to send its headers and 30 s for the whole request; an idle keep-alive connection
+// is closed after 5 s. Without these, a slowloris client trickling bytes holds a socket for ever.
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** How long shutdown waits for requests in flight before cutting connections. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/** What tests and tools may swap; the server itself uses the defaults. */
+export interface StartOptions {
+  clock?: Clock;
+  log?: Logger;
+  passwords?: PasswordHasherOptions;
+  accessSeconds?: number;
+  lifetimes?: SessionLifetimes;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  readonly server: Server;
+  readonly services: Services;
+  /** The certificate in PEM, for clients that should trust exactly this server. */
+  readonly certificate: string;
+  /** Stops accepting, lets requests in flight finish, and waits for every write to reach the disk. */
+  close(): Promise<void>;
+}
+
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const log = options.log ?? createLogger();
+  const clock = options.clock ?? systemClock;
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+
+  const tls = await loadOrCreateCertificate(config.tlsCertFile, config.tlsKeyFile, log);
+  const secret = config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir));
+  const services: Services = {
+    users: await JsonUserStore.open(config.dataDir),
+    sessions: await SessionStore.open(config.dataDir, { secret, clock, lifetimes: options.lifetimes }),
+    tokens: await AccessTokens.create(secret, { clock, lifetimeSeconds: options.accessSeconds }),
+    passwords: new PasswordHasher(options.passwords),
+    attempts: new RateLimiter(config.rateLimit, clock),
+    backoff: new LoginBackoff(config.rateLimit > 0, clock),
+    clock,
+  };
+  const router = buildRouter(services, await loadStaticFiles(PUBLIC_DIR));
+
+  const server = createServer({ cert: tls.cert, key: tls.key }, createRequestListener(router, log));
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+
+  const { port } = server.address() as AddressInfo;
+  const url = `https://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  log.info(`Listening on ${url}`);
+
+  return {
+    url,
+    port,
+    server,
+    services,
+    certificate: tls.cert,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      await closed;
+      clearTimeout(force);
+      await Promise.all([services.users.flush(), services.sessions.flush()]);
+    },
+  };
+}

@@ -1,0 +1,27 @@
+/**
+ * Starts the HTTPS server: configuration, certificate, stores, routes, listen, and a clean shutdown.
+ * The same file runs under Node (`npm start`, through tsx) and Deno (`npm run start:deno`).
+ */
+import { ConfigError, readConfig } from './lib/config.ts';
+import { CorruptFileError } from './lib/durable_file.ts';
+import { startServer } from './lib/start_server.ts';
+
+try {
+  const running = await startServer(readConfig(process.env));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      console.log(`${signal}: finishing requests in flight, then stopping`);
+      running.close().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          console.error('Could not stop cleanly:', error);
+          process.exit(1);
+        },
+      );
+    });
+  }
+} catch (error) {
+  // A mistake the operator can fix gets its message alone; anything else gets its stack.
+  console.error(error instanceof ConfigError || error instanceof CorruptFileError ? error.message : error);
+  process.exit(1);
+}
