@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { launchServer, type LaunchedServer } from './helpers/server.ts';
+import { launchServer, type LaunchedServer } from '../helpers/server.ts';
 
 let server: LaunchedServer;
 before(async () => {
