@@ -4,6 +4,7 @@
  * the way a browser does.
  */
 import { request as httpsRequest } from 'node:https';
+import { checkServerIdentity } from 'node:tls';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { CookieJar } from 'tough-cookie';
 
@@ -39,7 +40,9 @@ export function send(url: string, ca: string, method: string, options: RequestOp
     headers['content-type'] ??= 'application/json';
   }
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { method, headers, ca, agent: false }, (res) => {
+    // The certificate is checked against the host we connect to, even when a test sends another Host header.
+    const identity = (_host: string, cert: Parameters<typeof checkServerIdentity>[1]) => checkServerIdentity(new URL(url).hostname, cert);
+    const req = httpsRequest(url, { method, headers, ca, agent: false, checkServerIdentity: identity }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', reject);

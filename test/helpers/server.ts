@@ -97,8 +97,8 @@ export interface InProcessServer extends TestServer {
 }
 
 /** The same server, in this process, with whatever options (clock, lifetimes) the test passes. */
-export async function startInProcess(options: StartOptions & { env?: Record<string, string> } = {}): Promise<InProcessServer> {
-  const root = await makeTempDir();
+export async function startInProcess(options: StartOptions & { env?: Record<string, string>; dir?: string } = {}): Promise<InProcessServer> {
+  const root = options.dir ?? (await makeTempDir());
   const config = readConfig({
     PORT: '0',
     HOST: '127.0.0.1',
@@ -118,7 +118,7 @@ export async function startInProcess(options: StartOptions & { env?: Record<stri
     browser: () => new TestBrowser(running.url, running.certificate),
     async close() {
       await running.close();
-      await rm(root, { recursive: true, force: true });
+      if (options.dir === undefined) await rm(root, { recursive: true, force: true });
     },
   };
 }
