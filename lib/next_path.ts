@@ -7,14 +7,20 @@ export const DEFAULT_NEXT = '/order';
 // One "/", then not a second "/" or "\", then printable ASCII only.
 const SAME_ORIGIN_PATH = /^\/(?![/\\])[\x21-\x7e]*$/;
 
+// Percent-encoded "/", "\" and control characters: harmless to a browser, but anything that decodes
+// the value once more (a proxy, a later redirect) would turn them into the real thing.
+const ENCODED_DANGER = /%(?:2f|5c|[01][0-9a-f]|7f)/i;
+
 /**
  * `next` must be a path on this origin. `//evil.example` is a network-path reference that sends the
  * browser to another host, and browsers read `/\evil.example` the same way; control characters are
- * refused too (CR/LF would split the `Location` header, and URL parsers silently drop tab and newline).
+ * refused too (CR/LF would split the `Location` header, and URL parsers silently drop tab and newline),
+ * and so are their percent-encoded forms.
  * Anything else becomes `/order`: this is what keeps login from being an open redirect
  * (OWASP Unvalidated Redirects and Forwards Cheat Sheet).
  */
 export function safeNextPath(next: string | null | undefined): string {
-  if (typeof next !== 'string' || next.length > 2048 || !SAME_ORIGIN_PATH.test(next)) return DEFAULT_NEXT;
+  if (typeof next !== 'string' || next.length > 2048) return DEFAULT_NEXT;
+  if (!SAME_ORIGIN_PATH.test(next) || ENCODED_DANGER.test(next)) return DEFAULT_NEXT;
   return next;
 }
