@@ -77,8 +77,7 @@ export async function refreshSession(services: Services, refreshToken: string): 
 
 async function sessionCookies(services: Services, refresh: IssuedRefresh): Promise<string[]> {
   const access = await services.tokens.issue(refresh.userId, refresh.sessionId);
-  const refreshSeconds = Math.floor((refresh.expiresAt - services.clock()) / 1000);
-  return [accessCookie(access.token, services.tokens.lifetimeSeconds), refreshCookie(refresh.refreshToken, refreshSeconds)];
+  return [accessCookie(access.token, services.tokens.lifetimeSeconds), refreshCookie(refresh.refreshToken, refresh.maxAgeSeconds)];
 }
 
 /**

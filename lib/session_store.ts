@@ -79,8 +79,8 @@ export interface IssuedRefresh {
   userId: string;
   sessionId: string;
   refreshToken: string;
-  /** When the refresh token expires (ms), for the cookie's Max-Age. */
-  expiresAt: number;
+  /** Seconds until the refresh token expires: the cookie's Max-Age. */
+  maxAgeSeconds: number;
 }
 
 export class SessionStore {
@@ -117,7 +117,7 @@ export class SessionStore {
     this.#families.set(family.id, family);
     this.#tokens.set(record.hash, record);
     await this.#commit(() => this.#deleteFamily(family.id));
-    return { userId, sessionId: family.id, refreshToken, expiresAt: record.expiresAt };
+    return { userId, sessionId: family.id, refreshToken, maxAgeSeconds: secondsUntil(record.expiresAt, now) };
   }
 
   /**
@@ -143,7 +143,7 @@ export class SessionStore {
       }
       const next = this.#tokens.get(sha256(successor));
       if (next === undefined) throw new RefreshError('unknown');
-      return { userId: family.userId, sessionId: family.id, refreshToken: successor, expiresAt: next.expiresAt };
+      return { userId: family.userId, sessionId: family.id, refreshToken: successor, maxAgeSeconds: secondsUntil(next.expiresAt, now) };
     }
 
     const next = this.#newRecord(successor, family, now);
@@ -153,7 +153,7 @@ export class SessionStore {
       delete record.rotatedAt;
       this.#tokens.delete(next.hash);
     });
-    return { userId: family.userId, sessionId: family.id, refreshToken: successor, expiresAt: next.expiresAt };
+    return { userId: family.userId, sessionId: family.id, refreshToken: successor, maxAgeSeconds: secondsUntil(next.expiresAt, now) };
   }
 
   /**
@@ -235,6 +235,10 @@ export class SessionStore {
     for (const record of file.refreshTokens) this.#tokens.set(record.hash, record);
     for (const denied of file.deniedAccessTokens) this.#denied.set(denied.jti, denied);
   }
+}
+
+function secondsUntil(time: number, now: number): number {
+  return Math.floor((time - now) / 1000);
 }
 
 function sha256(text: string): string {

@@ -1,0 +1,126 @@
+/**
+ * Starting and stopping: first start creates what it needs, bad configuration stops the start with a
+ * message naming the variable, a corrupt store is refused and left alone, state survives a restart.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { send } from '../helpers/https_client.ts';
+import { PROJECT_ROOT, launchServer, makeTempDir } from '../helpers/server.ts';
+
+/** Runs server.ts expecting it to refuse to start; resolves with its exit code and output. */
+async function runUntilExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const dir = await makeTempDir();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: path.join(dir, 'data'), TLS_CERT: path.join(dir, 'c.pem'), TLS_KEY: path.join(dir, 'k.pem'), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, output };
+}
+
+describe('first start', () => {
+  test('creates the certificate (key mode 0600), the data folder and the secret, and prints its URL', async () => {
+    const dir = await makeTempDir();
+    const server = await launchServer({ JWT_SECRET: '' }, dir);
+    try {
+      assert.match(server.output(), /Created a self-signed certificate for localhost, 127\.0\.0\.1 and ::1/);
+      assert.match(server.output(), /Listening on https:\/\/127\.0\.0\.1:\d+/);
+      assert.equal((await stat(path.join(dir, 'key.pem'))).mode & 0o777, 0o600);
+      assert.equal((await stat(path.join(server.dataDir, 'jwt-secret'))).mode & 0o777, 0o600);
+      assert.equal((await send(`${server.origin}/`, server.ca, 'GET')).status, 200);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('keeps the generated secret, so a token outlives a restart', async () => {
+    const dir = await makeTempDir();
+    const first = await launchServer({ JWT_SECRET: '' }, dir);
+    const browser = first.browser();
+    await browser.signup('survivor');
+    assert.equal(await first.stop(), 0);
+
+    const second = await launchServer({ JWT_SECRET: '' }, dir);
+    try {
+      assert.doesNotMatch(second.output(), /Created a self-signed certificate/);
+      const order = await send(`${second.origin}/order`, second.ca, 'GET', { headers: { cookie: `__Host-jwt=${await browser.cookie('__Host-jwt')}` } });
+      assert.equal(order.status, 200);
+    } finally {
+      await second.stop();
+    }
+  });
+});
+
+describe('bad configuration stops the start with a message naming the variable', () => {
+  const cases: [env: Record<string, string>, message: RegExp][] = [
+    [{ JWT_SECRET: 'too-short' }, /JWT_SECRET is 9 bytes, it must be at least 32/],
+    [{ PORT: 'eighty' }, /PORT must be a whole number from 0 to 65535, got "eighty"/],
+    [{ PORT: '70000' }, /PORT must be a whole number/],
+    [{ RATE_LIMIT: '-1' }, /RATE_LIMIT must be a whole number/],
+  ];
+  for (const [env, message] of cases) {
+    test(`${JSON.stringify(env)} exits 1`, async () => {
+      const { code, output } = await runUntilExit(env);
+      assert.equal(code, 1);
+      assert.match(output, message);
+      assert.doesNotMatch(output, /\n\s+at /, 'no stack trace for a configuration mistake');
+    });
+  }
+
+  test('a certificate without its key is refused rather than replaced', async () => {
+    const dir = await makeTempDir();
+    await writeFile(path.join(dir, 'lonely.pem'), 'not really a certificate');
+    const { code, output } = await runUntilExit({ TLS_CERT: path.join(dir, 'lonely.pem'), TLS_KEY: path.join(dir, 'missing.pem') });
+    assert.equal(code, 1);
+    assert.match(output, /TLS_KEY \(.*missing\.pem\) is missing while its partner exists/);
+    assert.equal(await readFile(path.join(dir, 'lonely.pem'), 'utf8'), 'not really a certificate');
+  });
+});
+
+describe('a corrupt users.json', () => {
+  test('is refused at start, with a message, and left exactly as it was', async () => {
+    const dir = await makeTempDir();
+    const dataDir = path.join(dir, 'data');
+    await mkdir(dataDir);
+    const corrupt = '{"version":1,"users":[{"id":"1","username":"half';
+    await writeFile(path.join(dataDir, 'users.json'), corrupt);
+    const { code, output } = await runUntilExit({ DATA_DIR: dataDir, JWT_SECRET: 'x'.repeat(32) });
+    assert.equal(code, 1);
+    assert.match(output, /users\.json is not valid JSON/);
+    assert.equal(await readFile(path.join(dataDir, 'users.json'), 'utf8'), corrupt);
+  });
+});
+
+describe('shutdown and restart', () => {
+  test('SIGTERM and SIGINT stop the server with exit code 0', async () => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      const server = await launchServer();
+      assert.equal(await server.stop(signal), 0, signal);
+    }
+  });
+
+  test('a logged-out token stays logged out after a restart', async () => {
+    const dir = await makeTempDir();
+    const first = await launchServer({}, dir);
+    const browser = first.browser();
+    await browser.signup('restarter');
+    const access = await browser.cookie('__Host-jwt');
+    assert.equal((await browser.request('POST', '/logout')).status, 303);
+    await first.stop();
+
+    const second = await launchServer({}, dir);
+    try {
+      const replay = await send(`${second.origin}/order`, second.ca, 'GET', { headers: { cookie: `__Host-jwt=${access}`, accept: 'application/json' } });
+      assert.equal(replay.status, 401);
+    } finally {
+      await second.stop();
+    }
+  });
+});
