@@ -36,7 +36,11 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => voi
 
 export function createRequestListener(router: Router<Route>, log: Logger): RequestListener {
   return (req, res) => {
-    void respond(router, log, req, res);
+    respond(router, log, req, res).catch((error: unknown) => {
+      // Only writing the response can get here (say, the socket died mid-write): nothing left to answer.
+      log.error(`${req.method} response could not be written`, error);
+      res.destroy();
+    });
   };
 }
 
