@@ -2,7 +2,7 @@
  * The request listener: judge cross-site requests, route, run the handler, turn any failure into a
  * response, add the security headers, write the whole response at once, log one line.
  */
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { CROSS_SITE_VARY, assertSameOrigin, isUnsafeMethod } from './cross_site.ts';
 import { StorageError } from './durable_file.ts';
 import type { Fields } from './body.ts';
@@ -66,10 +66,15 @@ async function respond(router: Router<Route>, log: Logger, req: IncomingMessage,
     reply = errorReply(error, ctx, route, log);
   }
 
-  const headers = { ...securityHeaders(req.headers.host), ...(isUnsafeMethod(method) && { Vary: CROSS_SITE_VARY }), ...reply.headers };
-  const body = method === 'HEAD' ? '' : reply.body;
-  res.writeHead(reply.status, { ...headers, 'Content-Length': Buffer.byteLength(reply.body) });
-  res.end(body);
+  const headers: OutgoingHttpHeaders = {
+    ...securityHeaders(req.headers.host),
+    ...(isUnsafeMethod(method) && { Vary: CROSS_SITE_VARY }),
+    ...reply.headers,
+  };
+  // A 204 or 304 has no body, and a 304's Content-Length would describe the 200 it stands for.
+  if (reply.status !== 204 && reply.status !== 304) headers['Content-Length'] = Buffer.byteLength(reply.body);
+  res.writeHead(reply.status, headers);
+  res.end(method === 'HEAD' ? '' : reply.body); // HEAD: the GET's headers, Content-Length included, no body
   // Only the paths we serve are logged: anything else may be a token pasted into a URL.
   log.request(method, router.has(ctx.path) ? ctx.path : '-', reply.status, performance.now() - started);
 }

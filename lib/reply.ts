@@ -3,7 +3,7 @@
  * leave half a response on the wire when something fails midway.
  */
 
-export type HeaderValue = string | readonly string[];
+export type HeaderValue = string | string[];
 export type Headers = Readonly<Record<string, HeaderValue>>;
 
 export interface Reply {
