@@ -7,6 +7,10 @@ export const DEFAULT_NEXT = '/order';
 // One "/", then not a second "/" or "\", then printable ASCII only.
 const SAME_ORIGIN_PATH = /^\/(?![/\\])[\x21-\x7e]*$/;
 
+// A percent-encoded control character (%00-%1F, %7F): harmless while it stays encoded, but one layer
+// that decodes the path once more (a proxy, a log, a later hop) turns %0D%0A back into a header split.
+const ENCODED_CONTROL = /%(?:[01][0-9a-f]|7f)/i;
+
 /**
  * `next` must be a path on this origin. `//evil.example` is a network-path reference that sends the
  * browser to another host, and browsers read `/\evil.example` the same way; control characters are
@@ -15,6 +19,6 @@ const SAME_ORIGIN_PATH = /^\/(?![/\\])[\x21-\x7e]*$/;
  * (OWASP Unvalidated Redirects and Forwards Cheat Sheet).
  */
 export function safeNextPath(next: string | null | undefined): string {
-  if (typeof next !== 'string' || next.length > 2048 || !SAME_ORIGIN_PATH.test(next)) return DEFAULT_NEXT;
+  if (typeof next !== 'string' || next.length > 2048 || !SAME_ORIGIN_PATH.test(next) || ENCODED_CONTROL.test(next)) return DEFAULT_NEXT;
   return next;
 }
