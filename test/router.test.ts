@@ -71,6 +71,11 @@ describe('Router', () => {
     assert.equal(router.match('HEAD', '/x'), 'head');
   });
 
+  test('match() lists HEAD once in Allow when a HEAD route exists besides GET', () => {
+    const router = new Router<string>().add('GET', '/x', 'get').add('HEAD', '/x', 'head');
+    assert.deepEqual(matchError(router, 'POST', '/x').headers, { Allow: 'GET, HEAD' });
+  });
+
   test('add() throws on a method and path registered twice', () => {
     const router = new Router<string>().add('GET', '/order', 'first');
     assert.throws(() => router.add('GET', '/order', 'second'), { message: 'Cannot add route: GET /order is already registered' });
