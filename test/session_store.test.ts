@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { StorageError } from '../lib/durable_file.ts';
+import { CorruptFileError, StorageError } from '../lib/durable_file.ts';
 import { DEFAULT_LIFETIMES, RefreshError, SessionStore, type RefreshFailure } from '../lib/session_store.ts';
 import { FaultyFileSystem } from './helpers/faulty_fs.ts';
 import { manualClock, TEST_SECRET } from './helpers/server.ts';
@@ -227,4 +227,19 @@ describe('SessionStore', () => {
     clock.advance(DEFAULT_LIFETIMES.graceMs + 1);
     assert.equal((await store.rotate(started.refreshToken)).sessionId, started.sessionId);
   });
+
+  const corrupt: [description: string, text: string][] = [
+    ['truncated JSON', '{"version":1,"families":['],
+    ['JSON null', 'null'],
+    ['an empty object', '{}'],
+    ['no deny list', '{"version":1,"families":[],"refreshTokens":[]}'],
+  ];
+  for (const [description, text] of corrupt) {
+    test(`open() refuses a sessions.json holding ${description}, with CorruptFileError, and leaves it untouched`, async () => {
+      const file = path.join(dataDir, 'sessions.json');
+      await writeFile(file, text);
+      await assert.rejects(open(), CorruptFileError);
+      assert.equal(await readFile(file, 'utf8'), text);
+    });
+  }
 });
