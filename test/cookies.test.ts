@@ -37,7 +37,7 @@ describe('parseCookies()', () => {
     assert.equal(({} as Record<string, unknown>)['x'], undefined);
   });
 
-  test('finds no inherited names in an empty result', () => {
+  test('inherits nothing: toString and hasOwnProperty are not cookies', () => {
     const cookies = parseCookies('a=1');
     assert.equal(cookies['toString'], undefined);
     assert.equal('hasOwnProperty' in cookies, false);
