@@ -121,6 +121,12 @@ describe('parseJsonFields()', () => {
     assert.deepEqual({ ...parseJsonFields('{"username":"alice","password":"p w"}') }, { username: 'alice', password: 'p w' });
   });
 
+  test('reads keys and values holding quotes, backslashes and escapes', () => {
+    const text = JSON.stringify({ 'a"b': 'c\\"d', e: '"e"', '\\': 'x' });
+    assert.deepEqual({ ...parseJsonFields(text) }, { 'a"b': 'c\\"d', e: '"e"', '\\': 'x' });
+    assert.deepEqual({ ...parseJsonFields(' { "a" : "a" , "b" : "a" } ') }, { a: 'a', b: 'a' });
+  });
+
   test('treats "__proto__" and "constructor" as plain field names', () => {
     const fields = parseJsonFields('{"__proto__":"x","constructor":"y"}');
     assert.equal(Object.getPrototypeOf(fields), null);
@@ -144,6 +150,9 @@ describe('parseJsonFields()', () => {
     ['a null value', '{"username":null}', /field "username" must be a string/],
     ['an array value', '{"username":["a","b"]}', /field "username" must be a string/],
     ['an object value', '{"username":{"$ne":""}}', /field "username" must be a string/],
+    ['a repeated field', '{"username":"alice","username":"admin"}', /field "username" is repeated/],
+    ['a field repeated under an escaped spelling', '{"a":"1","\\u0061":"2"}', /field "a" is repeated/],
+    ['a repeated "__proto__"', '{"__proto__":"1","__proto__":"2"}', /field "__proto__" is repeated/],
     ['too many fields', JSON.stringify(Object.fromEntries(Array.from({ length: MAX_FIELDS + 1 }, (_, i) => [`f${i}`, 'x']))), /more than 20 fields/],
   ];
   for (const [description, body, message] of refused) {
