@@ -3,7 +3,10 @@ import { describe, test } from 'node:test';
 import { securityHeaders } from '../lib/security_headers.ts';
 
 describe('securityHeaders()', () => {
-  const local = ['localhost', 'localhost:8443', 'LOCALHOST:8443', 'localhost.', 'app.localhost', 'app.localhost:8443', '127.0.0.1', '127.0.0.1:8443', '[::1]', '[::1]:8443', '[::ffff:127.0.0.1]:8443', '10.0.0.7:8443'];
+  const local = [
+    ...['localhost', 'localhost:8443', 'LOCALHOST:8443', 'localhost.', 'app.localhost', 'app.localhost:8443'],
+    ...['127.0.0.1', '127.0.0.1:8443', '10.0.0.7:8443', '[::1]', '[::1]:8443', '[::ffff:127.0.0.1]:8443'],
+  ];
   for (const host of local) {
     test(`leaves out HSTS for Host: ${host}, so other local servers are not pinned to HTTPS`, () => {
       assert.equal(securityHeaders(host)['Strict-Transport-Security'], undefined);
@@ -20,7 +23,10 @@ describe('securityHeaders()', () => {
   for (const host of ['localhost:8443', 'example.com']) {
     test(`sends the strict CSP, nosniff and same-origin referrers for Host: ${host}`, () => {
       const headers = securityHeaders(host);
-      assert.equal(headers['Content-Security-Policy'], "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'");
+      assert.equal(
+        headers['Content-Security-Policy'],
+        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
+      );
       assert.equal(headers['X-Content-Type-Options'], 'nosniff');
       assert.equal(headers['Referrer-Policy'], 'same-origin');
     });
