@@ -17,7 +17,8 @@ async function tokensWith(clock: { now: () => number }, secret = SECRET, lifetim
 
 /** Signs a valid payload with `changes` applied (undefined removes a claim), as a holder of `secret` could. */
 function sign(changes: Record<string, unknown>, secret = SECRET, alg = 'HS256'): Promise<string> {
-  const payload = { sub: 'user-1', sid: 'session-1', jti: 'jti-1', iat: START / 1000, exp: START / 1000 + 900, iss: ISSUER, aud: AUDIENCE, ...changes };
+  const iat = START / 1000;
+  const payload = { sub: 'user-1', sid: 'session-1', jti: 'jti-1', iat, exp: iat + 900, iss: ISSUER, aud: AUDIENCE, ...changes };
   const defined = Object.fromEntries(Object.entries(payload).filter(([, value]) => value !== undefined));
   return new SignJWT(defined).setProtectedHeader({ alg, typ: 'JWT' }).sign(secret);
 }
@@ -37,13 +38,14 @@ describe('AccessTokens', () => {
 
   test('issue() puts sub, sid, jti, iat, exp, iss and aud in the payload, and nothing else', async () => {
     const { token, claims } = await (await tokensWith(manualClock(START))).issue('user-1', 'session-1');
-    assert.deepEqual(decodeJwt(token), { sub: 'user-1', sid: 'session-1', jti: claims.jti, iat: claims.iat, exp: claims.exp, iss: ISSUER, aud: AUDIENCE });
+    assert.deepEqual(decodeJwt(token), { ...claims, iss: ISSUER, aud: AUDIENCE });
+    assert.deepEqual(Object.keys(decodeJwt(token)).sort(), ['aud', 'exp', 'iat', 'iss', 'jti', 'sid', 'sub']);
   });
 
   for (const lifetimeSeconds of [undefined, 60]) {
     const expected = lifetimeSeconds ?? DEFAULT_ACCESS_SECONDS;
     test(`issue() sets exp - iat to the lifetime (${expected} s${lifetimeSeconds === undefined ? ', the default' : ''})`, async () => {
-      const tokens = await tokensWith(manualClock(START + 999), SECRET, lifetimeSeconds);
+      const tokens = await tokensWith(manualClock(START + 999), SECRET, lifetimeSeconds); // iat rounds down to START
       const payload = decodeJwt((await tokens.issue('user-1', 'session-1')).token);
       assert.equal(tokens.lifetimeSeconds, expected);
       assert.equal(payload.iat, START / 1000);
