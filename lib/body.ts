@@ -131,7 +131,22 @@ export function parseJsonFields(text: string): Fields {
     if (typeof value !== 'string') throw new HttpError(400, `Cannot read JSON: field "${name}" must be a string`);
     addField(fields, name, value);
   }
+  assertNoRepeatedKey(text);
   return fields;
+}
+
+/**
+ * `JSON.parse` silently keeps the last of a repeated key. Once the body is known to be a flat object
+ * of strings, its string literals alternate key, value, so the keys can be read off in order.
+ */
+function assertNoRepeatedKey(text: string): void {
+  const literals = text.match(/"(?:[^"\\]|\\.)*"/g) ?? [];
+  const seen = new Set<string>();
+  for (let i = 0; i < literals.length; i += 2) {
+    const name = JSON.parse(literals[i]!) as string;
+    if (seen.has(name)) throw new HttpError(400, `Cannot read JSON: field "${name}" is repeated`);
+    seen.add(name);
+  }
 }
 
 function addField(fields: Fields, name: string, value: string): void {

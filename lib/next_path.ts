@@ -7,9 +7,10 @@ export const DEFAULT_NEXT = '/order';
 // One "/", then not a second "/" or "\", then printable ASCII only.
 const SAME_ORIGIN_PATH = /^\/(?![/\\])[\x21-\x7e]*$/;
 
-// Percent-encoded "/", "\" and control characters: harmless to a browser, but anything that decodes
-// the value once more (a proxy, a later redirect) would turn them into the real thing.
-const ENCODED_DANGER = /%(?:2f|5c|[01][0-9a-f]|7f)/i;
+// Percent-encoded forms of the above: a control character anywhere, or "/" or "\" right after the
+// first "/". Harmless while they stay encoded, but one layer that decodes the value once more (a
+// proxy, a later hop) would turn them into a header split or a `//evil.example`.
+const ENCODED_DANGER = /%(?:[01][0-9a-f]|7f)|^\/%(?:2f|5c)/i;
 
 /**
  * `next` must be a path on this origin. `//evil.example` is a network-path reference that sends the

@@ -24,7 +24,7 @@ export class Router<H> {
     const handler = methods.get(method) ?? (method === 'HEAD' ? methods.get('GET') : undefined);
     if (handler !== undefined) return handler;
     const allowed = [...methods.keys()];
-    if (methods.has('GET')) allowed.push('HEAD');
+    if (methods.has('GET') && !methods.has('HEAD')) allowed.push('HEAD');
     throw new HttpError(405, `Cannot ${method} ${path}: use ${allowed.join(' or ')}`, { headers: { Allow: allowed.join(', ') } });
   }
 

@@ -227,7 +227,7 @@ export class SessionStore {
   }
 
   #load(data: unknown): void {
-    const file = data as Partial<SessionFile>;
+    const file = (data ?? {}) as Partial<SessionFile>;
     if (!Array.isArray(file.families) || !Array.isArray(file.refreshTokens) || !Array.isArray(file.deniedAccessTokens)) {
       throw new CorruptFileError(`Cannot start: ${this.#file.path} is not a sessions file`);
     }

@@ -57,10 +57,10 @@ export class JsonUserStore implements UserStore {
   }
 
   #load(data: unknown): void {
-    const users = (data as { users?: unknown }).users;
+    const users = (data as { users?: unknown } | null)?.users;
     if (!Array.isArray(users)) throw new CorruptFileError(`Cannot start: ${this.#file.path} has no "users" list`);
     for (const user of users as unknown[]) {
-      if (!isUser(user) || this.#byKey.has(usernameKey(user.username))) {
+      if (!isUser(user) || this.#byId.has(user.id) || this.#byKey.has(usernameKey(user.username))) {
         throw new CorruptFileError(`Cannot start: ${this.#file.path} holds an invalid or duplicate user entry`);
       }
       this.#index(user);
