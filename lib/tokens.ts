@@ -114,10 +114,15 @@ export class AccessTokens {
   }
 }
 
+const CLAIM_TYPES = { sub: 'string', sid: 'string', jti: 'string', iat: 'number', exp: 'number' } as const;
+
+/** jose checks that the claims are present; this checks they have the types we rely on. */
 function toAccessClaims(payload: JWTPayload): AccessClaims {
-  const { sub, sid, jti, iat, exp } = payload;
-  if (typeof sub !== 'string' || typeof sid !== 'string' || typeof jti !== 'string' || typeof iat !== 'number' || typeof exp !== 'number') {
-    throw new errors.JWTClaimValidationFailed('claims have the wrong types', payload, 'sub', 'check_failed');
+  for (const [claim, type] of Object.entries(CLAIM_TYPES)) {
+    if (typeof payload[claim] !== type) {
+      throw new errors.JWTClaimValidationFailed(`"${claim}" claim must be a ${type}`, payload, claim, 'check_failed');
+    }
   }
+  const { sub, sid, jti, iat, exp } = payload as JWTPayload & AccessClaims;
   return { sub, sid, jti, iat, exp };
 }
