@@ -59,7 +59,7 @@ describe('a browser through the session', { skip: skipWithoutChromium(import.met
       assert.doesNotMatch(visibleToScript, /__Host-jwt|__Secure-refresh/);
       assert.equal(visibleToScript.includes(jwt.value), false);
       await screenshot(page, 'order');
-    });
+    }, { viewport: { width: 720, height: 480 } });
   });
 
   test('reloading /order keeps the user signed in', async () => {
