@@ -119,6 +119,6 @@ describe('form errors in a browser', { skip: skipWithoutChromium(import.meta.url
       assert.equal((await fieldState(page, 'password')).value, '');
       assert.deepEqual(await cookies(), []);
       await screenshot(page, 'login-error');
-    });
+    }, { viewport: { width: 720, height: 480 } });
   });
 });
