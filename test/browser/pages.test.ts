@@ -3,8 +3,11 @@
  * can be seen, nothing loaded from anywhere else. Also saves the screenshots the README shows.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { createSelfSigned } from '../../lib/certificate.ts';
 import { launchChromium, screenshot, skipWithoutChromium, withVisit } from './chromium.ts';
 import { startInProcess, type InProcessServer } from '../helpers/server.ts';
 
@@ -121,6 +124,21 @@ describe('the pages in a browser', { skip: skipWithoutChromium(import.meta.url) 
       );
     });
   }
+
+  test('the browser trusts the test server\'s certificate, and not just any certificate', async () => {
+    const stranger = await createSelfSigned(); // valid for 127.0.0.1 too, but its key is not on the list
+    const other = createServer({ cert: stranger.cert, key: stranger.key }, (_req, res) => res.end('should not be reached'));
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    try {
+      await withVisit(browser, async ({ page }) => {
+        assert.equal((await page.goto(`${server.origin}/`))?.status(), 200);
+        await assert.rejects(page.goto(`https://127.0.0.1:${(other.address() as AddressInfo).port}/`), /ERR_CERT_AUTHORITY_INVALID/);
+      });
+    } finally {
+      other.closeAllConnections();
+      await new Promise((resolve) => other.close(resolve));
+    }
+  });
 
   test('keyboard focus is visible on every control the Tab key reaches', async () => {
     await withVisit(browser, async ({ page }) => {
