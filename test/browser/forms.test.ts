@@ -52,7 +52,7 @@ describe('form errors in a browser', { skip: skipWithoutChromium(import.meta.url
   before(async () => {
     server = await startInProcess();
     browser = await launchChromium([server.ca]);
-    await server.browser().signup('taken', PASSWORD);
+    await server.browser().signup('alice', PASSWORD);
   });
   after(async () => {
     await browser?.close();
@@ -62,12 +62,13 @@ describe('form errors in a browser', { skip: skipWithoutChromium(import.meta.url
   test('a taken username is shown beside the username field, which keeps what was typed', async () => {
     await withVisit(browser, async ({ page, cookies }) => {
       await page.goto(`${server.origin}/`);
-      assert.equal(await submit(page, 'Sign up', 'Taken', PASSWORD), 409);
+      // Usernames compare case-insensitively: "Alice" is alice's name.
+      assert.equal(await submit(page, 'Sign up', 'Alice', PASSWORD), 409);
 
       assert.equal(page.url(), `${server.origin}/signup`);
-      await assertShownBeside(page, 'username', /"Taken" is taken/);
+      await assertShownBeside(page, 'username', /"Alice" is taken/);
       const username = await fieldState(page, 'username');
-      assert.equal(username.value, 'Taken');
+      assert.equal(username.value, 'Alice');
       assert.equal(username.invalid, 'true');
       assert.ok(username.description.some((text) => /is taken/.test(text)), `described by the error: ${username.description}`);
       assert.equal(username.focused, true, 'focus lands on the field to fix');
@@ -103,7 +104,7 @@ describe('form errors in a browser', { skip: skipWithoutChromium(import.meta.url
   test('a wrong password is shown on the sign-in form, describing both fields, and the username is kept', async () => {
     await withVisit(browser, async ({ page, cookies }) => {
       await page.goto(`${server.origin}/login`);
-      assert.equal(await submit(page, 'Sign in', 'taken', 'not the password'), 401);
+      assert.equal(await submit(page, 'Sign in', 'alice', 'not the password'), 401);
 
       assert.equal(page.url(), `${server.origin}/login`);
       // One message for both fields: which of the two was wrong is not told (no account enumeration).
@@ -115,7 +116,7 @@ describe('form errors in a browser', { skip: skipWithoutChromium(import.meta.url
       const alert = page.getByRole('alert');
       assert.equal(await alert.textContent(), 'Wrong username or password');
       assert.ok(await alert.isVisible());
-      assert.equal((await fieldState(page, 'username')).value, 'taken');
+      assert.equal((await fieldState(page, 'username')).value, 'alice');
       assert.equal((await fieldState(page, 'password')).value, '');
       assert.deepEqual(await cookies(), []);
       await screenshot(page, 'login-error');
