@@ -27,7 +27,10 @@ ${main}
 /** What a form shows after a failed POST: the message, the field it is about, the typed username. */
 export interface FormState {
   error?: string | undefined;
+  /** The field the error is about; without one, the error is about the whole form. */
   field?: string | undefined;
+  /** A form-wide error that makes both fields suspect: a failed sign-in cannot say which one was wrong. */
+  bothFieldsInvalid?: boolean | undefined;
   username?: string | undefined;
 }
 
@@ -38,14 +41,16 @@ function summary(state: FormState): SafeHtml {
 
 function field(name: 'username' | 'password', label: string, state: FormState, attributes: SafeHtml, hint: string): SafeHtml {
   const error = state.field === name ? state.error : undefined;
-  const described = error ? `${name}-error ${name}-hint` : `${name}-hint`;
+  const formError = state.error !== undefined && state.field === undefined;
+  // A screen reader reads these when the field gets focus: its own error first, then a form-wide one
+  // (shown above the form), then the hint. An id is only listed when its element has text.
+  const described = [error && `${name}-error`, formError && 'form-error', hint && `${name}-hint`].filter(Boolean).join(' ');
+  const invalid = error !== undefined || (formError && state.bothFieldsInvalid === true);
   const value = name === 'username' ? state.username : undefined; // a password is never echoed back
   return html`<div class="field">
 <label for="${name}">${label}</label>
-<input id="${name}" name="${name}" ${attributes} aria-describedby="${described}"${error ? html` aria-invalid="true"` : ''}${value ? html` value="${value}"` : ''}${error ? html` autofocus` : ''}>
-<p id="${name}-hint" class="hint">${hint}</p>
-${error ? html`<p id="${name}-error" class="error" role="alert">${error}</p>` : ''}
-</div>`;
+<input id="${name}" name="${name}" ${attributes}${described ? html` aria-describedby="${described}"` : ''}${invalid ? html` aria-invalid="true"` : ''}${value ? html` value="${value}"` : ''}${error ? html` autofocus` : ''}>
+${error ? html`<p id="${name}-error" class="error" role="alert">${error}</p>\n` : ''}${hint ? html`<p id="${name}-hint" class="hint">${hint}</p>\n` : ''}</div>`;
 }
 
 export function signupPage(state: FormState = {}): SafeHtml {

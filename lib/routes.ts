@@ -86,7 +86,13 @@ function login(services: Services): Route {
       return seeOther(next, { 'Set-Cookie': await startSession(services, user), ...NO_STORE });
     },
     errorPage: (error, ctx) =>
-      loginPage({ error: error.message, field: error.field, username: ctx.fields?.username, next: safeNextPath(ctx.fields?.next) }),
+      loginPage({
+        error: error.message,
+        field: error.field,
+        bothFieldsInvalid: error.status === 401,
+        username: ctx.fields?.username,
+        next: safeNextPath(ctx.fields?.next),
+      }),
   };
 }
 

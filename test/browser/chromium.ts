@@ -1,0 +1,169 @@
+/**
+ * A real browser for tests: the system's Chromium driven by playwright-core, trusting exactly the
+ * test servers' certificates, and watching every page for console errors and CSP violations.
+ *
+ * playwright-core never downloads a browser; it drives the one at `CHROME_PATH` (default
+ * `/usr/bin/chromium`, Debian's `apt-get install chromium`).
+ */
+import { X509Certificate, createHash } from 'node:crypto';
+import { accessSync, constants, readdirSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Cookie, type Page } from 'playwright-core';
+import { PROJECT_ROOT } from '../helpers/server.ts';
+
+export const CHROME_PATH = process.env.CHROME_PATH || '/usr/bin/chromium';
+
+/** Where the tests save screenshots: git-ignored; the README's copies live in docs/screenshots/. */
+export const ARTIFACTS_DIR = path.join(PROJECT_ROOT, 'test', 'artifacts');
+
+const INSTALL_HINT = `no Chromium at ${CHROME_PATH}: install it with \`apt-get install chromium\` (or set CHROME_PATH)`;
+
+/**
+ * The `skip` option for a browser suite: `false` when Chromium is there, or when `CI=true` (a missing
+ * browser must then fail the run, not pass it quietly); otherwise the reason. `testFile` is the
+ * caller's `import.meta.url`: only the first browser test file prints the reason as a banner, so a run
+ * without Chromium says so once, loudly (each file runs in its own process and cannot tell the others).
+ */
+export function skipWithoutChromium(testFile: string): string | false {
+  if (isExecutable(CHROME_PATH) || process.env.CI === 'true') return false;
+  const reason = `SKIPPING THE BROWSER TESTS: ${INSTALL_HINT}`;
+  const here = fileURLToPath(testFile);
+  const first = readdirSync(path.dirname(here)).filter((name) => name.endsWith('.test.ts')).sort()[0];
+  if (path.basename(here) === first) process.stderr.write(`\n!!! ${reason} !!!\n\n`);
+  return reason;
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The base64 SHA-256 of a certificate's SubjectPublicKeyInfo: the form Chromium's
+ * `--ignore-certificate-errors-spki-list` takes. Pinning the key this way trusts exactly our test
+ * servers, where `ignoreHTTPSErrors` would accept any certificate at all.
+ */
+export function spkiFingerprint(certificatePem: string): string {
+  const spki = new X509Certificate(certificatePem).publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('base64');
+}
+
+/**
+ * Starts headless Chromium trusting the given certificates. playwright's `launch` gives it a fresh
+ * temporary profile (its own `--user-data-dir`, which the SPKI flag needs) and deletes it on close.
+ */
+export async function launchChromium(trustedCertificates: readonly string[]): Promise<Browser> {
+  if (!isExecutable(CHROME_PATH)) throw new Error(`Cannot run the browser tests: ${INSTALL_HINT}`);
+  return chromium.launch({
+    executablePath: CHROME_PATH,
+    headless: true,
+    args: [
+      '--no-sandbox', // tests run as root in CI containers, where Chromium's sandbox cannot start
+      // No internet here: without these, Chromium keeps reaching for Google services in the background.
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-gpu',
+      '--disable-quic',
+      `--ignore-certificate-errors-spki-list=${trustedCertificates.map(spkiFingerprint).join(',')}`,
+    ],
+  });
+}
+
+/** One navigation of the main frame, as the address bar would go through it: `303 /order`. */
+export type Hop = `${number} ${string}`;
+
+/** A browser context (one fresh profile: no cookies, no cache) with one page, watched. */
+export interface Visit {
+  readonly context: BrowserContext;
+  readonly page: Page;
+  /** Console errors, uncaught exceptions and CSP violations on any page so far. */
+  readonly problems: string[];
+  /** Every response to a main-frame navigation, redirects included, in order. */
+  readonly hops: Hop[];
+  /** Every cookie in this context's store, whatever its site or Path. */
+  cookies(): Promise<Cookie[]>;
+}
+
+/**
+ * Runs `body` in a fresh context and then asserts, for every scenario alike, that no page logged a
+ * console error or a CSP violation. The context is closed whatever happens.
+ */
+export async function withVisit(browser: Browser, body: (visit: Visit) => Promise<void>, options: BrowserContextOptions = {}): Promise<void> {
+  const context = await browser.newContext(options);
+  try {
+    const visit = await watch(context);
+    await body(visit);
+    if (visit.problems.length > 0) throw new Error(`The pages reported problems:\n  ${visit.problems.join('\n  ')}`);
+  } finally {
+    await context.close();
+  }
+}
+
+async function watch(context: BrowserContext): Promise<Visit> {
+  const problems: string[] = [];
+  const hops: Hop[] = [];
+  /** Status of each document the main frame loaded, to recognise Chromium's note about an error status. */
+  const documentStatus = new Map<string, number>();
+
+  // A CSP violation fires `securitypolicyviolation` in the page. Page script cannot run under our CSP,
+  // but an init script is injected by the browser itself, and the binding carries the event out.
+  await context.exposeBinding('reportCspViolation', (_source, text: string) => problems.push(`CSP violation: ${text}`));
+  await context.addInitScript(() => {
+    document.addEventListener(
+      'securitypolicyviolation',
+      (event) => {
+        const report = (window as unknown as { reportCspViolation(text: string): void }).reportCspViolation;
+        void report(`${event.violatedDirective} refused ${event.blockedURI || 'inline code'} on ${event.documentURI}`);
+      },
+      true,
+    );
+  });
+
+  context.on('page', (page) => {
+    page.on('response', (response) => {
+      if (response.frame() !== page.mainFrame() || !response.request().isNavigationRequest()) return;
+      const url = new URL(response.url());
+      documentStatus.set(response.url(), response.status());
+      hops.push(`${response.status()} ${url.pathname}${url.search}`);
+    });
+    page.on('pageerror', (error) => problems.push(`uncaught ${error.name}: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() !== 'error') return;
+      // Chromium logs any 4xx document as "Failed to load resource". A 409 or 403 page is the answer
+      // we expect here, not a defect of the page; the same note about a stylesheet would be one.
+      const status = /^Failed to load resource: the server responded with a status of (\d+)/.exec(message.text())?.[1];
+      if (status !== undefined && documentStatus.get(message.location().url) === Number(status)) return;
+      problems.push(`console error: ${message.text()} (${message.location().url})`);
+    });
+  });
+
+  const page = await context.newPage();
+  return { context, page, problems, hops, cookies: () => context.cookies() };
+}
+
+/** Saves a full-page screenshot under `test/artifacts/` and returns its path. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  await mkdir(ARTIFACTS_DIR, { recursive: true });
+  const file = path.join(ARTIFACTS_DIR, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true, animations: 'disabled' });
+  return file;
+}
+
+/** The text a screen reader reads as an element's description: its `aria-describedby` targets. */
+export async function describedBy(page: Page, selector: string): Promise<string[]> {
+  return page.locator(selector).evaluate((element) =>
+    (element.getAttribute('aria-describedby') ?? '')
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((id) => document.getElementById(id)?.textContent?.trim() ?? `(no element #${id})`)
+      .filter(Boolean),
+  );
+}
