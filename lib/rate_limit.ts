@@ -98,6 +98,11 @@ export class LoginBackoff {
     this.#failures = new LruMap(maxKeys);
   }
 
+  /** How many accounts are remembered (at most `maxKeys`). */
+  get trackedKeys(): number {
+    return this.#failures.size;
+  }
+
   /** Throws 429 while `account` must wait. */
   check(account: string): void {
     if (!this.#enabled) return;
