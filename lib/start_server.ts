@@ -36,7 +36,14 @@ export interface ServerTimeouts {
   checkIntervalMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: ServerTimeouts = Object.freeze({ headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000, checkIntervalMs: 30_000 });
+export const DEFAULT_TIMEOUTS: ServerTimeouts = Object.freeze({
+  headersMs: 10_000,
+  requestMs: 30_000,
+  keepAliveMs: 5_000,
+  // Node's default is 30 s: a slowloris client would then keep its socket for up to 40 s, not 10 s.
+  checkIntervalMs: 1_000,
+});
+
 /** How long shutdown waits for requests in flight before cutting connections. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
