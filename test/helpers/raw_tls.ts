@@ -65,10 +65,11 @@ export function parseResponse(raw: string): RawResponse {
 
 /**
  * An HTTPS client that keeps its connections open between requests, for tests that send hundreds of
- * ordinary requests and would otherwise spend their time in TLS handshakes.
+ * ordinary requests (or a burst that must arrive at once) and would otherwise wait on TLS handshakes.
  */
-export function keepAliveClient(server: TestServer) {
-  const agent = new Agent({ keepAlive: true, maxSockets: 4, ca: server.ca });
+export function keepAliveClient(server: TestServer, options: { maxSockets?: number; localAddress?: string } = {}) {
+  // localAddress: any 127.x.y.z is this machine, so one test can be many client addresses.
+  const agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 4, localAddress: options.localAddress, ca: server.ca });
   return {
     send(method: string, path: string, headers: OutgoingHttpHeaders = {}, body?: string) {
       return new Promise<{ status: number; headers: IncomingHttpHeaders; body: string }>((resolve, reject) => {
