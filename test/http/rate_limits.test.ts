@@ -45,6 +45,10 @@ test('the fourth sign-up or login from one address within a minute gets 429 with
       assert.equal(refused.headers['set-cookie'], undefined);
     }
     assert.equal((await storedUsernames()).includes('rate4'), false);
+
+    // A header anyone can write does not buy a fresh allowance.
+    const spoofed = await client.send('POST', '/login', { ...FORM, 'x-forwarded-for': '203.0.113.9' }, credentials('rate1'));
+    assert.equal(spoofed.status, 429);
   } finally {
     client.close();
   }
