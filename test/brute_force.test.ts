@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { LoginBackoff, RateLimiter } from '../lib/rate_limit.ts';
 import { OWASP_ARGON2ID } from '../lib/passwords.ts';
 import { keepAliveClient } from './helpers/raw_tls.ts';
@@ -83,7 +85,25 @@ describe('memory stays bounded when an attacker rotates keys', () => {
     }
     assert.equal(backoff.trackedKeys, CAP);
   });
+
+  test('the per-account backoff holds a small entry per username, however long the username sent', () => {
+    const entries = 1_000;
+    const backoff = new LoginBackoff(true, manualClock().now, entries);
+    const before = heapAfterGc();
+    // A login body may hold a 16 KB "username": kept as is, 1,000 of them would hold 16 MB.
+    for (let i = 0; i < entries; i++) backoff.recordFailure(`${i}:`.padEnd(16 * 1024, 'x'));
+    const grown = heapAfterGc() - before;
+    assert.ok(grown < 2 * 1024 * 1024, `${grown} bytes kept for ${entries} long usernames`);
+  });
 });
+
+/** The heap in use after a full garbage collection (gc is exposed for this process on first use). */
+function heapAfterGc(): number {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  gc();
+  return process.memoryUsage().heapUsed;
+}
 
 describe('password hashing sheds load', () => {
   let server: InProcessServer;
