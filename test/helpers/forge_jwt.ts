@@ -38,6 +38,13 @@ export function compact(headerSegment: string, payloadSegment: string, sign: Sig
   return `${input}.${sign(input)}`;
 }
 
+/** `token` with its header (0), payload (1) or signature (2) segment replaced, the others kept. */
+export function replaceSegment(token: string, index: 0 | 1 | 2, segment: string): string {
+  const segments = token.split('.');
+  segments[index] = segment;
+  return segments.join('.');
+}
+
 /** A compact JWS from a header and payload object. */
 export function forge(header: Record<string, unknown>, payload: unknown, sign: Signer): string {
   return compact(base64url(JSON.stringify(header)), base64url(JSON.stringify(payload)), sign);

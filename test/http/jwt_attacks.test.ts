@@ -10,7 +10,7 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { base64url, compact, decodeJwt, es256, forge, hmac, unsigned } from '../helpers/forge_jwt.ts';
+import { base64url, compact, decodeJwt, es256, forge, hmac, replaceSegment, unsigned } from '../helpers/forge_jwt.ts';
 import { send, type TestResponse } from '../helpers/https_client.ts';
 import { TEST_SECRET, launchServer, type LaunchedServer } from '../helpers/server.ts';
 
@@ -106,23 +106,17 @@ const attacks: Attack[] = [
   // The algorithm: only HS256 is accepted, whatever the header asks for.
   { name: 'alg "none" with no signature', cookie: () => jwt(forge({ alg: 'none', typ: 'JWT' }, claims(), unsigned)) },
   { name: 'alg "NONE" with no signature', cookie: () => jwt(forge({ alg: 'NONE', typ: 'JWT' }, claims(), unsigned)) },
-  { name: 'alg "none" keeping a valid HS256 signature', cookie: () => jwt(forge({ alg: 'none' }, claims(), (input) => withServerKey(input.replace(/^[^.]*/, base64url(JSON.stringify(HS256)))))) },
+  { name: 'alg "none" over alice\'s real payload and signature', cookie: () => jwt(replaceSegment(aliceToken, 0, base64url(JSON.stringify({ alg: 'none', typ: 'JWT' })))) },
   { name: 'HS384 signed with the server key', cookie: () => jwt(forge({ alg: 'HS384', typ: 'JWT' }, claims(), hmac('sha384', TEST_SECRET))) },
   { name: 'HS512 signed with the server key', cookie: () => jwt(forge({ alg: 'HS512', typ: 'JWT' }, claims(), hmac('sha512', TEST_SECRET))) },
   // Key confusion: an asymmetric alg whose "public key" is the HMAC secret.
   { name: 'RS256 header, HMAC signature with the secret as public key', cookie: () => jwt(forge({ alg: 'RS256', typ: 'JWT' }, claims(), withServerKey)) },
   { name: 'ES256 header, HMAC signature with the secret as public key', cookie: () => jwt(forge({ alg: 'ES256', typ: 'JWT' }, claims(), withServerKey)) },
   // The signature.
-  {
-    name: "alice's real signature over a payload that says bob",
-    cookie: () => {
-      const [header = '', , signature = ''] = aliceToken.split('.');
-      return jwt(`${header}.${base64url(JSON.stringify({ ...decodeJwt(aliceToken).payload, sub: bobId }))}.${signature}`);
-    },
-  },
+  { name: "alice's real signature over a payload that says bob", cookie: () => jwt(replaceSegment(aliceToken, 1, base64url(JSON.stringify({ ...decodeJwt(aliceToken).payload, sub: bobId })))) },
   { name: 'the signature stripped (trailing dot kept)', cookie: () => jwt(aliceToken.slice(0, aliceToken.lastIndexOf('.') + 1)) },
   { name: 'the signature truncated by 4 characters', cookie: () => jwt(aliceToken.slice(0, -4)) },
-  { name: 'one character of the signature changed', cookie: () => jwt(aliceToken.slice(0, -6) + (aliceToken.at(-6) === 'A' ? 'B' : 'A') + aliceToken.slice(-5)) },
+  { name: 'the signature of another token', cookie: () => jwt(replaceSegment(aliceToken, 2, signedByServerKey(claims()).split('.')[2]!)) },
   { name: 'ES256 "psychic signature" (r = s = 0)', cookie: () => jwt(forge({ alg: 'ES256', typ: 'JWT' }, claims(), () => base64url(new Uint8Array(64)))) },
   { name: 'HS256 signed with an empty key', cookie: () => jwt(forge(HS256, claims(), hmac('sha256', ''))) },
   // Times, issuer, audience, claims: all signed with the server key, so only the claim is wrong.
@@ -153,13 +147,7 @@ const attacks: Attack[] = [
   { name: 'a payload that is a JSON array, signed with the server key', cookie: () => jwt(signedByServerKey([])) },
   { name: 'a payload that is invalid UTF-8, signed with the server key', cookie: () => jwt(compact(base64url(JSON.stringify(HS256)), base64url(new Uint8Array([0xff, 0xfe, 0x7b, 0x7d])), withServerKey)) },
   { name: 'a header that is not JSON, signed with the server key', cookie: () => jwt(compact(base64url('{alg:HS256'), base64url(JSON.stringify(claims())), withServerKey)) },
-  {
-    name: 'a 10 KB token',
-    cookie: () => {
-      const [header = '', , signature = ''] = aliceToken.split('.');
-      return jwt(`${header}.${base64url(JSON.stringify({ ...decodeJwt(aliceToken).payload, pad: 'x'.repeat(10_000) }))}.${signature}`);
-    },
-  },
+  { name: 'a 10 KB token', cookie: () => jwt(replaceSegment(aliceToken, 1, base64url(JSON.stringify({ ...decodeJwt(aliceToken).payload, pad: 'x'.repeat(10_000) })))) },
   { name: 'an empty cookie value', cookie: () => jwt('') },
   // The token in the wrong place: only the cookie counts.
   { name: 'the valid token in the query string', cookie: () => undefined, path: () => `/order?token=${aliceToken}&__Host-jwt=${aliceToken}` },
