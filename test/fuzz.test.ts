@@ -64,6 +64,13 @@ test('parseFields() turns form-like and JSON-like text into fields or an HttpErr
   fc.assert(fc.property(jsonBody, (text) => assertOnlyHttpErrors(() => parseFields('application/json', encode(text)))), RUNS);
 });
 
+test('JSON nested as deep as the body limit allows is an HttpError, not a stack overflow', () => {
+  const depth = MAX_BODY_BYTES / 2;
+  for (const text of ['['.repeat(depth) + ']'.repeat(depth), '{"a":'.repeat(depth / 5) + '"x"' + '}'.repeat(depth / 5)]) {
+    assert.throws(() => parseFields('application/json', new TextEncoder().encode(text)), HttpError);
+  }
+});
+
 test('parseMediaType() accepts our two types or throws a 415', () => {
   const header = fc.option(fc.oneof(anyString, syntaxString(';', '=', 'charset', 'utf-8', '"', 'application/json', 'application/x-www-form-urlencoded')));
   fc.assert(
