@@ -1,7 +1,8 @@
 /**
  * A stolen refresh token: once its owner has rotated it, the thief replaying the old one (after the
  * 10 s grace window for racing tabs) ends the whole session, for the thief and the owner alike
- * (RFC 9700 §4.14.2). A clock the test moves stands in for the wait.
+ * (RFC 9700 §4.14.2); once its owner has logged out, it opens nothing. A clock the test moves stands
+ * in for the wait.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -41,4 +42,15 @@ test('replaying a rotated refresh token after the grace window revokes the whole
 
   const ownerAgain = await refreshWith(current);
   assert.equal(ownerAgain.status, 401, "the owner's newer token died with its family");
+});
+
+test('after logout, a copy of the session\'s refresh token opens nothing', async () => {
+  const owner = server.browser();
+  await owner.signup('bob');
+  const stolen = (await owner.cookie('__Secure-refresh', '/refresh'))!;
+  assert.equal((await owner.request('POST', '/logout')).status, 303);
+
+  const thief = await refreshWith(stolen);
+  assert.equal(thief.status, 401);
+  assert.equal(thief.setCookies.some((cookie) => cookie.startsWith('__Host-jwt=') && !cookie.includes('Max-Age=0')), false);
 });
