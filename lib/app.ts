@@ -37,9 +37,12 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => voi
 export function createRequestListener(router: Router<Route>, log: Logger): RequestListener {
   return (req, res) => {
     respond(router, log, req, res).catch((error: unknown) => {
-      // Only writing the response can get here (say, the socket died mid-write): nothing left to answer.
-      log.error(`${req.method} response could not be written`, error);
-      res.destroy();
+      // Only writing the response can get here (a header value Node refuses, a socket already gone).
+      // Without this catch the rejection would be unhandled, and Node ends the whole process on it:
+      // one bad response would take every other client down with it.
+      log.error(`Cannot write the response to ${req.method}: Node refused it or the socket is gone`, error);
+      if (!res.headersSent) res.writeHead(500, { 'Content-Length': 0, Connection: 'close' });
+      res.end();
     });
   };
 }

@@ -5,6 +5,7 @@
  * Both keep at most `maxKeys` entries, dropping the least recently used, so an attacker who rotates
  * through addresses or usernames cannot grow the server's memory without bound.
  */
+import { createHash } from 'node:crypto';
 import type { Clock } from './clock.ts';
 import { HttpError } from './http_error.ts';
 
@@ -98,22 +99,36 @@ export class LoginBackoff {
     this.#failures = new LruMap(maxKeys);
   }
 
+  /** How many accounts are remembered (at most `maxKeys`). */
+  get trackedKeys(): number {
+    return this.#failures.size;
+  }
+
   /** Throws 429 while `account` must wait. */
   check(account: string): void {
     if (!this.#enabled) return;
-    const entry = this.#failures.get(account);
+    const entry = this.#failures.get(entryKey(account));
     const wait = entry === undefined ? 0 : entry.until - this.#clock();
     if (wait > 0) throw tooMany('Too many failed logins for this account: wait a moment and try again', wait);
   }
 
   recordFailure(account: string): void {
     if (!this.#enabled) return;
-    const count = (this.#failures.get(account)?.count ?? 0) + 1;
+    const key = entryKey(account);
+    const count = (this.#failures.get(key)?.count ?? 0) + 1;
     const wait = count <= FREE_FAILURES ? 0 : Math.min(MAX_WAIT_MS, 1000 * 2 ** (count - FREE_FAILURES - 1));
-    this.#failures.set(account, { count, until: this.#clock() + wait });
+    this.#failures.set(key, { count, until: this.#clock() + wait });
   }
 
   recordSuccess(account: string): void {
-    this.#failures.delete(account);
+    this.#failures.delete(entryKey(account));
   }
+}
+
+/**
+ * The account name as typed is up to a whole request body (16 KiB) of the attacker's choosing; its
+ * SHA-256 is 43 characters. Keyed by the hash, the cap on entries is also a cap on bytes.
+ */
+function entryKey(account: string): string {
+  return createHash('sha256').update(account).digest('base64url');
 }

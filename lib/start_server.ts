@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequestListener } from './app.ts';
 import type { Services } from './auth.ts';
 import { loadOrCreateCertificate } from './certificate.ts';
+import type { FileSystem } from './durable_file.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import { loadOrCreateSecret } from './jwt_secret.ts';
@@ -23,11 +24,26 @@ import { JsonUserStore } from './user_store.ts';
 
 export const PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
 
-// A client gets 10 s to send its headers and 30 s for the whole request; an idle keep-alive connection
-// is closed after 5 s. Without these, a slowloris client trickling bytes holds a socket for ever.
-const HEADERS_TIMEOUT_MS = 10_000;
-const REQUEST_TIMEOUT_MS = 30_000;
-const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/**
+ * A client gets 10 s to send its headers and 30 s for the whole request (then 408 and the connection
+ * is cut); an idle keep-alive connection is closed after 5 s. Without these, a slowloris client
+ * trickling bytes holds a socket for ever. Node looks for expired ones every `checkIntervalMs`.
+ */
+export interface ServerTimeouts {
+  headersMs: number;
+  requestMs: number;
+  keepAliveMs: number;
+  checkIntervalMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: ServerTimeouts = Object.freeze({
+  headersMs: 10_000,
+  requestMs: 30_000,
+  keepAliveMs: 5_000,
+  // Node's default is 30 s: a slowloris client would then keep its socket for up to 40 s, not 10 s.
+  checkIntervalMs: 1_000,
+});
+
 /** How long shutdown waits for requests in flight before cutting connections. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -38,6 +54,10 @@ export interface StartOptions {
   passwords?: PasswordHasherOptions;
   accessSeconds?: number;
   lifetimes?: SessionLifetimes;
+  /** Shorter timeouts let a test watch a slowloris client being cut without waiting 10 s. */
+  timeouts?: Partial<ServerTimeouts>;
+  /** The stores' file operations, so a test can make a write fail at open, write, fsync or rename. */
+  fs?: FileSystem;
 }
 
 export interface RunningServer {
@@ -59,8 +79,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const tls = await loadOrCreateCertificate(config.tlsCertFile, config.tlsKeyFile, log);
   const secret = config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir));
   const services: Services = {
-    users: await JsonUserStore.open(config.dataDir),
-    sessions: await SessionStore.open(config.dataDir, { secret, clock, lifetimes: options.lifetimes }),
+    users: await JsonUserStore.open(config.dataDir, options.fs),
+    sessions: await SessionStore.open(config.dataDir, { secret, clock, lifetimes: options.lifetimes, fs: options.fs }),
     tokens: await AccessTokens.create(secret, { clock, lifetimeSeconds: options.accessSeconds }),
     passwords: new PasswordHasher(options.passwords),
     attempts: new RateLimiter(config.rateLimit, clock),
@@ -69,10 +89,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   };
   const router = buildRouter(services, await loadStaticFiles(PUBLIC_DIR));
 
-  const server = createServer({ cert: tls.cert, key: tls.key }, createRequestListener(router, log));
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
-  server.requestTimeout = REQUEST_TIMEOUT_MS;
-  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  const server = createServer(
+    { cert: tls.cert, key: tls.key, connectionsCheckingInterval: timeouts.checkIntervalMs },
+    createRequestListener(router, log),
+  );
+  server.headersTimeout = timeouts.headersMs;
+  server.requestTimeout = timeouts.requestMs;
+  server.keepAliveTimeout = timeouts.keepAliveMs;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
