@@ -168,10 +168,10 @@ describe('CR/LF smuggled into next never reaches a header', () => {
     assert.doesNotMatch(response.body, /evil/);
   });
 
-  test('a next whose CR/LF is percent-encoded twice stays an escape in Location, never the bytes', async () => {
+  test('a next whose CR/LF is percent-encoded (a form field encoded twice) is refused for /order', async () => {
     const response = await rawRequest(server, postBody('/login', FORM, loginWithNext('/a%250D%250ASet-Cookie:%2520evil=1')));
     assert.equal(response.status, 303);
-    assert.deepEqual(response.headers.get('location'), ['/a%0D%0ASet-Cookie:%20evil=1']);
+    assert.deepEqual(response.headers.get('location'), ['/order']);
     assert.ok(noEvilCookie(response.headers.get('set-cookie')));
   });
 
