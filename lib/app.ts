@@ -4,6 +4,7 @@
  */
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { CROSS_SITE_VARY, assertSameOrigin, isUnsafeMethod } from './cross_site.ts';
+import { lintSetCookie } from './cookie_lint.ts';
 import { StorageError } from './durable_file.ts';
 import type { Fields } from './body.ts';
 import type { SafeHtml } from './html.ts';
@@ -34,13 +35,35 @@ export interface Route {
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
-export function createRequestListener(router: Router<Route>, log: Logger): RequestListener {
+export interface ListenerOptions {
+  /** Lint every Set-Cookie before it is sent and log a warning for each broken rule (development only). */
+  lintCookies?: boolean;
+}
+
+export function createRequestListener(router: Router<Route>, log: Logger, options: ListenerOptions = {}): RequestListener {
+  // Decided once here, so production pays nothing per response.
+  const check = options.lintCookies ? (reply: Reply) => warnAboutCookies(reply, log) : undefined;
   return (req, res) => {
-    void respond(router, log, req, res);
+    void respond(router, log, req, res, check);
   };
 }
 
-async function respond(router: Router<Route>, log: Logger, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** Logs each rule a Set-Cookie of this reply breaks; the cookie itself is never logged, only its rule. */
+function warnAboutCookies(reply: Reply, log: Logger): void {
+  const setCookie = reply.headers['Set-Cookie'];
+  if (setCookie === undefined) return;
+  for (const cookie of typeof setCookie === 'string' ? [setCookie] : setCookie) {
+    for (const violation of lintSetCookie(cookie)) log.warn(`Set-Cookie breaks the "${violation.rule}" rule: ${violation.message}`);
+  }
+}
+
+async function respond(
+  router: Router<Route>,
+  log: Logger,
+  req: IncomingMessage,
+  res: ServerResponse,
+  check: ((reply: Reply) => void) | undefined,
+): Promise<void> {
   const started = performance.now();
   const method = req.method ?? 'GET';
   const target = req.url ?? '/';
@@ -64,6 +87,7 @@ async function respond(router: Router<Route>, log: Logger, req: IncomingMessage,
 
   const headers = { ...securityHeaders(req.headers.host), ...(isUnsafeMethod(method) && { Vary: CROSS_SITE_VARY }), ...reply.headers };
   const body = method === 'HEAD' ? '' : reply.body;
+  check?.(reply);
   res.writeHead(reply.status, { ...headers, 'Content-Length': Buffer.byteLength(reply.body) });
   res.end(body);
   // Only the paths we serve are logged: anything else may be a token pasted into a URL.

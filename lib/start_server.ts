@@ -69,7 +69,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   };
   const router = buildRouter(services, await loadStaticFiles(PUBLIC_DIR));
 
-  const server = createServer({ cert: tls.cert, key: tls.key }, createRequestListener(router, log));
+  const server = createServer({ cert: tls.cert, key: tls.key }, createRequestListener(router, log, { lintCookies: config.development }));
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
