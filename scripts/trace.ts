@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { parseSetCookie } from '../lib/cookie_lint.ts';
 import { Browser } from './browser.ts';
+import { bold, cyan, dim, green, magenta, red, yellow } from './colour.ts';
 import { TARGET_OPTIONS, openTarget, type Target } from './target.ts';
 import { header, type Exchange } from './wire.ts';
 
@@ -20,16 +21,8 @@ if (args.help) {
   process.exit(0);
 }
 
-// Colours only for a person at a terminal: never when piped, never with NO_COLOR (no-color.org).
-const colour = process.stdout.isTTY === true && !process.env.NO_COLOR;
-const paint = (code: string) => (text: string) => (colour ? `\x1b[${code}m${text}\x1b[0m` : text);
-const bold = paint('1');
-const dim = paint('2');
-const cyan = paint('36');
-const yellow = paint('33');
-const green = paint('32');
-const red = paint('31');
-const magenta = paint('1;35');
+// `npm run trace | head` closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => process.exit(error.code === 'EPIPE' ? 0 : 1));
 
 /** Token values are long and secret: shown as their ends unless --full. */
 function shorten(value: string): string {
