@@ -312,7 +312,7 @@ async function runLab(target: Target): Promise<number> {
         [verdict, status, defence] = [red('ERROR  '), '-', (error as Error).message];
         failures++;
       }
-      console.log(`${verdict}  ${status.padEnd(11)} ${bold(attack.name.padEnd(NAME_WIDTH))} ${dim(defence)}`);
+      console.log(`${verdict}  ${status.padEnd(11)} ${bold(attack.name.padEnd(NAME_WIDTH))}  ${dim(defence)}`);
     }
   } finally {
     await Promise.all(extra.map((server) => server.close()));

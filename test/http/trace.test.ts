@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { PROJECT_ROOT } from '../helpers/server.ts';
+import { PROJECT_ROOT, launchServer } from '../helpers/server.ts';
 
 /** Runs `npm run trace` as a newcomer would, with its output piped (so: no colours). */
 async function runTrace(...args: string[]): Promise<string> {
@@ -47,5 +48,17 @@ describe('npm run trace', () => {
     const out = await runTrace('--full');
     assert.match(out, JWT);
     assert.match(out, REFRESH_TOKEN);
+  });
+
+  test('with --url, drops the access cookie itself (a running server keeps its own clock) and says so', async () => {
+    const server = await launchServer();
+    try {
+      const out = await runTrace('--url', server.origin, '--cacert', path.join(server.dataDir, '..', 'cert.pem'));
+      assert.match(out, /--url: a running server's clock cannot be moved from here, so the trace deletes __Host-jwt itself/);
+      assert.ok(out.includes('\n< Location: /refresh?next=/order\n'));
+      assert.match(out, /^Done\./m);
+    } finally {
+      await server.stop();
+    }
   });
 });
