@@ -44,11 +44,7 @@ export function createRequestListener(router: Router<Route>, log: Logger, option
   // Decided once here, so production pays nothing per response.
   const check = options.lintCookies ? (reply: Reply) => warnAboutCookies(reply, log) : undefined;
   return (req, res) => {
-    // A throw while writing (a header value Node refuses, say) must cost this response, not the process.
-    respond(router, log, req, res, check).catch((error: unknown) => {
-      log.error(`Cannot write the response to a ${req.method} request`, error);
-      res.destroy();
-    });
+    void respond(router, log, req, res, check);
   };
 }
 
