@@ -84,10 +84,10 @@ async function respond(
   } catch (error) {
     reply = errorReply(error, ctx, route, log);
   }
+  check?.(reply);
 
   const headers = { ...securityHeaders(req.headers.host), ...(isUnsafeMethod(method) && { Vary: CROSS_SITE_VARY }), ...reply.headers };
   const body = method === 'HEAD' ? '' : reply.body;
-  check?.(reply);
   res.writeHead(reply.status, { ...headers, 'Content-Length': Buffer.byteLength(reply.body) });
   res.end(body);
   // Only the paths we serve are logged: anything else may be a token pasted into a URL.
