@@ -36,7 +36,10 @@ function showCookies(name: string, value: string): string {
   return value;
 }
 
-/** One note per line under the header it explains. */
+/**
+ * A step's own notes, one line each, keyed by where they go: `request` (under the request line), a
+ * request header (`cookie`), `status` (under the status line) or a response header (`< location`).
+ */
 type Notes = Partial<Record<string, string[]>>;
 
 /** Notes that belong to a line wherever it appears, given the first time only. */
