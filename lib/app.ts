@@ -4,6 +4,7 @@
  */
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { CROSS_SITE_VARY, assertSameOrigin, isUnsafeMethod } from './cross_site.ts';
+import { lintSetCookie } from './cookie_lint.ts';
 import { StorageError } from './durable_file.ts';
 import type { Fields } from './body.ts';
 import type { SafeHtml } from './html.ts';
@@ -34,9 +35,16 @@ export interface Route {
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
-export function createRequestListener(router: Router<Route>, log: Logger): RequestListener {
+export interface ListenerOptions {
+  /** Lint every Set-Cookie before it is sent and log a warning for each broken rule (development only). */
+  lintCookies?: boolean;
+}
+
+export function createRequestListener(router: Router<Route>, log: Logger, options: ListenerOptions = {}): RequestListener {
+  // Decided once here, so production pays nothing per response.
+  const check = options.lintCookies ? (reply: Reply) => warnAboutCookies(reply, log) : undefined;
   return (req, res) => {
-    respond(router, log, req, res).catch((error: unknown) => {
+    respond(router, log, req, res, check).catch((error: unknown) => {
       // Only writing the response can get here (a header value Node refuses, a socket already gone).
       // Without this catch the rejection would be unhandled, and Node ends the whole process on it:
       // one bad response would take every other client down with it.
@@ -47,7 +55,22 @@ export function createRequestListener(router: Router<Route>, log: Logger): Reque
   };
 }
 
-async function respond(router: Router<Route>, log: Logger, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** Logs each rule a Set-Cookie of this reply breaks; the cookie itself is never logged, only its rule. */
+function warnAboutCookies(reply: Reply, log: Logger): void {
+  const setCookie = reply.headers['Set-Cookie'];
+  if (setCookie === undefined) return;
+  for (const cookie of typeof setCookie === 'string' ? [setCookie] : setCookie) {
+    for (const violation of lintSetCookie(cookie)) log.warn(`Set-Cookie breaks the "${violation.rule}" rule: ${violation.message}`);
+  }
+}
+
+async function respond(
+  router: Router<Route>,
+  log: Logger,
+  req: IncomingMessage,
+  res: ServerResponse,
+  check: ((reply: Reply) => void) | undefined,
+): Promise<void> {
   const started = performance.now();
   const method = req.method ?? 'GET';
   const target = req.url ?? '/';
@@ -68,6 +91,7 @@ async function respond(router: Router<Route>, log: Logger, req: IncomingMessage,
   } catch (error) {
     reply = errorReply(error, ctx, route, log);
   }
+  check?.(reply);
 
   const headers: OutgoingHttpHeaders = {
     ...securityHeaders(req.headers.host),

@@ -80,16 +80,79 @@ export interface OrderView {
   username: string;
   /** When the access token expires, ms since the epoch. */
   accessExpiresAt: number;
+  /** What the request carried, for the "What just happened" section. */
+  explanation?: OrderExplanation;
+}
+
+/** The request that opened /order, as far as it can be shown without showing a secret. */
+export interface OrderExplanation {
+  /** Cookie names in the `Cookie` header, in the order the browser sent them (values are never shown). */
+  cookieNames: readonly string[];
+  /** The access token's decoded header and claims; its signature is never passed here. */
+  jwtHeader: Readonly<Record<string, unknown>>;
+  jwtClaims: Readonly<Record<string, unknown>>;
+  /** The attributes the server set the access cookie with, such as `HttpOnly` or `Max-Age=900`. */
+  cookieAttributes: readonly string[];
+}
+
+/** `2026-11-27 09:15:00 UTC`, from ms since the epoch. */
+function utc(ms: number): string {
+  return `${new Date(ms).toISOString().replace('T', ' ').slice(0, 19)} UTC`;
+}
+
+/** A JSON value as text, with `iat`, `exp` and `nbf` also shown as a date. */
+function claimValue(name: string, value: unknown): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return ['iat', 'exp', 'nbf'].includes(name) && typeof value === 'number' ? `${text} (${utc(value * 1000)})` : text;
+}
+
+function claimList(values: Readonly<Record<string, unknown>>): SafeHtml {
+  return html`<dl class="claims">
+${Object.entries(values).map(([name, value]) => html`<dt><code>${name}</code></dt><dd><code>${claimValue(name, value)}</code></dd>
+`)}</dl>`;
+}
+
+function whatJustHappened(view: OrderView, explanation: OrderExplanation): SafeHtml {
+  const cookieHeader = explanation.cookieNames.map((name) => `${name}=…`).join('; ');
+  return html`<section class="explain" aria-labelledby="explain-title">
+<h2 id="explain-title">What just happened</h2>
+<h3>1. Your browser sent a cookie</h3>
+<p>The request for this page carried this header (values masked):</p>
+<pre><code>Cookie: ${cookieHeader}</code></pre>
+<p>The browser stored <code>__Host-jwt</code> from a <code>Set-Cookie</code> on the 303 that sent you here (after
+signing up, signing in or a refresh), and sent it on the GET that followed: same origin, <code>Path=/</code>
+covers <code>/order</code>, and <code>SameSite=Lax</code> allows it on a top-level navigation. The refresh cookie is not in the list: its
+<code>Path=/refresh</code> keeps it for <code>/refresh</code> only.</p>
+<h3>2. The cookie holds a signed JWT</h3>
+<p>Its header:</p>
+${claimList(explanation.jwtHeader)}
+<p>Its claims, which the server checked (signature, <code>iss</code>, <code>aud</code>, <code>exp</code>) before
+showing you this page:</p>
+${claimList(explanation.jwtClaims)}
+<p>The third part, the signature, is not shown: it only proves that the server made this token.</p>
+<h3>3. The cookie was set with these attributes</h3>
+<ul class="attributes">
+${explanation.cookieAttributes.map((attribute) => html`<li><code>${attribute}</code></li>
+`)}</ul>
+<p>A browser never sends attributes back, only <code>name=value</code>: these are what the server put on the cookie.</p>
+<h3>4. When it ends</h3>
+<p>The token expires at <time id="access-expires" datetime="${new Date(view.accessExpiresAt).toISOString()}">${utc(view.accessExpiresAt)}</time><span id="access-countdown" class="countdown"></span>.
+Then the browser drops the cookie (its <code>Max-Age</code>), and the next visit here goes through
+<code>/refresh</code> for a new one.</p>
+</section>`;
 }
 
 export function orderPage(view: OrderView): SafeHtml {
   const expires = new Date(view.accessExpiresAt).toISOString();
-  return layout('Your order', html`<h1>Hello, <span class="username">${view.username}</span></h1>
+  const main = html`<h1>Hello, <span class="username">${view.username}</span></h1>
 <p>You are signed in. Your access token expires at <time datetime="${expires}">${expires.replace('T', ' ').slice(0, 19)} UTC</time>;
 after that the browser drops the cookie and the next visit here refreshes it without asking you.</p>
 <form method="post" action="/logout">
 <button type="submit">Sign out</button>
-</form>`);
+</form>
+${view.explanation && whatJustHappened(view, view.explanation)}`;
+  // The countdown is a same-origin file: the CSP allows no inline script.
+  return layout('Your order', main, view.explanation ? ['/countdown.js'] : []);
 }
 
 /** The 401 at the end of a failed refresh: the session is over, the way back is to sign in. */

@@ -1,18 +1,21 @@
 /**
  * Every route of the contract (see shared/HTTP-CONTRACT.md), translating between HTTP and `auth.ts`.
  */
+import { decodeJwt, decodeProtectedHeader } from 'jose';
 import type { RequestContext, Route } from './app.ts';
 import { AUTH_FAILURE_MESSAGES, authenticate, endSession, refreshSession, startSession, type Services } from './auth.ts';
 import { readFields, requireField } from './body.ts';
+import { parseCookies } from './cookies.ts';
 import { normalizePassword, usernameKey, validatePassword, validateUsername } from './credentials.ts';
 import { HttpError } from './http_error.ts';
 import { safeNextPath } from './next_path.ts';
-import { loginPage, orderPage, signInAgainPage, signupPage } from './pages.ts';
+import { loginPage, orderPage, signInAgainPage, signupPage, type OrderExplanation } from './pages.ts';
 import { NO_STORE, htmlReply, noContent, seeOther, type Reply } from './reply.ts';
 import { Router } from './router.ts';
 import { RefreshError } from './session_store.ts';
-import { CLEAR_REFRESH_COOKIE, REFRESH_COOKIE, readSessionCookie } from './session_cookies.ts';
+import { ACCESS_COOKIE, CLEAR_REFRESH_COOKIE, REFRESH_COOKIE, accessCookie, readSessionCookie } from './session_cookies.ts';
 import { matchesEtag, type StaticFile } from './static_files.ts';
+import type { AccessClaims } from './tokens.ts';
 import { UsernameTakenError } from './user_store.ts';
 
 export function buildRouter(services: Services, staticFiles: ReadonlyMap<string, StaticFile>): Router<Route> {
@@ -106,8 +109,24 @@ function order(services: Services): Route {
         if (ctx.wantsJson) throw new HttpError(401, AUTH_FAILURE_MESSAGES[auth.failure]);
         return seeOther('/refresh?next=/order', NO_STORE);
       }
-      return htmlReply(200, orderPage({ username: auth.user.username, accessExpiresAt: auth.claims.exp * 1000 }), NO_STORE);
+      const view = { username: auth.user.username, accessExpiresAt: auth.claims.exp * 1000, explanation: explainOrder(ctx.req.headers.cookie, auth.claims) };
+      return htmlReply(200, orderPage(view), NO_STORE);
     },
+  };
+}
+
+/**
+ * What /order shows about its own request: the cookie names sent, the token decoded (it was verified
+ * just now; the signature is left out), and the attributes the server sets the access cookie with.
+ */
+function explainOrder(cookieHeader: string | undefined, claims: AccessClaims): OrderExplanation {
+  const token = readSessionCookie(cookieHeader, ACCESS_COOKIE) ?? '';
+  const [, ...attributes] = accessCookie('x', claims.exp - claims.iat).split('; ');
+  return {
+    cookieNames: Object.keys(parseCookies(cookieHeader)),
+    jwtHeader: decodeProtectedHeader(token),
+    jwtClaims: decodeJwt(token),
+    cookieAttributes: attributes,
   };
 }
 

@@ -92,7 +92,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   const server = createServer(
     { cert: tls.cert, key: tls.key, connectionsCheckingInterval: timeouts.checkIntervalMs },
-    createRequestListener(router, log),
+    createRequestListener(router, log, { lintCookies: config.development }),
   );
   server.headersTimeout = timeouts.headersMs;
   server.requestTimeout = timeouts.requestMs;

@@ -7,6 +7,7 @@ import { request as httpsRequest } from 'node:https';
 import { checkServerIdentity } from 'node:tls';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { CookieJar } from 'tough-cookie';
+import { lintSetCookie } from '../../lib/cookie_lint.ts';
 
 export interface TestResponse {
   status: number;
@@ -28,7 +29,10 @@ export interface RequestOptions {
   body?: string | Buffer;
 }
 
-/** One HTTPS request; no cookies, no redirects. */
+/**
+ * One HTTPS request; no cookies, no redirects. Every `Set-Cookie` in the response is linted
+ * (`lib/cookie_lint.ts`): a cookie that breaks a rule rejects the request, and so fails the test.
+ */
 export function send(url: string, ca: string, method: string, options: RequestOptions = {}): Promise<TestResponse> {
   const headers: OutgoingHttpHeaders = { ...options.headers };
   let body = options.body;
@@ -50,7 +54,13 @@ export function send(url: string, ca: string, method: string, options: RequestOp
         const text = Buffer.concat(chunks).toString('utf8');
         let json: unknown;
         if ((res.headers['content-type'] ?? '').startsWith('application/json')) json = JSON.parse(text);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, setCookies: res.headers['set-cookie'] ?? [], body: text, json });
+        const setCookies = res.headers['set-cookie'] ?? [];
+        const violations = setCookies.flatMap((setCookie) => lintSetCookie(setCookie));
+        if (violations.length > 0) {
+          reject(new Error(`${method} ${url}: Set-Cookie breaks the cookie rules:\n${violations.map((v) => `  ${v.rule}: ${v.message}`).join('\n')}`));
+          return;
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, setCookies, body: text, json });
       });
     });
     req.on('error', reject);

@@ -1,0 +1,334 @@
+/**
+ * `npm run attacks`: the attacks a cookie-and-JWT login must withstand, each run for real against a
+ * local server. One line per attack: whether it was blocked, the status the server answered, and the
+ * defence that stopped it. Exits 1 if any attack gets through (so it doubles as a test).
+ *
+ *   npm run attacks                                 server in this process, clock moved by hand
+ *   npm run attacks -- --url https://localhost:8443 [--cacert certs/localhost-cert.pem]
+ *                                                   a running server; set JWT_SECRET to forge with its key
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { DEFAULT_LIFETIMES } from '../lib/session_store.ts';
+import { Browser } from './browser.ts';
+import { bold, dim, green, red, yellow } from './colour.ts';
+import { TARGET_OPTIONS, openTarget, startLocal, type Target } from './target.ts';
+import { exchange, header, rawRequest, setCookies, type HeaderList } from './wire.ts';
+
+const { values: args } = parseArgs({ options: { ...TARGET_OPTIONS, help: { type: 'boolean', default: false } } });
+if (args.help) {
+  console.log('Usage: npm run attacks [-- --url https://localhost:8443 --cacert certs/localhost-cert.pem]');
+  process.exit(0);
+}
+process.stdout.on('error', (error: NodeJS.ErrnoException) => process.exit(error.code === 'EPIPE' ? 0 : 1));
+
+const PASSWORD = 'correct horse battery staple';
+const EVIL = 'https://evil.example';
+
+/** What the attacks share: the server, and two accounts with a session each. */
+interface Lab {
+  readonly target: Target;
+  /** Signed in; the one whose session the attacks try to steal or abuse. */
+  readonly victim: Browser;
+  readonly victimName: string;
+  /** The attacker's own, perfectly ordinary account. */
+  readonly mallory: Browser;
+  readonly malloryName: string;
+  /** A server that limits attempts: the target itself with --url, a second one in-process. */
+  rateLimited(): Promise<Target>;
+}
+
+interface Outcome {
+  /** What the server answered, as shown: `403`, `404 ×5`, `429 after 6 tries`. */
+  readonly status: string;
+  readonly blocked: boolean;
+}
+
+interface Attack {
+  readonly name: string;
+  /** What stops it, and where. */
+  readonly defence: string;
+  run(lab: Lab): Promise<Outcome | { skipped: string }>;
+}
+
+// ── helpers ──────────────────────────────────────────────────────────────────────────────
+
+function uniqueName(role: string): string {
+  return `${role}-${randomBytes(4).toString('hex')}`;
+}
+
+async function signUp(target: Target, username: string): Promise<Browser> {
+  const browser = new Browser(target);
+  const response = await browser.post('/signup', { username, password: PASSWORD });
+  if (response.status !== 303) throw new Error(`Cannot sign up ${username}: ${response.statusLine}`);
+  return browser;
+}
+
+async function logIn(target: Target, username: string, next?: string): Promise<Browser & { location?: string }> {
+  const browser: Browser & { location?: string } = new Browser(target);
+  const response = await browser.post('/login', { username, password: PASSWORD, ...(next !== undefined && { next }) });
+  if (response.status !== 303) throw new Error(`Cannot log in ${username}: ${response.statusLine}`);
+  browser.location = header(response, 'location');
+  return browser;
+}
+
+function accessToken(browser: Browser): string {
+  const token = browser.cookie('__Host-jwt');
+  if (token === undefined) throw new Error('Cannot attack: the browser holds no access cookie');
+  return token;
+}
+
+/** GET /order with this access token, as a script would (`Accept: application/json`: a 401, no redirect). */
+async function orderWith(target: Target, token: string): Promise<number> {
+  const response = await exchange(target, 'GET', '/order', [['Accept', 'application/json'], ['Cookie', `__Host-jwt=${token}`]]);
+  return response.status;
+}
+
+/** The server's answer to a stolen or forged token: anything but 200 means it did not open /order. */
+async function tokenOutcome(target: Target, token: string): Promise<Outcome> {
+  const status = await orderWith(target, token);
+  return { status: String(status), blocked: status !== 200 };
+}
+
+const base64url = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+function decodePayload(token: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+}
+
+/** A JWT signed with HMAC (`HS256` → sha256, `HS512` → sha512), the way a holder of the key could. */
+function signJwt(alg: 'HS256' | 'HS512', payload: object, key: Uint8Array): string {
+  const input = `${base64url({ alg, typ: 'JWT' })}.${base64url(payload)}`;
+  return `${input}.${createHmac(alg === 'HS256' ? 'sha256' : 'sha512', key).update(input).digest('base64url')}`;
+}
+
+/** Waits, or moves the in-process clock instead. */
+async function letTimePass(target: Target, ms: number): Promise<void> {
+  if (target.advanceClock) target.advanceClock(ms);
+  else await new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// ── the attacks ──────────────────────────────────────────────────────────────────────────
+
+const attacks: Attack[] = [
+  {
+    name: 'cross-site form POST',
+    defence: "evil.example posts /logout with the victim's cookie: Sec-Fetch-Site: cross-site is refused before any work (lib/cross_site.ts)",
+    async run({ target, victim }) {
+      const response = await exchange(target, 'POST', '/logout', [
+        ['Origin', EVIL],
+        ['Sec-Fetch-Site', 'cross-site'],
+        ['Content-Type', 'application/x-www-form-urlencoded'],
+        ['Cookie', `__Host-jwt=${accessToken(victim)}`],
+      ]);
+      const stillSignedIn = (await orderWith(target, accessToken(victim))) === 200;
+      return { status: String(response.status), blocked: response.status === 403 && stillSignedIn };
+    },
+  },
+  {
+    name: 'cross-site POST, no Fetch Metadata',
+    defence: 'an older browser sends only Origin, and it must equal https:// + Host (lib/cross_site.ts)',
+    async run({ target, victim }) {
+      const response = await exchange(target, 'POST', '/logout', [
+        ['Origin', EVIL],
+        ['Content-Type', 'application/x-www-form-urlencoded'],
+        ['Cookie', `__Host-jwt=${accessToken(victim)}`],
+      ]);
+      const stillSignedIn = (await orderWith(target, accessToken(victim))) === 200;
+      return { status: String(response.status), blocked: response.status === 403 && stillSignedIn };
+    },
+  },
+  {
+    name: 'login CSRF',
+    defence: "evil.example logs the victim in as mallory: the same check guards /login, and no Set-Cookie is sent",
+    async run({ target, malloryName }) {
+      const body = new URLSearchParams({ username: malloryName, password: PASSWORD }).toString();
+      const response = await exchange(target, 'POST', '/login', [
+        ['Origin', EVIL],
+        ['Sec-Fetch-Site', 'cross-site'],
+        ['Content-Type', 'application/x-www-form-urlencoded'],
+      ], body);
+      return { status: String(response.status), blocked: response.status === 403 && setCookies(response).length === 0 };
+    },
+  },
+  {
+    name: 'alg: none',
+    defence: 'an unsigned token with the victim\'s claims: only HS256 is accepted, the token cannot pick its algorithm (lib/tokens.ts)',
+    async run({ target, victim }) {
+      const forged = `${base64url({ alg: 'none', typ: 'JWT' })}.${base64url(decodePayload(accessToken(victim)))}.`;
+      return tokenOutcome(target, forged);
+    },
+  },
+  {
+    name: 'algorithm swap',
+    defence: 'HS512, signed with the real key: only HS256 is allowed, and the key is bound to HMAC-SHA-256 (lib/tokens.ts)',
+    async run({ target, victim }) {
+      if (target.secret === undefined) return { skipped: 'needs the server key: set JWT_SECRET' };
+      return tokenOutcome(target, signJwt('HS512', decodePayload(accessToken(victim)), target.secret));
+    },
+  },
+  {
+    name: 'tampered payload',
+    defence: "mallory's token with the victim's sub: the signature covers the payload, it no longer verifies (lib/tokens.ts)",
+    async run({ target, victim, mallory }) {
+      const [head, , signature] = accessToken(mallory).split('.');
+      const payload = { ...decodePayload(accessToken(mallory)), sub: decodePayload(accessToken(victim)).sub };
+      return tokenOutcome(target, `${head}.${base64url(payload)}.${signature}`);
+    },
+  },
+  {
+    name: 'expired token',
+    defence: 'a captured token after its exp: checked on every request, 5 s leeway; browsers drop it at Max-Age anyway',
+    async run({ target, victim }) {
+      if (target.advanceClock) {
+        const token = accessToken(victim);
+        target.advanceClock((target.accessSeconds + 60) * 1000);
+        return tokenOutcome(target, token);
+      }
+      if (target.secret === undefined) return { skipped: "needs the server's clock or key: set JWT_SECRET" };
+      const now = Math.floor(Date.now() / 1000);
+      const claims = { ...decodePayload(accessToken(victim)), iat: now - 2 * target.accessSeconds, exp: now - target.accessSeconds };
+      return tokenOutcome(target, signJwt('HS256', claims, target.secret));
+    },
+  },
+  {
+    name: 'replay after logout',
+    defence: "a copy of the token, used after its owner logged out: its jti is on the deny list until exp (lib/session_store.ts)",
+    async run({ target, victimName }) {
+      const session = await logIn(target, victimName);
+      const copied = accessToken(session);
+      await session.post('/logout', {});
+      return tokenOutcome(target, copied);
+    },
+  },
+  {
+    name: 'refresh-token reuse',
+    defence: "a stolen refresh token, already rotated: 401, and the victim's new one dies with it (RFC 9700 §4.14.2)",
+    async run({ target, victimName }) {
+      const session = await logIn(target, victimName);
+      const stolen = session.cookie('__Secure-refresh');
+      await session.get('/refresh?next=/order'); // the victim refreshes: the stolen token is now spent
+      await letTimePass(target, DEFAULT_LIFETIMES.graceMs + 1000); // past the grace window for racing tabs
+      const thief = await exchange(target, 'GET', '/refresh?next=/order', [['Cookie', `__Secure-refresh=${stolen}`]]);
+      const victimAfter = await session.get('/refresh?next=/order');
+      return { status: `${thief.status}, ${victimAfter.status}`, blocked: thief.status === 401 && victimAfter.status === 401 };
+    },
+  },
+  {
+    name: 'open redirect via next',
+    defence: 'next=//evil.example, https://..., /\\evil.example, CR LF: only same-origin paths pass (lib/next_path.ts)',
+    async run({ target, malloryName }) {
+      const locations: string[] = [];
+      for (const next of ['//evil.example', `${EVIL}/`, '/\\evil.example', '/\r\nLocation: https://evil.example']) {
+        locations.push((await logIn(target, malloryName, next)).location ?? '');
+      }
+      return { status: `303 ${[...new Set(locations)].join(', ')}`, blocked: locations.every((location) => location === '/order') };
+    },
+  },
+  {
+    name: 'path traversal',
+    defence: '/../, %2e%2e, ..%2f over a raw socket: public/ is a map read at start, no path reaches the disk (lib/static_files.ts)',
+    async run({ target }) {
+      const paths = ['/../package.json', '/%2e%2e/package.json', '/..%2fdata%2fusers.json', '/style.css/../../server.ts', '/%2e%2e%2f%2e%2e%2fetc%2fpasswd', '/..\\lib\\config.ts'];
+      const statuses: number[] = [];
+      for (const path of paths) {
+        const { status } = await rawRequest(target, `GET ${path} HTTP/1.1\r\nHost: ${new URL(target.origin).host}\r\nConnection: close\r\n\r\n`);
+        statuses.push(status);
+      }
+      const counts = [...new Set(statuses)].map((status) => `${status} ×${statuses.filter((s) => s === status).length}`);
+      return { status: counts.join(', '), blocked: statuses.every((status) => status !== 200) };
+    },
+  },
+  {
+    name: 'oversized body',
+    defence: 'Content-Length: 10 MiB: over 16 KiB is refused from the header, before a byte is read (lib/body.ts)',
+    async run({ target }) {
+      const head = [
+        'POST /signup HTTP/1.1',
+        `Host: ${new URL(target.origin).host}`,
+        'Content-Type: application/x-www-form-urlencoded',
+        `Content-Length: ${10 * 1024 * 1024}`,
+        'Connection: close',
+      ].join('\r\n');
+      const { status } = await rawRequest(target, `${head}\r\n\r\nusername=${'a'.repeat(1000)}`);
+      return { status: String(status), blocked: status === 413 };
+    },
+  },
+  {
+    name: 'brute-force login',
+    defence: 'password guesses: attempts per address per minute, a growing wait per account (lib/rate_limit.ts)',
+    async run(lab) {
+      const target = await lab.rateLimited();
+      const name = uniqueName('target');
+      await signUp(target, name);
+      for (let tries = 1; tries <= 30; tries++) {
+        const guess: HeaderList = [['Content-Type', 'application/x-www-form-urlencoded']];
+        const response = await exchange(target, 'POST', '/login', guess, new URLSearchParams({ username: name, password: `guess-${tries}` }).toString());
+        if (response.status === 429) return { status: `429 (try ${tries})`, blocked: true };
+        if (response.status === 303) return { status: '303', blocked: false };
+      }
+      return { status: '401 ×30', blocked: false };
+    },
+  },
+];
+
+// ── the lab ──────────────────────────────────────────────────────────────────────────────
+
+const NAME_WIDTH = Math.max(...attacks.map((attack) => attack.name.length));
+
+async function runLab(target: Target): Promise<number> {
+  const extra: Target[] = [];
+  const victimName = uniqueName('victim');
+  const malloryName = uniqueName('mallory');
+  const lab: Lab = {
+    target,
+    victimName,
+    victim: await signUp(target, victimName),
+    malloryName,
+    mallory: await signUp(target, malloryName),
+    async rateLimited() {
+      if (!target.advanceClock) return target;
+      const limited = await startLocal({ rateLimit: 5 });
+      extra.push(limited);
+      return limited;
+    },
+  };
+
+  let failures = 0;
+  try {
+    for (const attack of attacks) {
+      let verdict: string;
+      let status: string;
+      let defence = attack.defence;
+      try {
+        const outcome = await attack.run(lab);
+        if ('skipped' in outcome) {
+          [verdict, status, defence] = [yellow('skipped'), '-', outcome.skipped];
+        } else {
+          [verdict, status] = [outcome.blocked ? green('blocked') : red('GOT IN '), outcome.status];
+          if (!outcome.blocked) failures++;
+        }
+      } catch (error) {
+        [verdict, status, defence] = [red('ERROR  '), '-', (error as Error).message];
+        failures++;
+      }
+      console.log(`${verdict}  ${status.padEnd(11)} ${bold(attack.name.padEnd(NAME_WIDTH))}  ${dim(defence)}`);
+    }
+  } finally {
+    await Promise.all(extra.map((server) => server.close()));
+  }
+  return failures;
+}
+
+const target = await openTarget(args);
+console.log(`Attack lab against ${target.origin}${target.advanceClock ? ' (a server in this process, its clock moved by hand)' : ''}\n`);
+try {
+  const failures = await runLab(target);
+  console.log(failures === 0 ? `\n${green('Every attack was blocked.')}` : `\n${red(`${failures} attack(s) got through or failed to run.`)}`);
+  process.exitCode = failures === 0 ? 0 : 1;
+} catch (error) {
+  console.error(red(`Attack lab stopped: ${(error as Error).message}`));
+  process.exitCode = 1;
+} finally {
+  await target.close();
+}

@@ -1,0 +1,108 @@
+/**
+ * The server a script talks to, shared by `npm run trace` and `npm run attacks`: by default the real
+ * server started in this process on a temporary DATA_DIR and certificate, with a clock the script can
+ * move; or, with `--url`, one that is already running (`npm start`).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { readConfig } from '../lib/config.ts';
+import type { Logger } from '../lib/log.ts';
+import { startServer } from '../lib/start_server.ts';
+import { DEFAULT_ACCESS_SECONDS } from '../lib/tokens.ts';
+
+export interface Target {
+  /** `https://localhost:41234` */
+  readonly origin: string;
+  /** The certificate to trust, in PEM: exactly this server's, never `rejectUnauthorized: false`. */
+  readonly ca: string;
+  /** What the server's clock reads, in ms. */
+  now(): number;
+  /** Moves the server's clock forward; undefined for a running server, whose clock is its own. */
+  readonly advanceClock: ((ms: number) => void) | undefined;
+  /** The HS256 key when this script knows it (in-process: made here; `--url`: `JWT_SECRET` if set). */
+  readonly secret: Uint8Array | undefined;
+  /** How long an access token lives, in seconds. */
+  readonly accessSeconds: number;
+  close(): Promise<void>;
+}
+
+export interface TargetArgs {
+  url?: string | undefined;
+  cacert?: string | undefined;
+}
+
+/** `--url` and `--cacert`, the options both scripts take. */
+export const TARGET_OPTIONS = {
+  url: { type: 'string' },
+  cacert: { type: 'string', default: 'certs/localhost-cert.pem' },
+} as const;
+
+/** The running server at `--url`, or a new one in this process. */
+export function openTarget(args: TargetArgs): Promise<Target> {
+  return args.url === undefined ? startLocal() : connect(args.url, args.cacert ?? TARGET_OPTIONS.cacert.default);
+}
+
+/** Warnings and errors only (a cookie-lint warning, a 500's stack): the trace is the output. */
+const quietLogger: Logger = {
+  request() {},
+  info() {},
+  warn: (message) => console.error(`server warning: ${message}`),
+  error: (message, error) => console.error(`server error: ${message}`, error),
+};
+
+/**
+ * Starts the real server here, on a free port, with a temporary DATA_DIR and certificate, a known
+ * JWT_SECRET and a clock that only moves when told to. `rateLimit` 0 (the default) turns attempt
+ * limiting off, as `RATE_LIMIT=0` does.
+ */
+export async function startLocal(options: { rateLimit?: number } = {}): Promise<Target> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'jwt-cookie-redirect-'));
+  let now = Date.now();
+  const secret = randomBytes(32).toString('base64url');
+  const config = readConfig({
+    PORT: '0',
+    HOST: 'localhost',
+    DATA_DIR: path.join(dir, 'data'),
+    TLS_CERT: path.join(dir, 'cert.pem'),
+    TLS_KEY: path.join(dir, 'key.pem'),
+    JWT_SECRET: secret,
+    RATE_LIMIT: String(options.rateLimit ?? 0),
+  });
+  const running = await startServer(config, { clock: () => now, log: quietLogger });
+  return {
+    origin: running.url,
+    ca: running.certificate,
+    now: () => now,
+    advanceClock: (ms) => {
+      now += ms;
+    },
+    secret: config.jwtSecret,
+    accessSeconds: running.services.tokens.lifetimeSeconds,
+    async close() {
+      await running.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function connect(url: string, cacert: string): Promise<Target> {
+  const { origin } = new URL(url);
+  let ca: string;
+  try {
+    ca = await readFile(cacert, 'utf8');
+  } catch (error) {
+    throw new Error(`Cannot read --cacert ${JSON.stringify(cacert)}: ${(error as Error).message}`);
+  }
+  const secret = process.env.JWT_SECRET;
+  return {
+    origin,
+    ca,
+    now: () => Date.now(),
+    advanceClock: undefined,
+    secret: secret ? new TextEncoder().encode(secret) : undefined,
+    accessSeconds: DEFAULT_ACCESS_SECONDS,
+    close: async () => {},
+  };
+}
