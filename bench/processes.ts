@@ -27,7 +27,8 @@ function track(child: ChildProcess): ChildProcess {
 }
 
 function nodeArgs(script: string, name: string): string[] {
-  const profile = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [];
+  // One folder per process: tsx's loader runs on a thread of its own, which writes a profile too.
+  const profile = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROFILE_DIR, `${name}-${Date.now()}`)}`] : [];
   return [...profile, '--import', 'tsx', script];
 }
 
