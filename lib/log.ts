@@ -15,14 +15,16 @@ export interface LogSink {
   err(line: string): void;
 }
 
+/** How long a request line may wait to be written with others. */
+const LOG_FLUSH_MS = 50;
+
 /**
- * Request lines are gathered and written once per turn of the event loop, not once per request.
+ * Request lines are gathered and written together every 50 ms, not once per request.
  *
  * Node writes to stdout synchronously when it is a file or a pipe (how a service manager or
  * `npm start > server.log` runs us): every `process.stdout.write` is a blocking write(2) on the one
- * thread that serves all requests. Under load, one turn of the loop answers many requests; joining
- * their lines into one write cut the log's share of the CPU per /order request from about a tenth to
- * almost nothing (see the README's benchmarks). Lines still leave within the same turn, and anything
+ * thread that serves all requests. In the benchmark that was about a tenth of the CPU time of each
+ * /order request; one write per 50 ms costs next to nothing (see the README's benchmarks). Anything
  * pending is written out when the process exits, however it exits short of SIGKILL.
  */
 function batchedWriter(stream: NodeJS.WriteStream): (line: string) => void {
@@ -35,7 +37,7 @@ function batchedWriter(stream: NodeJS.WriteStream): (line: string) => void {
   };
   process.on('exit', flush);
   return (line) => {
-    if (pending.length === 0) setImmediate(flush);
+    if (pending.length === 0) setTimeout(flush, LOG_FLUSH_MS).unref();
     pending.push(line);
   };
 }
