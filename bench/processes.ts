@@ -42,6 +42,8 @@ export interface ProjectServer {
   readonly pid: number;
   /** From spawning the process to its "Listening on" line: what an operator waits for. */
   readonly startupMs: number;
+  /** CPU time the process had used by then (all threads): less swayed by a busy machine than the wall clock. */
+  readonly startupCpuMs: number;
   /** Resident memory now, and the peak so far (VmRSS, VmHWM), in MiB. */
   memory(): { rssMb: number; peakMb: number };
   /** CPU time (user + system) the process has used so far, in seconds. */
@@ -93,6 +95,7 @@ export async function startProject(dataDir: string, tls: TlsFiles, secret: strin
     url,
     pid: child.pid!,
     startupMs,
+    startupCpuMs: cpuSecondsOf(child.pid!) * 1000,
     memory: () => memoryOf(child.pid!),
     cpuSeconds: () => cpuSecondsOf(child.pid!),
     async stop() {

@@ -158,7 +158,16 @@ async function benchSignup(root: string, tls: TlsFiles, secret: string): Promise
   }
   await project.stop();
   const ratio = median(signups) / median(raws);
-  rows.push({ section: '2. signup', measure: `signups/s vs argon2id hashes/s (${ARGON2_CONCURRENCY} in flight)`, project: median(signups), limit: median(raws), ratio, target: '≥ 0.90', met: ratio >= 0.9 });
+  rows.push({
+    section: '2. signup',
+    measure: `signups/s vs argon2id hashes/s (${ARGON2_CONCURRENCY} in flight)`,
+    project: median(signups),
+    limit: median(raws),
+    ratio,
+    target: '≥ 0.90',
+    met: ratio >= 0.9,
+    note: 'raw argon2 hands all of them to the thread pool; the server runs one per core and queues the rest',
+  });
 }
 
 async function benchStoreScaling(root: string, tls: TlsFiles, secret: string, storedHash: string): Promise<void> {
@@ -168,7 +177,9 @@ async function benchStoreScaling(root: string, tls: TlsFiles, secret: string, st
     const dataDir = path.join(root, `store-${size}`, 'data');
     if (size > 0) await makeUsers(dataDir, size, storedHash);
     const project = await startProject(dataDir, tls, secret, `store-${size}`);
-    await new Promise((resolve) => setTimeout(resolve, 300)); // let start-up garbage be collected
+    // Memory once the server has settled: the store encodes the blocks it loaded during the first
+    // few hundred milliseconds after listening.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     const atStart = project.memory();
     const result = await signupLoad(project, seconds(8));
     checkStatuses(`POST /signup with ${size} users`, result, 303);
@@ -187,9 +198,10 @@ async function benchStoreScaling(root: string, tls: TlsFiles, secret: string, st
     });
     rows.push({
       section: '3. store',
-      measure: `${label} users: startup ms, RSS MiB at start (peak)`,
-      project: `${project.startupMs.toFixed(0)}, ${atStart.rssMb.toFixed(0)} (${peakMb.toFixed(0)})`,
+      measure: `${label} users: startup ms (CPU ms), RSS MiB settled (peak during signups)`,
+      project: `${project.startupMs.toFixed(0)} (${project.startupCpuMs.toFixed(0)}), ${atStart.rssMb.toFixed(0)} (${peakMb.toFixed(0)})`,
       ...(size === 100_000 && { target: '< 1000 ms, < 150 MB', met: project.startupMs < 1000 && atStart.rssMb * 2 ** 20 < 150e6 }),
+      ...(size === 0 && { note: 'the server alone: Node, tsx and its loader thread, TLS' }),
     });
   }
 }
