@@ -27,7 +27,15 @@ const MAX_QUEUE_SECONDS = 3;
 const HASH_SECONDS_ESTIMATE = 0.05;
 
 /** libuv's thread pool: where argon2 runs, and also file I/O and WebCrypto (JWT signing). */
-const THREAD_POOL_SIZE = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+const THREAD_POOL_SIZE = threadPoolSize();
+
+function threadPoolSize(): number {
+  try {
+    return Number(process.env.UV_THREADPOOL_SIZE) || 4; // libuv's default
+  } catch {
+    return 4; // Deno refuses to read a variable its --allow-env list does not name
+  }
+}
 
 /**
  * Hashes that run at once: one per core, and always at least one pool thread left free.
