@@ -1,7 +1,8 @@
 /**
  * The physical limit for signup and login: raw `@node-rs/argon2` throughput, `CONCURRENCY` operations
  * in flight for `SECONDS` seconds, at the project's own parameters (OWASP_ARGON2ID), in a process of its
- * own with the same thread pool the server gets. Prints one JSON line: `{ ops, seconds, opsPerSec, p50, p99 }`.
+ * own with the same thread pool the server gets. Prints one JSON line:
+ * `{ ops, seconds, opsPerSec, p50, p99, cpuMsPerOp }`.
  *
  * MODE=hash hashes a fresh password each time; MODE=verify checks a password against one stored hash.
  */
@@ -31,10 +32,13 @@ async function worker(until: number): Promise<void> {
 // A short warm-up fills the thread pool and the allocator before anything is counted.
 await Promise.all(Array.from({ length: concurrency }, () => worker(performance.now() + 500)));
 latencies.length = 0;
+const cpuBefore = process.cpuUsage();
 const started = performance.now();
 await Promise.all(Array.from({ length: concurrency }, () => worker(started + seconds * 1000)));
 const elapsed = (performance.now() - started) / 1000;
+const cpu = process.cpuUsage(cpuBefore);
+const cpuMsPerOp = (cpu.user + cpu.system) / 1000 / latencies.length;
 
 latencies.sort((a, b) => a - b);
 const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-console.log(JSON.stringify({ ops: latencies.length, seconds: elapsed, opsPerSec: latencies.length / elapsed, p50: at(0.5), p99: at(0.99) }));
+console.log(JSON.stringify({ ops: latencies.length, seconds: elapsed, opsPerSec: latencies.length / elapsed, p50: at(0.5), p99: at(0.99), cpuMsPerOp }));

@@ -151,6 +151,8 @@ export interface Argon2Result {
   /** Per-operation latency, ms. */
   p50: number;
   p99: number;
+  /** CPU time of the whole process (all threads) per operation, ms. */
+  cpuMsPerOp: number;
 }
 
 /** Runs raw argon2 (`argon2_raw.ts`) in a child process and returns its figures. */
