@@ -33,6 +33,9 @@ export interface Route {
   errorPage?(error: HttpError, ctx: RequestContext): SafeHtml;
 }
 
+/** Responses to unsafe methods depend on the request's Origin and Sec-Fetch-Site headers. */
+const VARY = Object.freeze({ Vary: CROSS_SITE_VARY });
+
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 export interface ListenerOptions {
@@ -93,11 +96,9 @@ async function respond(
   }
   check?.(reply);
 
-  const headers: OutgoingHttpHeaders = {
-    ...securityHeaders(req.headers.host),
-    ...(isUnsafeMethod(method) && { Vary: CROSS_SITE_VARY }),
-    ...reply.headers,
-  };
+  // One object, filled in order of precedence (a handler's own headers win), rather than spreading
+  // three objects into a fourth: this runs for every response, including every /order.
+  const headers: OutgoingHttpHeaders = Object.assign({}, securityHeaders(req.headers.host), isUnsafeMethod(method) ? VARY : undefined, reply.headers);
   // A 204 or 304 has no body, and a 304's Content-Length would describe the 200 it stands for.
   if (reply.status !== 204 && reply.status !== 304) headers['Content-Length'] = Buffer.byteLength(reply.body);
   res.writeHead(reply.status, headers);

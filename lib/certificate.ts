@@ -3,7 +3,6 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { generate } from 'selfsigned';
 import { ConfigError } from './config.ts';
 import type { Logger } from './log.ts';
 
@@ -48,6 +47,9 @@ export async function loadOrCreateCertificate(certFile: string, keyFile: string,
 
 /** An ECDSA P-256 key and a certificate that is its own CA, so clients can trust it directly. */
 export async function createSelfSigned(): Promise<TlsFiles> {
+  // Loaded only when a certificate must be made: `selfsigned` brings a whole X.509 and ASN.1 library
+  // whose loading took about a quarter of the server's start-up CPU, on every start, to do nothing.
+  const { generate } = await import('selfsigned');
   const notBeforeDate = new Date(Date.now() - 60_000); // a minute of slack for clocks that disagree
   const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
     keyType: 'ec',

@@ -42,15 +42,21 @@ function newBatch(): Batch {
   return { promise, resolve, reject };
 }
 
+/**
+ * The whole file's contents: a string, or chunks already encoded as UTF-8 that are written one after
+ * another without being joined (a large store keeps most of its file encoded between writes).
+ */
+export type FileContents = string | readonly Uint8Array[];
+
 export class DurableFile {
   readonly path: string;
-  readonly #serialize: () => string;
+  readonly #serialize: () => FileContents;
   readonly #fs: FileSystem;
   #next: Batch | undefined;
   #draining: Promise<void> | undefined;
 
   /** `serialize` is called at the start of each write and must return the whole current state. */
-  constructor(filePath: string, serialize: () => string, fs: FileSystem = realFs) {
+  constructor(filePath: string, serialize: () => FileContents, fs: FileSystem = realFs) {
     this.path = filePath;
     this.#serialize = serialize;
     this.#fs = fs;
@@ -117,12 +123,20 @@ export class DurableFile {
    * the folder. rename(2) is atomic, so a reader (or a restart after a crash) sees the old file or the
    * new one, never half of either; the fsyncs make the data and then the rename survive a power cut.
    */
-  async #writeAtomically(data: string): Promise<void> {
+  async #writeAtomically(data: FileContents): Promise<void> {
     const temp = `${this.path}.${randomUUID()}.tmp`;
     let handle: realFs.FileHandle | undefined;
     try {
       handle = await this.#fs.open(temp, 'wx', 0o600);
-      await handle.writeFile(data); // loops until every byte is written: no short writes
+      if (typeof data === 'string') {
+        await handle.writeFile(data); // loops until every byte is written: no short writes
+      } else {
+        // One writev(2) for all chunks: one trip to the thread pool, not one per 512 KiB as writeFile
+        // makes. libuv retries partial writes itself; a shortfall left over is a failure like any other.
+        const expected = data.reduce((sum, chunk) => sum + chunk.byteLength, 0);
+        const { bytesWritten } = await handle.writev(data as Uint8Array[]);
+        if (bytesWritten !== expected) throw new Error(`short write: ${bytesWritten} of ${expected} bytes`);
+      }
       await handle.sync();
       await handle.close();
       handle = undefined;

@@ -168,3 +168,36 @@ describe('JsonUserStore', () => {
     });
   }
 });
+
+describe('JsonUserStore with many users (kept in blocks of pre-encoded lines)', () => {
+  let dataDir: string;
+  beforeEach(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'user-store-blocks-'));
+  });
+  afterEach(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  const fileUsers = async () => JSON.parse(await readFile(path.join(dataDir, 'users.json'), 'utf8')).users as { username: string; passwordHash: string }[];
+
+  test('keeps users.json valid and in sign-up order across several blocks', async () => {
+    const store = await JsonUserStore.open(dataDir);
+    const names = Array.from({ length: 345 }, (_, i) => `user${i}`);
+    await Promise.all(names.map((name) => store.add(name, `$argon2id$${name}`)));
+    assert.deepEqual((await fileUsers()).map((user) => user.username), names);
+
+    const reopened = await JsonUserStore.open(dataDir);
+    assert.equal(reopened.size, names.length);
+    assert.equal(reopened.findByName('USER150')?.passwordHash, '$argon2id$user150');
+  });
+
+  test('setPasswordHash() rewrites the user in place, in a block that was already written', async () => {
+    const store = await JsonUserStore.open(dataDir);
+    for (let i = 0; i < 300; i++) await store.add(`user${i}`, 'old');
+    const user = store.findByName('user10')!;
+    await store.setPasswordHash(user.id, 'new');
+    const users = await fileUsers();
+    assert.equal(users[10]?.username, 'user10');
+    assert.equal(users[10]?.passwordHash, 'new');
+    assert.equal(users.filter((entry) => entry.passwordHash === 'new').length, 1);
+  });
+});
