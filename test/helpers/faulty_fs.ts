@@ -57,6 +57,12 @@ export class FaultyFileSystem implements FileSystem {
             throw injected('write');
           };
         }
+        if (property === 'writev' && failWrite) {
+          return async (chunks: Uint8Array[]) => {
+            await target.writev(chunks.slice(0, chunks.length >> 1));
+            throw injected('write');
+          };
+        }
         if (property === 'sync' && failSync) return async () => Promise.reject(injected('fsync'));
         const value: unknown = Reflect.get(target, property, target);
         return typeof value === 'function' ? value.bind(target) : value;
