@@ -38,7 +38,8 @@ const faultyFs: FileSystem = {
     const failAt = fault!;
     return new Proxy(handle, {
       get(target, property) {
-        if (property === 'writeFile' && failAt.at === 'write') return async () => Promise.reject(failure(failAt.code, 'write'));
+        const writes = property === 'writeFile' || property === 'writev'; // a string, or pre-encoded chunks
+        if (writes && failAt.at === 'write') return async () => Promise.reject(failure(failAt.code, 'write'));
         if (property === 'sync' && failAt.at === 'fsync') return async () => Promise.reject(failure(failAt.code, 'fsync'));
         const value = Reflect.get(target, property, target);
         return typeof value === 'function' ? value.bind(target) : value;
