@@ -1,0 +1,88 @@
+/**
+ * The `deno run` command line for `server.ts`, with permission to touch exactly what the server
+ * touches. The paths come from the same `readConfig` the server runs, so a custom `DATA_DIR` or
+ * `TLS_CERT` is allowed, and nothing else is. `npm run start:deno` and the tests' launcher both use it.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { lookup } from 'node:dns/promises';
+import { createRequire } from 'node:module';
+import { isIP } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, ENV_VARIABLES, readConfig, type Config } from '../lib/config.ts';
+
+const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** The binary the `deno` dev dependency installs: no global Deno needed. */
+export const DENO = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'deno');
+
+/** `deno run <permissions> server.ts`, for the environment the server will see. */
+export async function denoRunArgs(env: NodeJS.ProcessEnv, cwd = process.cwd()): Promise<string[]> {
+  return ['run', ...(await denoPermissions(env, cwd)), path.join(PROJECT_ROOT, 'server.ts')];
+}
+
+/** One flag per kind of access; the README's "Running on Deno" says why each is needed. */
+export async function denoPermissions(env: NodeJS.ProcessEnv, cwd = process.cwd()): Promise<string[]> {
+  // What the server needs before it reads its configuration: loading the argon2 addon, reading the environment.
+  const toStart = [
+    '--no-prompt', // a server has nobody to ask: a missing permission fails at once, with Deno's message
+    `--allow-ffi=${list(argon2Addons())}`,
+    `--allow-read=${LDD}`,
+    `--allow-env=${list(ENV_VARIABLES)}`,
+    '--ignore-env', // every other variable reads as unset (the argon2 loader probes a few NAPI_RS_* ones)
+  ];
+  let config: Config;
+  try {
+    config = readConfig(env, cwd);
+  } catch (error) {
+    // The server refuses this configuration, with its own message, before it touches anything else.
+    if (error instanceof ConfigError) return toStart;
+    throw error;
+  }
+  const tlsFiles = [config.tlsCertFile, config.tlsKeyFile];
+  // Existing TLS files are only read; missing ones are generated, and their folders created.
+  const tlsFolders = tlsFiles.every((file) => existsSync(file)) ? [] : tlsFiles.map((file) => path.dirname(file));
+  return [
+    ...toStart,
+    `--allow-read=${list([path.join(PROJECT_ROOT, 'public'), config.dataDir, ...tlsFiles, ...tlsFolders])}`,
+    `--allow-write=${list([config.dataDir, ...tlsFolders])}`,
+    `--allow-net=${list(await listenAddresses(config.host, config.port))}`,
+  ];
+}
+
+/** napi-rs's loader reads it to tell glibc Linux from musl Linux, and so which addon to load. */
+const LDD = '/usr/bin/ldd';
+
+/**
+ * What `--allow-net` must name to listen on HOST:PORT. A host name such as `localhost` is looked up
+ * first: Deno checks the name (the bare name when the port is 0), then each address it listens on.
+ */
+async function listenAddresses(host: string, port: number): Promise<string[]> {
+  if (isIP(host) !== 0) return [hostPort(host, port)];
+  const addresses = await lookup(host, { all: true });
+  return [port === 0 ? host : hostPort(host, port), ...addresses.map(({ address }) => hostPort(address, port))];
+}
+
+function hostPort(host: string, port: number): string {
+  return `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * The argon2 addon npm installed for this platform, such as
+ * `@node-rs/argon2-linux-x64-gnu/argon2.linux-x64-gnu.node`: the one native library Deno may load.
+ */
+function argon2Addons(): string[] {
+  const scope = path.dirname(path.dirname(createRequire(import.meta.url).resolve('@node-rs/argon2')));
+  const addons = readdirSync(scope)
+    .filter((name) => name.startsWith('argon2'))
+    .flatMap((name) => readdirSync(path.join(scope, name)).filter((file) => file.endsWith('.node')).map((file) => path.join(scope, name, file)));
+  if (addons.length === 0) throw new Error(`Cannot find the argon2 addon in ${scope}: run npm install`);
+  return addons;
+}
+
+/** A flag's value: the values once each, comma-separated (Deno has no way to escape a comma in a path). */
+function list(values: readonly string[]): string {
+  const withComma = values.find((value) => value.includes(','));
+  if (withComma !== undefined) throw new Error(`Cannot run under Deno: "${withComma}" contains a comma, which a permission flag cannot express`);
+  return [...new Set(values)].join(',');
+}
