@@ -23,31 +23,40 @@ export async function denoRunArgs(env: NodeJS.ProcessEnv, cwd = process.cwd()): 
 
 /** One flag per kind of access; the README's "Running on Deno" says why each is needed. */
 export async function denoPermissions(env: NodeJS.ProcessEnv, cwd = process.cwd()): Promise<string[]> {
-  // What the server needs before it reads its configuration: loading the argon2 addon, reading the environment.
-  const toStart = [
+  const allow = {
+    ffi: argon2Addons(),
+    read: [LDD],
+    write: [] as string[],
+    net: [] as string[],
+    env: [...ENV_VARIABLES],
+  };
+  const config = configOrRefused(env, cwd);
+  if (config !== undefined) {
+    const tlsFiles = [config.tlsCertFile, config.tlsKeyFile];
+    // Existing TLS files are only read; missing ones are generated, and their folders created.
+    const tlsFolders = tlsFiles.every((file) => existsSync(file)) ? [] : tlsFiles.map((file) => path.dirname(file));
+    allow.read.push(path.join(PROJECT_ROOT, 'public'), config.dataDir, ...tlsFiles, ...tlsFolders);
+    allow.write.push(config.dataDir, ...tlsFolders);
+    allow.net.push(...(await listenAddresses(config.host, config.port)));
+  }
+  return [
     '--no-prompt', // a server has nobody to ask: a missing permission fails at once, with Deno's message
-    `--allow-ffi=${list(argon2Addons())}`,
-    `--allow-read=${LDD}`,
-    `--allow-env=${list(ENV_VARIABLES)}`,
+    ...Object.entries(allow).flatMap(([name, values]) => (values.length === 0 ? [] : [`--allow-${name}=${list(values)}`])),
     '--ignore-env', // every other variable reads as unset (the argon2 loader probes a few NAPI_RS_* ones)
   ];
-  let config: Config;
+}
+
+/**
+ * The configuration, or `undefined` when the server will refuse it: it does so with its own message
+ * as the first thing it does, so it needs no access beyond loading its modules and reading variables.
+ */
+function configOrRefused(env: NodeJS.ProcessEnv, cwd: string): Config | undefined {
   try {
-    config = readConfig(env, cwd);
+    return readConfig(env, cwd);
   } catch (error) {
-    // The server refuses this configuration, with its own message, before it touches anything else.
-    if (error instanceof ConfigError) return toStart;
+    if (error instanceof ConfigError) return undefined;
     throw error;
   }
-  const tlsFiles = [config.tlsCertFile, config.tlsKeyFile];
-  // Existing TLS files are only read; missing ones are generated, and their folders created.
-  const tlsFolders = tlsFiles.every((file) => existsSync(file)) ? [] : tlsFiles.map((file) => path.dirname(file));
-  return [
-    ...toStart,
-    `--allow-read=${list([path.join(PROJECT_ROOT, 'public'), config.dataDir, ...tlsFiles, ...tlsFolders])}`,
-    `--allow-write=${list([config.dataDir, ...tlsFolders])}`,
-    `--allow-net=${list(await listenAddresses(config.host, config.port))}`,
-  ];
 }
 
 /** napi-rs's loader reads it to tell glibc Linux from musl Linux, and so which addon to load. */

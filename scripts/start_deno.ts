@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
+import path from 'node:path';
 import { DENO, denoRunArgs } from './deno_permissions.ts';
 
 let args: string[];
@@ -13,6 +14,9 @@ try {
   console.error(error instanceof Error ? error.message : error);
   process.exit(1);
 }
+
+// The whole command, so what Deno may touch is there to read (the README says why each flag is needed).
+console.log(`$ ${path.relative(process.cwd(), DENO)} ${args.join(' ')}`);
 
 // Deno gets a process group of its own, so each signal reaches it once, from here. Otherwise a Ctrl+C
 // would arrive three times: from the terminal (it signals the whole foreground group), from npm (it

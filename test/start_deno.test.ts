@@ -120,7 +120,7 @@ describe('npm run start:deno (scripts/start_deno.ts)', () => {
   test("exits with the server's exit code and message when the server refuses to start", async () => {
     const { code, output } = await run(process.execPath, launcher, { ...serverEnv('refused'), JWT_SECRET: 'short' });
     assert.equal(code, 1);
-    assert.match(output, /^Cannot start: JWT_SECRET is 5 bytes/);
+    assert.match(output, /^Cannot start: JWT_SECRET is 5 bytes/m);
   });
 });
 
