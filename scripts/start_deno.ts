@@ -19,8 +19,8 @@ try {
 console.log(`$ ${path.relative(process.cwd(), DENO)} ${args.join(' ')}`);
 
 // Deno gets a process group of its own, so each signal reaches it once, from here. Otherwise a Ctrl+C
-// would arrive three times: from the terminal (it signals the whole foreground group), from npm (it
-// forwards signals to its script), and from us, and a second signal cuts the graceful stop short.
+// would reach it twice, from the terminal (which signals the whole foreground group) and from us, and
+// a second signal cuts the graceful stop short.
 const deno = spawn(DENO, args, { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
 deno.once('error', (error) => {
   console.error(`Cannot start ${DENO}: ${error.message} (run npm install)`);
@@ -31,7 +31,7 @@ let stopping = false;
 // SIGHUP too: in its own group, Deno no longer hears the terminal close.
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => {
-    if (!stopping) deno.kill(signal); // copies of the first signal (terminal, npm) are dropped
+    if (!stopping) deno.kill(signal); // later ones (npm forwards its own copy of a Ctrl+C) are dropped
     stopping = true;
   });
 }
