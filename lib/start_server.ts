@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequestListener } from './app.ts';
 import type { Services } from './auth.ts';
 import { loadOrCreateCertificate } from './certificate.ts';
+import { answerClientError } from './client_error.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import { loadOrCreateSecret } from './jwt_secret.ts';
@@ -73,6 +74,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.on('clientError', answerClientError); // Node's default answer, flushed before the socket closes (Deno)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
