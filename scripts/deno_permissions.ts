@@ -3,8 +3,8 @@
  * touches. The paths come from the same `readConfig` the server runs, so a custom `DATA_DIR` or
  * `TLS_CERT` is allowed, and nothing else is. `npm run start:deno` and the tests' launcher both use it.
  */
-import { existsSync, readdirSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import path from 'node:path';
@@ -15,6 +15,9 @@ const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** The binary the `deno` dev dependency installs: no global Deno needed. */
 export const DENO = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'deno');
+
+/** napi-rs's loader reads it to tell glibc Linux from musl Linux, and so which addon to load. */
+const LDD = '/usr/bin/ldd';
 
 /** `deno run <permissions> server.ts`, for the environment the server will see. */
 export async function denoRunArgs(env: NodeJS.ProcessEnv, cwd = process.cwd()): Promise<string[]> {
@@ -41,7 +44,7 @@ export async function denoPermissions(env: NodeJS.ProcessEnv, cwd = process.cwd(
   }
   return [
     '--no-prompt', // a server has nobody to ask: a missing permission fails at once, with Deno's message
-    ...Object.entries(allow).flatMap(([name, values]) => (values.length === 0 ? [] : [`--allow-${name}=${list(values)}`])),
+    ...Object.entries(allow).flatMap(([name, values]) => (values.length === 0 ? [] : [`--allow-${name}=${flagValue(values)}`])),
     '--ignore-env', // every other variable reads as unset (the argon2 loader probes a few NAPI_RS_* ones)
   ];
 }
@@ -58,9 +61,6 @@ function configOrRefused(env: NodeJS.ProcessEnv, cwd: string): Config | undefine
     throw error;
   }
 }
-
-/** napi-rs's loader reads it to tell glibc Linux from musl Linux, and so which addon to load. */
-const LDD = '/usr/bin/ldd';
 
 /**
  * What `--allow-net` must name to listen on HOST:PORT. A host name such as `localhost` is looked up
@@ -81,16 +81,18 @@ function hostPort(host: string, port: number): string {
  * `@node-rs/argon2-linux-x64-gnu/argon2.linux-x64-gnu.node`: the one native library Deno may load.
  */
 function argon2Addons(): string[] {
+  // node_modules/@node-rs: @node-rs/argon2 and, beside it, the package of binaries for this platform.
   const scope = path.dirname(path.dirname(createRequire(import.meta.url).resolve('@node-rs/argon2')));
-  const addons = readdirSync(scope)
-    .filter((name) => name.startsWith('argon2'))
-    .flatMap((name) => readdirSync(path.join(scope, name)).filter((file) => file.endsWith('.node')).map((file) => path.join(scope, name, file)));
+  const addons: string[] = [];
+  for (const name of readdirSync(scope).filter((entry) => entry.startsWith('argon2'))) {
+    for (const file of readdirSync(path.join(scope, name))) if (file.endsWith('.node')) addons.push(path.join(scope, name, file));
+  }
   if (addons.length === 0) throw new Error(`Cannot find the argon2 addon in ${scope}: run npm install`);
   return addons;
 }
 
 /** A flag's value: the values once each, comma-separated (Deno has no way to escape a comma in a path). */
-function list(values: readonly string[]): string {
+function flagValue(values: readonly string[]): string {
   const withComma = values.find((value) => value.includes(','));
   if (withComma !== undefined) throw new Error(`Cannot run under Deno: "${withComma}" contains a comma, which a permission flag cannot express`);
   return [...new Set(values)].join(',');
