@@ -22,6 +22,15 @@ try {
   }
 } catch (error) {
   // A mistake the operator can fix gets its message alone; anything else gets its stack.
-  console.error(error instanceof ConfigError || error instanceof CorruptFileError ? error.message : error);
+  console.error(isOperatorMistake(error) ? error.message : error);
   process.exit(1);
+}
+
+function isOperatorMistake(error: unknown): error is Error {
+  return (
+    error instanceof ConfigError ||
+    error instanceof CorruptFileError ||
+    // Deno refusing what its permission flags do not allow; the message names the path and the flag.
+    (error instanceof Error && error.name === 'NotCapable')
+  );
 }

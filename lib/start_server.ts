@@ -9,9 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { createRequestListener } from './app.ts';
 import type { Services } from './auth.ts';
 import { loadOrCreateCertificate } from './certificate.ts';
-import type { FileSystem } from './durable_file.ts';
+import { answerClientError } from './client_error.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
+import type { FileSystem } from './durable_file.ts';
 import { loadOrCreateSecret } from './jwt_secret.ts';
 import { createLogger, type Logger } from './log.ts';
 import { PasswordHasher, type PasswordHasherOptions } from './passwords.ts';
@@ -97,6 +98,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   server.headersTimeout = timeouts.headersMs;
   server.requestTimeout = timeouts.requestMs;
   server.keepAliveTimeout = timeouts.keepAliveMs;
+  server.on('clientError', answerClientError); // Node's default answer, flushed before the socket closes (Deno)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {

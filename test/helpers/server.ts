@@ -2,7 +2,9 @@
  * Starting servers for tests, each with its own temporary DATA_DIR and certificate.
  *
  * `launchServer` runs the real `server.ts` as a child process (what `npm start` runs), for black-box
- * tests. `startInProcess` runs the same server in this process, so a test can pass in a clock.
+ * tests: under Node, or under Deno with `TEST_RUNTIME=deno` (`npm run test:deno`), with the permissions
+ * `npm run start:deno` grants. `startInProcess` runs the same server in this process, so a test can
+ * pass in a clock.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -12,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { readConfig } from '../../lib/config.ts';
 import { silentLogger } from '../../lib/log.ts';
 import { startServer, type RunningServer, type StartOptions } from '../../lib/start_server.ts';
+import { DENO, denoRunArgs } from '../../scripts/deno_permissions.ts';
 import { TestBrowser } from './https_client.ts';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -21,6 +24,14 @@ export const TEST_SECRET = 'test-secret-that-is-at-least-32-bytes-long!';
 
 /** Cheap argon2id parameters for tests whose subject is not the hash cost. */
 export const FAST_ARGON2 = { memoryCost: 256, timeCost: 1, parallelism: 1 } as const;
+
+/** The runtime `launchServer` starts `server.ts` under: `TEST_RUNTIME=deno`, or Node by default. */
+export const RUNTIME = readRuntime(process.env.TEST_RUNTIME);
+
+function readRuntime(value = 'node'): 'node' | 'deno' {
+  if (value === 'node' || value === 'deno') return value;
+  throw new Error(`Cannot run tests: TEST_RUNTIME must be "node" or "deno", got "${value}"`);
+}
 
 export interface TestServer {
   readonly origin: string;
@@ -42,7 +53,11 @@ export async function makeTempDir(prefix = 'jwt-test-'): Promise<string> {
   return mkdtemp(path.join(tmpdir(), prefix));
 }
 
-/** Runs `server.ts` in a child process on port 0 and waits for its "Listening on" line. */
+/**
+ * Runs `server.ts` in a child process on port 0 and waits for its "Listening on" line. The child is
+ * the runtime itself (Node, or Deno without the `start:deno` launcher in between), so a signal the
+ * test sends, `SIGKILL` included, reaches the server.
+ */
 export async function launchServer(env: Record<string, string> = {}, dir?: string): Promise<LaunchedServer> {
   const root = dir ?? (await makeTempDir());
   const fullEnv = {
@@ -56,7 +71,9 @@ export async function launchServer(env: Record<string, string> = {}, dir?: strin
     RATE_LIMIT: '0',
     ...env,
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], {
+  const [command, args] =
+    RUNTIME === 'deno' ? [DENO, await denoRunArgs(fullEnv, PROJECT_ROOT)] : [process.execPath, ['--import', 'tsx', 'server.ts']];
+  const child = spawn(command, args, {
     cwd: PROJECT_ROOT,
     env: fullEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
