@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { PROJECT_ROOT } from '../helpers/server.ts';
+import { PROJECT_ROOT } from './helpers/server.ts';
 
 test('npm run attacks: every attack is blocked, and the lab exits 0', async () => {
   // execFile rejects on a non-zero exit, with the output in the error: the failing line is in the report.
