@@ -16,11 +16,12 @@ export class SafeHtml {
 
 type Interpolation = SafeHtml | string | number | boolean | null | undefined | readonly Interpolation[];
 
+const NEEDS_ESCAPING = /[&<>"']/; // most text has none of them: test once, skip the replace
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
 /** Escapes the five characters that can end a text node or an attribute value. */
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (char) => ESCAPES[char] ?? char);
+  return NEEDS_ESCAPING.test(text) ? text.replace(/[&<>"']/g, (char) => ESCAPES[char] ?? char) : text;
 }
 
 function render(value: Interpolation): string {

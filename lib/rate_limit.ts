@@ -8,36 +8,9 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from './clock.ts';
 import { HttpError } from './http_error.ts';
+import { LruMap } from './lru_map.ts';
 
 const DEFAULT_MAX_KEYS = 10_000;
-
-/** A small LRU map: reads and writes move a key to the back; the front is evicted first. */
-class LruMap<V> {
-  readonly #map = new Map<string, V>();
-  readonly #max: number;
-  constructor(max: number) {
-    this.#max = max;
-  }
-  get size(): number {
-    return this.#map.size;
-  }
-  get(key: string): V | undefined {
-    const value = this.#map.get(key);
-    if (value !== undefined) {
-      this.#map.delete(key);
-      this.#map.set(key, value);
-    }
-    return value;
-  }
-  set(key: string, value: V): void {
-    this.#map.delete(key);
-    this.#map.set(key, value);
-    if (this.#map.size > this.#max) this.#map.delete(this.#map.keys().next().value as string);
-  }
-  delete(key: string): void {
-    this.#map.delete(key);
-  }
-}
 
 function tooMany(message: string, waitMs: number): HttpError {
   return new HttpError(429, message, { headers: { 'Retry-After': String(Math.max(1, Math.ceil(waitMs / 1000))) } });
@@ -50,7 +23,7 @@ function tooMany(message: string, waitMs: number): HttpError {
 export class RateLimiter {
   readonly #perMinute: number;
   readonly #clock: Clock;
-  readonly #buckets: LruMap<{ tokens: number; at: number }>;
+  readonly #buckets: LruMap<string, { tokens: number; at: number }>;
 
   constructor(perMinute: number, clock: Clock, maxKeys = DEFAULT_MAX_KEYS) {
     this.#perMinute = perMinute;
@@ -91,7 +64,7 @@ const MAX_WAIT_MS = 15 * 60_000;
 export class LoginBackoff {
   readonly #enabled: boolean;
   readonly #clock: Clock;
-  readonly #failures: LruMap<{ count: number; until: number }>;
+  readonly #failures: LruMap<string, { count: number; until: number }>;
 
   constructor(enabled: boolean, clock: Clock, maxKeys = DEFAULT_MAX_KEYS) {
     this.#enabled = enabled;

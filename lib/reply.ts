@@ -3,6 +3,8 @@
  * leave half a response on the wire when something fails midway.
  */
 
+import { SafeHtml } from './html.ts';
+
 export type HeaderValue = string | string[];
 export type Headers = Readonly<Record<string, HeaderValue>>;
 
@@ -15,8 +17,10 @@ export interface Reply {
 /** Responses that set or read a session cookie must never be stored by a cache (RFC 9111 §5.2.2.5). */
 export const NO_STORE: Headers = Object.freeze({ 'Cache-Control': 'no-store' });
 
-export function htmlReply(status: number, body: { toString(): string }, headers: Headers = {}): Reply {
-  return { status, headers: { 'Content-Type': 'text/html; charset=utf-8', ...headers }, body: body.toString() };
+/** A page: markup from `pages.ts`, or one already encoded as UTF-8. */
+export function htmlReply(status: number, page: SafeHtml | Uint8Array, headers: Headers = {}): Reply {
+  const body = page instanceof SafeHtml ? page.value : page;
+  return { status, headers: { 'Content-Type': 'text/html; charset=utf-8', ...headers }, body };
 }
 
 export function jsonReply(status: number, value: unknown, headers: Headers = {}): Reply {

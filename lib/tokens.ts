@@ -4,6 +4,7 @@
 import { randomUUID, webcrypto } from 'node:crypto';
 import { SignJWT, jwtVerify, errors, type JWTPayload } from 'jose';
 import type { Clock } from './clock.ts';
+import { LruMap } from './lru_map.ts';
 
 /** The claims every access token carries, checked for presence and type on every verification. */
 export interface AccessClaims {
@@ -36,7 +37,7 @@ export class AccessTokens {
   readonly lifetimeSeconds: number;
   readonly #key: webcrypto.CryptoKey;
   readonly #clock: Clock;
-  readonly #verified = new Map<string, AccessClaims>();
+  readonly #verified = new LruMap<string, AccessClaims>(VERIFIED_CACHE_SIZE);
 
   private constructor(key: webcrypto.CryptoKey, options: AccessTokenOptions) {
     this.#key = key;
@@ -81,7 +82,6 @@ export class AccessTokens {
     if (cached !== undefined) this.#verified.delete(token);
 
     const claims = await this.#verifyFully(token, now);
-    if (this.#verified.size >= VERIFIED_CACHE_SIZE) this.#verified.delete(this.#verified.keys().next().value!);
     this.#verified.set(token, claims);
     return claims;
   }

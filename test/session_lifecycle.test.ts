@@ -158,7 +158,10 @@ describe('logout', () => {
   test('the old access token no longer opens /order, even replayed by hand', async () => {
     const access = (await browser.cookie('__Host-jwt'))!;
     const refresh = (await browser.cookie('__Secure-refresh', '/refresh'))!;
+    const replayPage = () => server.browser().request('GET', '/order', { headers: { cookie: `__Host-jwt=${access}` } });
+    assert.equal((await replayPage()).status, 200, 'before logout (and now the rendered page is remembered)');
     await browser.request('POST', '/logout');
+    assert.equal((await replayPage()).status, 303, 'the remembered page is not served after logout');
 
     const replay = await server.browser().request('GET', '/order', { headers: { cookie: `__Host-jwt=${access}`, ...JSON_ACCEPT } });
     assert.equal(replay.status, 401);
