@@ -2,7 +2,6 @@
  * The session rules, with no HTTP in them: who a request's access cookie belongs to, and the cookies
  * that start, refresh and end a session. The routes in `routes.ts` only translate to and from HTTP.
  */
-import type { Clock } from './clock.ts';
 import type { PasswordHasher } from './passwords.ts';
 import type { LoginBackoff, RateLimiter } from './rate_limit.ts';
 import { RefreshError, type IssuedRefresh, type SessionStore } from './session_store.ts';
@@ -27,7 +26,6 @@ export interface Services {
   readonly attempts: RateLimiter;
   /** The growing wait after failed logins, per account. */
   readonly backoff: LoginBackoff;
-  readonly clock: Clock;
 }
 
 /** Why a request is not signed in; each has its own message on the 401. */

@@ -86,7 +86,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     passwords: new PasswordHasher(options.passwords),
     attempts: new RateLimiter(config.rateLimit, clock),
     backoff: new LoginBackoff(config.rateLimit > 0, clock),
-    clock,
   };
   const router = buildRouter(services, await loadStaticFiles(PUBLIC_DIR));
 
