@@ -29,8 +29,9 @@ export interface RequestContext {
 
 export interface Route {
   handle(ctx: RequestContext): Promise<Reply> | Reply;
-  /** Renders this route's failures as its own page, such as the form with the error beside a field. */
-  errorPage?(error: HttpError, ctx: RequestContext): SafeHtml;
+  /** Renders this route's failures as its own page, such as the form with the error beside a field;
+   *  `undefined` leaves the error to the generic page. */
+  errorPage?(error: HttpError, ctx: RequestContext): SafeHtml | undefined;
 }
 
 /** Responses to unsafe methods depend on the request's Origin and Sec-Fetch-Site headers. */
@@ -48,11 +49,13 @@ export function createRequestListener(router: Router<Route>, log: Logger, option
   const check = options.lintCookies ? (reply: Reply) => warnAboutCookies(reply, log) : undefined;
   return (req, res) => {
     respond(router, log, req, res, check).catch((error: unknown) => {
-      // Only writing the response can get here (a header value Node refuses, a socket already gone).
-      // Without this catch the rejection would be unhandled, and Node ends the whole process on it:
-      // one bad response would take every other client down with it.
-      log.error(`Cannot write the response to ${req.method}: Node refused it or the socket is gone`, error);
-      if (!res.headersSent) res.writeHead(500, { 'Content-Length': 0, Connection: 'close' });
+      // What runs outside respond()'s own try can get here: building the error page, linting, writing
+      // (a header value Node refuses, a socket already gone). Without this catch the rejection would be
+      // unhandled, and Node ends the whole process on it: one bad response would take every client down.
+      log.error(`Cannot answer ${req.method}: the response could not be built or written`, error);
+      if (!res.headersSent) {
+        res.writeHead(500, { ...securityHeaders(req.headers.host), ...NO_STORE, 'Content-Length': 0, Connection: 'close' });
+      }
       res.end();
     });
   };
@@ -115,6 +118,8 @@ function errorReply(error: unknown, ctx: RequestContext, route: Route | undefine
     const message = 'Something went wrong on our side';
     return ctx.wantsJson ? jsonReply(500, { error: message }, NO_STORE) : htmlReply(500, errorPage(500, 'Internal Server Error', message), NO_STORE);
   }
+  // A failure underneath (a disk that refused a write) is the operator's to see, not the client's.
+  if (httpError.status >= 500 && httpError.cause !== undefined) log.error(`${ctx.req.method} ${ctx.path} answered ${httpError.status}`, httpError.cause);
   const headers = { ...NO_STORE, ...httpError.headers };
   if (ctx.wantsJson) {
     return jsonReply(httpError.status, { error: httpError.message, ...(httpError.field && { field: httpError.field }) }, headers);

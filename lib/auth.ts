@@ -53,7 +53,9 @@ export async function authenticate(services: Services, cookieHeader: string | un
   } catch (error) {
     return { failure: (error as { code?: unknown }).code === 'ERR_JWT_EXPIRED' ? 'expired' : 'invalid' };
   }
-  if (services.sessions.isDenied(claims.jti)) return { failure: 'signed-out' };
+  // The deny list is the contract's promise for the very token that logged out; the session check ends
+  // every other token of that session too (another tab's, or a thief's after reuse detection).
+  if (services.sessions.isDenied(claims.jti) || !services.sessions.isActive(claims.sid)) return { failure: 'signed-out' };
   const user = services.users.findById(claims.sub);
   if (user === undefined) return { failure: 'invalid' }; // a good signature for a user that is gone
   return { user, claims };

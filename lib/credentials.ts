@@ -16,7 +16,7 @@ const USERNAME = /^[\p{L}\p{M}\p{N}._-]+$/u;
  * ligature) into one, and lower-casing makes "Alice" and "alice" the same account.
  */
 export function usernameKey(username: string): string {
-  return username.normalize('NFKC').toLowerCase();
+  return username.normalize('NFKC').trim().toLowerCase();
 }
 
 /** The username as it will be shown (NFKC-normalised), or a 400 saying what is wrong with it. */

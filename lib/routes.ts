@@ -7,6 +7,7 @@ import { AUTH_FAILURE_MESSAGES, authenticate, endSession, refreshSession, startS
 import { readFields, requireField } from './body.ts';
 import { parseCookies } from './cookies.ts';
 import { normalizePassword, usernameKey, validatePassword, validateUsername } from './credentials.ts';
+import { StorageError } from './durable_file.ts';
 import { HttpError } from './http_error.ts';
 import { LruMap } from './lru_map.ts';
 import { safeNextPath } from './next_path.ts';
@@ -51,7 +52,13 @@ function signup(services: Services): Route {
         throw error instanceof UsernameTakenError ? usernameTaken(username) : error;
       });
       // The user is on disk now; only then does the browser get a cookie that says it exists.
-      return seeOther('/order', { 'Set-Cookie': await startSession(services, user), ...NO_STORE });
+      const cookies = await startSession(services, user).catch((error: unknown) => {
+        // The account exists, so "try again" would only meet a 409: say what did happen instead.
+        throw error instanceof StorageError
+          ? new HttpError(503, 'Your account was created, but signing you in failed: sign in shortly', { cause: error, headers: { 'Retry-After': '5' } })
+          : error;
+      });
+      return seeOther('/order', { 'Set-Cookie': cookies, ...NO_STORE });
     },
     errorPage: (error, ctx) => signupPage({ error: error.message, field: error.field, username: ctx.fields?.username }),
   };
@@ -167,7 +174,8 @@ function refresh(services: Services, success: 'redirect' | 'no-content'): Route 
       const headers = { 'Set-Cookie': cookies, ...NO_STORE };
       return success === 'redirect' ? seeOther(safeNextPath(ctx.query.get('next')), headers) : noContent(headers);
     },
-    errorPage: (error, ctx) => signInAgainPage(error.message, safeNextPath(ctx.query.get('next'))),
+    // Only a 401 means "sign in again"; anything else (a 503 from the disk) gets the generic page.
+    errorPage: (error, ctx) => (error.status === 401 ? signInAgainPage(error.message, safeNextPath(ctx.query.get('next'))) : undefined),
   };
 }
 

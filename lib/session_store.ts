@@ -22,6 +22,13 @@ export interface SessionLifetimes {
   graceMs: number;
 }
 
+/**
+ * Spent (rotated) refresh tokens remembered per session, so that a replay of one is recognised as
+ * reuse. Older ones are forgotten, which keeps a session's records bounded however often it refreshes;
+ * a replay of a forgotten token is still refused, only as unknown rather than as reuse.
+ */
+const SPENT_TOKENS_KEPT = 8;
+
 export const DEFAULT_LIFETIMES: SessionLifetimes = Object.freeze({ refreshMs: 7 * DAY, sessionMs: 30 * DAY, graceMs: 10_000 });
 
 /** How a refresh failed; each ends in a 401 that sends the user to log in. */
@@ -87,6 +94,8 @@ export class SessionStore {
   readonly lifetimes: SessionLifetimes;
   readonly #families = new Map<string, Family>();
   readonly #tokens = new Map<string, RefreshRecord>();
+  /** Each family's token hashes in the order they were issued; the last is the one in use. */
+  readonly #familyTokens = new Map<string, string[]>();
   readonly #denied = new Map<string, DeniedToken>();
   readonly #secret: Uint8Array;
   readonly #clock: Clock;
@@ -115,7 +124,7 @@ export class SessionStore {
     const refreshToken = randomBytes(32).toString('base64url');
     const record = this.#newRecord(refreshToken, family, now);
     this.#families.set(family.id, family);
-    this.#tokens.set(record.hash, record);
+    this.#addRecord(record);
     await this.#commit(() => this.#deleteFamily(family.id));
     return { userId, sessionId: family.id, refreshToken, maxAgeSeconds: secondsUntil(record.expiresAt, now) };
   }
@@ -141,6 +150,9 @@ export class SessionStore {
         await this.#file.commit();
         throw new RefreshError('reused');
       }
+      // The rotation that made the successor may still be on its way to the disk: wait for it, so this
+      // answer, too, hands out only a token that is stored.
+      await this.#file.commit();
       const next = this.#tokens.get(sha256(successor));
       if (next === undefined) throw new RefreshError('unknown');
       return { userId: family.userId, sessionId: family.id, refreshToken: successor, maxAgeSeconds: secondsUntil(next.expiresAt, now) };
@@ -148,10 +160,12 @@ export class SessionStore {
 
     const next = this.#newRecord(successor, family, now);
     record.rotatedAt = now;
-    this.#tokens.set(next.hash, next);
+    this.#addRecord(next);
+    this.#forgetOldSpentTokens(family.id);
     await this.#commit(() => {
       delete record.rotatedAt;
       this.#tokens.delete(next.hash);
+      this.#familyTokens.get(family.id)?.pop();
     });
     return { userId: family.userId, sessionId: family.id, refreshToken: successor, maxAgeSeconds: secondsUntil(next.expiresAt, now) };
   }
@@ -173,6 +187,16 @@ export class SessionStore {
     return this.#denied.has(jti);
   }
 
+  /**
+   * True while the session an access token belongs to goes on: not logged out, not revoked for a
+   * reused refresh token, not past its absolute limit. Called on every authenticated request, so
+   * ending a session ends every access token of it at once, not when each one expires.
+   */
+  isActive(sessionId: string): boolean {
+    const family = this.#families.get(sessionId);
+    return family !== undefined && this.#clock() < family.expiresAt;
+  }
+
   flush(): Promise<void> {
     return this.#file.flush();
   }
@@ -191,9 +215,22 @@ export class SessionStore {
     return { hash: sha256(refreshToken), familyId: family.id, expiresAt };
   }
 
+  #addRecord(record: RefreshRecord): void {
+    this.#tokens.set(record.hash, record);
+    const hashes = this.#familyTokens.get(record.familyId);
+    if (hashes === undefined) this.#familyTokens.set(record.familyId, [record.hash]);
+    else hashes.push(record.hash);
+  }
+
+  #forgetOldSpentTokens(familyId: string): void {
+    const hashes = this.#familyTokens.get(familyId) ?? [];
+    while (hashes.length > SPENT_TOKENS_KEPT + 1) this.#tokens.delete(hashes.shift()!);
+  }
+
   #deleteFamily(familyId: string): void {
     this.#families.delete(familyId);
-    for (const [hash, record] of this.#tokens) if (record.familyId === familyId) this.#tokens.delete(hash);
+    for (const hash of this.#familyTokens.get(familyId) ?? []) this.#tokens.delete(hash);
+    this.#familyTokens.delete(familyId);
   }
 
   /** Commits, or undoes the in-memory change and rethrows so nothing unstored is acknowledged. */
@@ -211,8 +248,11 @@ export class SessionStore {
     if (now - this.#lastPrune < 60_000) return;
     this.#lastPrune = now;
     for (const [hash, record] of this.#tokens) if (now >= record.expiresAt) this.#tokens.delete(hash);
-    const live = new Set([...this.#tokens.values()].map((record) => record.familyId));
-    for (const [id, family] of this.#families) if (now >= family.expiresAt || !live.has(id)) this.#families.delete(id);
+    for (const [id, family] of this.#families) {
+      const live = (this.#familyTokens.get(id) ?? []).filter((hash) => this.#tokens.has(hash));
+      if (now >= family.expiresAt || live.length === 0) this.#deleteFamily(id);
+      else this.#familyTokens.set(id, live);
+    }
     for (const [jti, denied] of this.#denied) if (now >= denied.expiresAt) this.#denied.delete(jti);
   }
 
@@ -232,7 +272,7 @@ export class SessionStore {
       throw new CorruptFileError(`Cannot start: ${this.#file.path} is not a sessions file`);
     }
     for (const family of file.families) this.#families.set(family.id, family);
-    for (const record of file.refreshTokens) this.#tokens.set(record.hash, record);
+    for (const record of file.refreshTokens) this.#addRecord(record); // the file keeps them in issue order
     for (const denied of file.deniedAccessTokens) this.#denied.set(denied.jti, denied);
   }
 }

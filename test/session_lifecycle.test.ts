@@ -100,8 +100,12 @@ describe('refresh token rotation', () => {
     assert.match(replay.body, /used twice/);
     assert.ok(replay.setCookies.some((cookie) => cookie.startsWith('__Secure-refresh=;') && cookie.includes('Max-Age=0')));
 
-    // The legitimate holder's newer token died with the family: both must log in again.
+    // The legitimate holder's newer token died with the family: both must log in again, and the
+    // access token issued with it stops opening /order at once, not when it expires.
     assert.equal((await refreshWith(second)).status, 401);
+    const order = await browser.request('GET', '/order', { headers: JSON_ACCEPT });
+    assert.equal(order.status, 401);
+    assert.deepEqual(order.json, { error: 'This session was signed out: sign in again' });
   });
 
   test('two tabs refreshing with the same token at once both succeed with the same successor', async () => {

@@ -153,6 +153,42 @@ describe('SessionStore', () => {
     await assert.rejects(store.rotate(token), RefreshError);
   });
 
+  test('a session that refreshes without end keeps only its last few spent tokens, and a replay of one is still reuse', async () => {
+    const store = await open();
+    const tokens = [(await store.start('user-1')).refreshToken];
+    for (let i = 0; i < 30; i++) {
+      clock.advance(SECOND);
+      tokens.push((await store.rotate(tokens.at(-1)!)).refreshToken);
+    }
+    await store.flush();
+    const file = JSON.parse(await readFile(path.join(dataDir, 'sessions.json'), 'utf8'));
+    assert.ok(file.refreshTokens.length <= 9, `${file.refreshTokens.length} records kept for one session`);
+
+    clock.advance(DEFAULT_LIFETIMES.graceMs + SECOND);
+    await assert.rejects(store.rotate(tokens[0]!), refused('unknown')); // long forgotten: refused, nothing revoked
+    assert.equal((await store.rotate(tokens.at(-1)!)).userId, 'user-1');
+    await assert.rejects(store.rotate(tokens.at(-2)!), refused('reused')); // recently spent: the session ends
+  });
+
+  test('isActive() is true for a live session, false once it is ended, revoked or past its absolute limit', async () => {
+    const store = await open();
+    const ended = await store.start('user-1');
+    const revoked = await store.start('user-1');
+    const expiring = await store.start('user-1');
+    assert.ok(store.isActive(ended.sessionId));
+    await store.end(ended.sessionId, { jti: 'j', exp: Math.floor(clock.now() / 1000) + 60 });
+    assert.equal(store.isActive(ended.sessionId), false);
+
+    await store.rotate(revoked.refreshToken);
+    clock.advance(DEFAULT_LIFETIMES.graceMs + SECOND);
+    await assert.rejects(store.rotate(revoked.refreshToken), refused('reused'));
+    assert.equal(store.isActive(revoked.sessionId), false);
+
+    assert.ok(store.isActive(expiring.sessionId));
+    clock.advance(30 * DAY);
+    assert.equal(store.isActive(expiring.sessionId), false);
+  });
+
   test('end() forgets the session, so its refresh token is refused', async () => {
     const store = await open();
     const started = await store.start('user-1');

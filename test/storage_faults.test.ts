@@ -121,3 +121,33 @@ test('a login whose sessions.json write fails gets 503 and no cookie, then works
   assert.equal(await readState('sessions.json'), before);
   assert.equal((await client.send('POST', '/login', FORM, credentials('alice'))).status, 303);
 });
+
+test('a sign-up whose sessions.json write fails says the account was made, and the new user can sign in', async () => {
+  fault = { at: 'rename', file: 'sessions.json', code: 'EIO' };
+  let response;
+  try {
+    response = await client.send('POST', '/signup', FORM, credentials('half-way'));
+  } finally {
+    fault = undefined;
+  }
+  assert.equal(response.status, 503);
+  assert.deepEqual(JSON.parse(response.body), { error: 'Your account was created, but signing you in failed: sign in shortly' });
+  assert.equal(response.headers['set-cookie'], undefined);
+  assert.equal((await client.send('POST', '/login', FORM, credentials('half-way'))).status, 303);
+});
+
+test('a refresh whose sessions.json write fails is a plain 503 page, not "sign in again"', async () => {
+  const browser = server.browser();
+  await browser.navigate('POST', '/login', { form: { username: 'alice', password: PASSWORD } });
+  fault = { at: 'fsync', file: 'sessions.json', code: 'EIO' };
+  let response;
+  try {
+    response = await browser.request('GET', '/refresh?next=/order');
+  } finally {
+    fault = undefined;
+  }
+  assert.equal(response.status, 503);
+  assert.match(response.body, /<h1>503 Service Unavailable<\/h1>/);
+  assert.doesNotMatch(response.body, /Please sign in/);
+  assert.equal((await browser.navigate('GET', '/refresh?next=/order')).status, 200, 'the session survived the failed write');
+});
