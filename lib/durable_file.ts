@@ -21,7 +21,7 @@ export class StorageError extends Error {
   readonly code = 'ERR_STORAGE';
 }
 
-/** The file exists but is not valid JSON: the server refuses to start rather than overwrite it. */
+/** The file exists but is not valid JSON, or not the shape its store expects: the server refuses to start rather than overwrite it. */
 export class CorruptFileError extends Error {
   override name = 'CorruptFileError';
 }
