@@ -53,6 +53,20 @@ export async function makeTempDir(prefix = 'jwt-test-'): Promise<string> {
   return mkdtemp(path.join(tmpdir(), prefix));
 }
 
+/** A test server's environment: its own files under `root`, port 0, a known secret, no attempt limits. */
+function testEnv(root: string, overrides: Record<string, string> = {}): Record<string, string> & { DATA_DIR: string; TLS_CERT: string } {
+  return {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    JWT_SECRET: TEST_SECRET,
+    RATE_LIMIT: '0',
+    TLS_KEY: path.join(root, 'key.pem'),
+    ...overrides,
+    DATA_DIR: overrides.DATA_DIR ?? path.join(root, 'data'),
+    TLS_CERT: overrides.TLS_CERT ?? path.join(root, 'cert.pem'),
+  };
+}
+
 /**
  * Runs `server.ts` in a child process on port 0 and waits for its "Listening on" line. The child is
  * the runtime itself (Node, or Deno without the `start:deno` launcher in between), so a signal the
@@ -60,17 +74,8 @@ export async function makeTempDir(prefix = 'jwt-test-'): Promise<string> {
  */
 export async function launchServer(env: Record<string, string> = {}, dir?: string): Promise<LaunchedServer> {
   const root = dir ?? (await makeTempDir());
-  const fullEnv = {
-    ...process.env,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATA_DIR: path.join(root, 'data'),
-    TLS_CERT: path.join(root, 'cert.pem'),
-    TLS_KEY: path.join(root, 'key.pem'),
-    JWT_SECRET: TEST_SECRET,
-    RATE_LIMIT: '0',
-    ...env,
-  };
+  const serverEnv = testEnv(root, env);
+  const fullEnv = { ...process.env, ...serverEnv };
   const [command, args] =
     RUNTIME === 'deno' ? [DENO, await denoRunArgs(fullEnv, PROJECT_ROOT)] : [process.execPath, ['--import', 'tsx', 'server.ts']];
   const child = spawn(command, args, {
@@ -91,11 +96,11 @@ export async function launchServer(env: Record<string, string> = {}, dir?: strin
     child.stdout.on('data', onData);
     void exited.then((code) => reject(new Error(`server exited with ${code} before listening:\n${output}`)));
   });
-  const ca = await readFile(fullEnv.TLS_CERT, 'utf8');
+  const ca = await readFile(serverEnv.TLS_CERT, 'utf8');
   return {
     origin,
     ca,
-    dataDir: fullEnv.DATA_DIR,
+    dataDir: serverEnv.DATA_DIR,
     child,
     output: () => output,
     browser: () => new TestBrowser(origin, ca),
@@ -116,16 +121,7 @@ export interface InProcessServer extends TestServer {
 /** The same server, in this process, with whatever options (clock, lifetimes) the test passes. */
 export async function startInProcess(options: StartOptions & { env?: Record<string, string>; dir?: string } = {}): Promise<InProcessServer> {
   const root = options.dir ?? (await makeTempDir());
-  const config = readConfig({
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATA_DIR: path.join(root, 'data'),
-    TLS_CERT: path.join(root, 'cert.pem'),
-    TLS_KEY: path.join(root, 'key.pem'),
-    JWT_SECRET: TEST_SECRET,
-    RATE_LIMIT: '0',
-    ...options.env,
-  });
+  const config = readConfig(testEnv(root, options.env));
   const running = await startServer(config, { log: silentLogger, passwords: { params: FAST_ARGON2 }, ...options });
   return {
     origin: running.url,
