@@ -3,7 +3,7 @@
  * The same file runs under Node (`npm start`, through tsx) and Deno (`npm run start:deno`).
  */
 import { ConfigError, readConfig } from './lib/config.ts';
-import { CorruptFileError } from './lib/durable_file.ts';
+import { CorruptFileError } from './lib/storage/durable_file.ts';
 import { startServer } from './lib/start_server.ts';
 
 try {

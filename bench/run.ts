@@ -19,8 +19,8 @@ import { Agent, request } from 'node:https';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import path from 'node:path';
-import { createSelfSigned } from '../lib/certificate.ts';
-import { OWASP_ARGON2ID } from '../lib/passwords.ts';
+import { createSelfSigned } from '../lib/http/certificate.ts';
+import { OWASP_ARGON2ID } from '../lib/auth/passwords.ts';
 import { load, type LoadResult } from './load.ts';
 import { makeUsers, seedName } from './make_users.ts';
 import {

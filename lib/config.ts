@@ -20,7 +20,8 @@ export interface Config {
 
 /** A configuration mistake the operator must fix; the message names the variable. */
 export class ConfigError extends Error {
-  override name = 'ConfigError';
+  override readonly name = 'ConfigError';
+  readonly code = 'ERR_CONFIG';
 }
 
 /** HMAC-SHA256 wants a key at least as long as its output (RFC 7518 §3.2). */

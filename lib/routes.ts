@@ -1,24 +1,25 @@
 /**
- * Every route of the contract (see shared/HTTP-CONTRACT.md), translating between HTTP and `auth.ts`.
+ * Every route of the HTTP interface (see docs/http.md), translating between HTTP and `auth/sessions.ts`.
  */
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import type { RequestContext, Route } from './app.ts';
-import { AUTH_FAILURE_MESSAGES, authenticate, endSession, refreshSession, startSession, type Services } from './auth.ts';
-import { readFields, requireField } from './body.ts';
-import { parseCookies } from './cookies.ts';
-import { normalizePassword, usernameKey, validatePassword, validateUsername } from './credentials.ts';
-import { StorageError } from './durable_file.ts';
-import { HttpError } from './http_error.ts';
-import { LruMap } from './lru_map.ts';
-import { safeNextPath } from './next_path.ts';
-import { loginPage, orderPage, signInAgainPage, signupPage, type OrderExplanation } from './pages.ts';
-import { NO_STORE, htmlReply, noContent, seeOther, type Reply } from './reply.ts';
-import { Router } from './router.ts';
-import { RefreshError } from './session_store.ts';
-import { ACCESS_COOKIE, CLEAR_REFRESH_COOKIE, REFRESH_COOKIE, accessCookie, readSessionCookie } from './session_cookies.ts';
-import { matchesEtag, type StaticFile } from './static_files.ts';
-import type { AccessClaims } from './tokens.ts';
-import { UsernameTakenError } from './user_store.ts';
+import type { RequestContext, Route } from './http/listener.ts';
+import { AUTH_FAILURE_MESSAGES, authenticate, endSession, refreshSession, startSession } from './auth/sessions.ts';
+import type { Services } from './services.ts';
+import { readFields, requireField } from './http/body.ts';
+import { parseCookies } from './cookies/cookies.ts';
+import { normalizePassword, usernameKey, validatePassword, validateUsername } from './auth/credentials.ts';
+import { StorageError } from './storage/durable_file.ts';
+import { HttpError } from './http/http_error.ts';
+import { LruMap } from './support/lru_map.ts';
+import { safeNextPath } from './auth/next_path.ts';
+import { loginPage, orderPage, signInAgainPage, signupPage, type OrderExplanation } from './pages/pages.ts';
+import { NO_STORE, htmlReply, noContent, seeOther, type Reply } from './http/reply.ts';
+import { Router } from './http/router.ts';
+import { RefreshError } from './storage/session_store.ts';
+import { ACCESS_COOKIE, CLEAR_REFRESH_COOKIE, REFRESH_COOKIE, accessCookie, readSessionCookie } from './cookies/session_cookies.ts';
+import { matchesEtag, type StaticFile } from './http/static_files.ts';
+import type { AccessClaims } from './auth/access_tokens.ts';
+import { UsernameTakenError } from './storage/user_store.ts';
 
 export function buildRouter(services: Services, staticFiles: ReadonlyMap<string, StaticFile>): Router<Route> {
   const router = new Router<Route>();

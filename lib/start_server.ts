@@ -6,22 +6,22 @@ import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { createRequestListener } from './app.ts';
-import type { Services } from './auth.ts';
-import { loadOrCreateCertificate } from './certificate.ts';
-import { answerClientError } from './client_error.ts';
-import { systemClock, type Clock } from './clock.ts';
+import { createRequestListener } from './http/listener.ts';
+import type { Services } from './services.ts';
+import { loadOrCreateCertificate } from './http/certificate.ts';
+import { answerClientError } from './http/parser_errors.ts';
+import { systemClock, type Clock } from './support/clock.ts';
 import type { Config } from './config.ts';
-import type { FileSystem } from './durable_file.ts';
-import { loadOrCreateSecret } from './jwt_secret.ts';
-import { createLogger, type Logger } from './log.ts';
-import { PasswordHasher, type PasswordHasherOptions } from './passwords.ts';
-import { LoginBackoff, RateLimiter } from './rate_limit.ts';
+import type { FileSystem } from './storage/durable_file.ts';
+import { loadOrCreateSecret } from './auth/jwt_secret.ts';
+import { createLogger, type Logger } from './support/log.ts';
+import { PasswordHasher, type PasswordHasherOptions } from './auth/passwords.ts';
+import { LoginBackoff, RateLimiter } from './auth/rate_limit.ts';
 import { buildRouter } from './routes.ts';
-import { SessionStore, type SessionLifetimes } from './session_store.ts';
-import { loadStaticFiles } from './static_files.ts';
-import { AccessTokens } from './tokens.ts';
-import { JsonUserStore } from './user_store.ts';
+import { SessionStore, type SessionLifetimes } from './storage/session_store.ts';
+import { loadStaticFiles } from './http/static_files.ts';
+import { AccessTokens } from './auth/access_tokens.ts';
+import { JsonUserStore } from './storage/user_store.ts';
 
 export const PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
 
@@ -80,7 +80,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const tls = await loadOrCreateCertificate(config.tlsCertFile, config.tlsKeyFile, log);
   const secret = config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir));
   const services: Services = {
-    users: await JsonUserStore.open(config.dataDir, options.fs),
+    users: await JsonUserStore.open(config.dataDir, { fs: options.fs, clock }),
     sessions: await SessionStore.open(config.dataDir, { secret, clock, lifetimes: options.lifetimes, fs: options.fs }),
     tokens: await AccessTokens.create(secret, { clock, lifetimeSeconds: options.accessSeconds }),
     passwords: new PasswordHasher(options.passwords),

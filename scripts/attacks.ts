@@ -9,7 +9,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { DEFAULT_LIFETIMES } from '../lib/session_store.ts';
+import { DEFAULT_LIFETIMES } from '../lib/storage/session_store.ts';
 import { Browser } from './browser.ts';
 import { bold, dim, green, red, yellow } from './colour.ts';
 import { TARGET_OPTIONS, openTarget, startLocal, type Target } from './target.ts';
@@ -113,7 +113,7 @@ async function letTimePass(target: Target, ms: number): Promise<void> {
 const attacks: Attack[] = [
   {
     name: 'cross-site form POST',
-    defence: "evil.example posts /logout with the victim's cookie: Sec-Fetch-Site: cross-site is refused before any work (lib/cross_site.ts)",
+    defence: "evil.example posts /logout with the victim's cookie: Sec-Fetch-Site: cross-site is refused before any work (lib/http/cross_site.ts)",
     async run({ target, victim }) {
       const response = await exchange(target, 'POST', '/logout', [
         ['Origin', EVIL],
@@ -127,7 +127,7 @@ const attacks: Attack[] = [
   },
   {
     name: 'cross-site POST, no Fetch Metadata',
-    defence: 'an older browser sends only Origin, and it must equal https:// + Host (lib/cross_site.ts)',
+    defence: 'an older browser sends only Origin, and it must equal https:// + Host (lib/http/cross_site.ts)',
     async run({ target, victim }) {
       const response = await exchange(target, 'POST', '/logout', [
         ['Origin', EVIL],
@@ -153,7 +153,7 @@ const attacks: Attack[] = [
   },
   {
     name: 'alg: none',
-    defence: 'an unsigned token with the victim\'s claims: only HS256 is accepted, the token cannot pick its algorithm (lib/tokens.ts)',
+    defence: 'an unsigned token with the victim\'s claims: only HS256 is accepted, the token cannot pick its algorithm (lib/auth/access_tokens.ts)',
     async run({ target, victim }) {
       const forged = `${base64url({ alg: 'none', typ: 'JWT' })}.${base64url(decodePayload(accessToken(victim)))}.`;
       return tokenOutcome(target, forged);
@@ -161,7 +161,7 @@ const attacks: Attack[] = [
   },
   {
     name: 'algorithm swap',
-    defence: 'HS512, signed with the real key: only HS256 is allowed, and the key is bound to HMAC-SHA-256 (lib/tokens.ts)',
+    defence: 'HS512, signed with the real key: only HS256 is allowed, and the key is bound to HMAC-SHA-256 (lib/auth/access_tokens.ts)',
     async run({ target, victim }) {
       if (target.secret === undefined) return { skipped: 'needs the server key: set JWT_SECRET' };
       return tokenOutcome(target, signJwt('HS512', decodePayload(accessToken(victim)), target.secret));
@@ -169,7 +169,7 @@ const attacks: Attack[] = [
   },
   {
     name: 'tampered payload',
-    defence: "mallory's token with the victim's sub: the signature covers the payload, it no longer verifies (lib/tokens.ts)",
+    defence: "mallory's token with the victim's sub: the signature covers the payload, it no longer verifies (lib/auth/access_tokens.ts)",
     async run({ target, victim, mallory }) {
       const [head, , signature] = accessToken(mallory).split('.');
       const payload = { ...decodePayload(accessToken(mallory)), sub: decodePayload(accessToken(victim)).sub };
@@ -193,7 +193,7 @@ const attacks: Attack[] = [
   },
   {
     name: 'replay after logout',
-    defence: "a copy of the token, used after its owner logged out: its jti is on the deny list until exp (lib/session_store.ts)",
+    defence: "a copy of the token, used after its owner logged out: its jti is on the deny list until exp (lib/storage/session_store.ts)",
     async run({ target, victimName }) {
       const session = await logIn(target, victimName);
       const copied = accessToken(session);
@@ -216,7 +216,7 @@ const attacks: Attack[] = [
   },
   {
     name: 'open redirect via next',
-    defence: 'next=//evil.example, https://..., /\\evil.example, CR LF: only same-origin paths pass (lib/next_path.ts)',
+    defence: 'next=//evil.example, https://..., /\\evil.example, CR LF: only same-origin paths pass (lib/auth/next_path.ts)',
     async run({ target, malloryName }) {
       const locations: string[] = [];
       for (const next of ['//evil.example', `${EVIL}/`, '/\\evil.example', '/\r\nLocation: https://evil.example']) {
@@ -227,7 +227,7 @@ const attacks: Attack[] = [
   },
   {
     name: 'path traversal',
-    defence: '/../, %2e%2e, ..%2f over a raw socket: public/ is a map read at start, no path reaches the disk (lib/static_files.ts)',
+    defence: '/../, %2e%2e, ..%2f over a raw socket: public/ is a map read at start, no path reaches the disk (lib/http/static_files.ts)',
     async run({ target }) {
       const paths = ['/../package.json', '/%2e%2e/package.json', '/..%2fdata%2fusers.json', '/style.css/../../server.ts', '/%2e%2e%2f%2e%2e%2fetc%2fpasswd', '/..\\lib\\config.ts'];
       const statuses: number[] = [];
@@ -241,7 +241,7 @@ const attacks: Attack[] = [
   },
   {
     name: 'oversized body',
-    defence: 'Content-Length: 10 MiB: over 16 KiB is refused from the header, before a byte is read (lib/body.ts)',
+    defence: 'Content-Length: 10 MiB: over 16 KiB is refused from the header, before a byte is read (lib/http/body.ts)',
     async run({ target }) {
       const head = [
         'POST /signup HTTP/1.1',
@@ -256,7 +256,7 @@ const attacks: Attack[] = [
   },
   {
     name: 'brute-force login',
-    defence: 'password guesses: attempts per address per minute, a growing wait per account (lib/rate_limit.ts)',
+    defence: 'password guesses: attempts per address per minute, a growing wait per account (lib/auth/rate_limit.ts)',
     async run(lab) {
       const target = await lab.rateLimited();
       const name = uniqueName('target');

@@ -8,9 +8,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { readConfig } from '../lib/config.ts';
-import type { Logger } from '../lib/log.ts';
+import type { Logger } from '../lib/support/log.ts';
 import { startServer } from '../lib/start_server.ts';
-import { DEFAULT_ACCESS_SECONDS } from '../lib/tokens.ts';
+import { DEFAULT_ACCESS_SECONDS } from '../lib/auth/access_tokens.ts';
 
 export interface Target {
   /** `https://localhost:41234` */

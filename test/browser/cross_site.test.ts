@@ -15,8 +15,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Cookie, Page } from 'playwright-core';
-import { createSelfSigned } from '../../lib/certificate.ts';
-import { html } from '../../lib/html.ts';
+import { createSelfSigned } from '../../lib/http/certificate.ts';
+import { html } from '../../lib/pages/html.ts';
 import { launchChromium, skipWithoutChromium, withVisit } from './chromium.ts';
 import { startInProcess, type InProcessServer } from '../helpers/server.ts';
 

@@ -3,7 +3,7 @@
  * step of an atomic write: opening the temp file, writing it, fsyncing it, renaming it.
  */
 import * as fs from 'node:fs/promises';
-import type { FileSystem } from '../../lib/durable_file.ts';
+import type { FileSystem } from '../../lib/storage/durable_file.ts';
 
 export type FaultPoint = 'open' | 'write' | 'fsync' | 'rename';
 

@@ -7,7 +7,7 @@ import { request as httpsRequest } from 'node:https';
 import { checkServerIdentity } from 'node:tls';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { CookieJar } from 'tough-cookie';
-import { lintSetCookie } from '../../lib/cookie_lint.ts';
+import { lintSetCookie } from '../../lib/cookies/cookie_lint.ts';
 
 export interface TestResponse {
   status: number;
@@ -31,7 +31,7 @@ export interface RequestOptions {
 
 /**
  * One HTTPS request; no cookies, no redirects. Every `Set-Cookie` in the response is linted
- * (`lib/cookie_lint.ts`): a cookie that breaks a rule rejects the request, and so fails the test.
+ * (`lib/cookies/cookie_lint.ts`): a cookie that breaks a rule rejects the request, and so fails the test.
  */
 export function send(url: string, ca: string, method: string, options: RequestOptions = {}): Promise<TestResponse> {
   const headers: OutgoingHttpHeaders = { ...options.headers };

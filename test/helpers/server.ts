@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readConfig } from '../../lib/config.ts';
-import { silentLogger } from '../../lib/log.ts';
+import { silentLogger } from '../../lib/support/log.ts';
 import { startServer, type RunningServer, type StartOptions } from '../../lib/start_server.ts';
 import { DENO, denoRunArgs } from '../../scripts/deno_permissions.ts';
 import { TestBrowser } from './https_client.ts';

@@ -1,0 +1,107 @@
+/**
+ * Limits on guessing: a token bucket per client address, and a growing wait per account after failed
+ * logins (OWASP Authentication Cheat Sheet, "Protect against automated attacks").
+ *
+ * Both keep at most `maxKeys` entries, dropping the least recently used, so an attacker who rotates
+ * through addresses or usernames cannot grow the server's memory without bound.
+ */
+import { createHash } from 'node:crypto';
+import type { Clock } from '../support/clock.ts';
+import { HttpError } from '../http/http_error.ts';
+import { LruMap } from '../support/lru_map.ts';
+
+const DEFAULT_MAX_KEYS = 10_000;
+
+function tooMany(message: string, waitMs: number): HttpError {
+  return new HttpError(429, message, { headers: { 'Retry-After': String(Math.max(1, Math.ceil(waitMs / 1000))) } });
+}
+
+/**
+ * `perMinute` attempts per key, refilled continuously; a burst of up to `perMinute` is allowed.
+ * `perMinute` 0 turns the limit off.
+ */
+export class RateLimiter {
+  readonly #perMinute: number;
+  readonly #clock: Clock;
+  readonly #buckets: LruMap<string, { tokens: number; at: number }>;
+
+  constructor(perMinute: number, clock: Clock, maxKeys = DEFAULT_MAX_KEYS) {
+    this.#perMinute = perMinute;
+    this.#clock = clock;
+    this.#buckets = new LruMap(maxKeys);
+  }
+
+  get trackedKeys(): number {
+    return this.#buckets.size;
+  }
+
+  /** Takes one attempt for `key`, or throws 429 with `Retry-After`. */
+  take(key: string): void {
+    if (this.#perMinute === 0) return;
+    const now = this.#clock();
+    const msPerToken = 60_000 / this.#perMinute;
+    const bucket = this.#buckets.get(key) ?? { tokens: this.#perMinute, at: now };
+    bucket.tokens = Math.min(this.#perMinute, bucket.tokens + (now - bucket.at) / msPerToken);
+    bucket.at = now;
+    if (bucket.tokens < 1) {
+      this.#buckets.set(key, bucket);
+      throw tooMany('Too many attempts from your address: wait a moment and try again', (1 - bucket.tokens) * msPerToken);
+    }
+    bucket.tokens -= 1;
+    this.#buckets.set(key, bucket);
+  }
+}
+
+/** Failures allowed before the wait starts; then it doubles with each failure, up to the cap. */
+const FREE_FAILURES = 5;
+const MAX_WAIT_MS = 15 * 60_000;
+
+/**
+ * A per-account wait after repeated failed logins, so guessing one account's password is slow even
+ * from many addresses. The wait is short and lifts by itself: a hard lockout would let anyone lock a
+ * user out of their own account.
+ */
+export class LoginBackoff {
+  readonly #enabled: boolean;
+  readonly #clock: Clock;
+  readonly #failures: LruMap<string, { count: number; until: number }>;
+
+  constructor(enabled: boolean, clock: Clock, maxKeys = DEFAULT_MAX_KEYS) {
+    this.#enabled = enabled;
+    this.#clock = clock;
+    this.#failures = new LruMap(maxKeys);
+  }
+
+  /** How many accounts are remembered (at most `maxKeys`). */
+  get trackedKeys(): number {
+    return this.#failures.size;
+  }
+
+  /** Throws 429 while `account` must wait. */
+  check(account: string): void {
+    if (!this.#enabled) return;
+    const entry = this.#failures.get(entryKey(account));
+    const wait = entry === undefined ? 0 : entry.until - this.#clock();
+    if (wait > 0) throw tooMany('Too many failed logins for this account: wait a moment and try again', wait);
+  }
+
+  recordFailure(account: string): void {
+    if (!this.#enabled) return;
+    const key = entryKey(account);
+    const count = (this.#failures.get(key)?.count ?? 0) + 1;
+    const wait = count <= FREE_FAILURES ? 0 : Math.min(MAX_WAIT_MS, 1000 * 2 ** (count - FREE_FAILURES - 1));
+    this.#failures.set(key, { count, until: this.#clock() + wait });
+  }
+
+  recordSuccess(account: string): void {
+    this.#failures.delete(entryKey(account));
+  }
+}
+
+/**
+ * The account name as typed is up to a whole request body (16 KiB) of the attacker's choosing; its
+ * SHA-256 is 43 characters. Keyed by the hash, the cap on entries is also a cap on bytes.
+ */
+function entryKey(account: string): string {
+  return createHash('sha256').update(account).digest('base64url');
+}

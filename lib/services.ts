@@ -1,0 +1,21 @@
+/**
+ * The services the routes use, built once at start by `start_server.ts` and handed to every handler:
+ * one object to pass, and one place a test swaps a part.
+ */
+import type { AccessTokens } from './auth/access_tokens.ts';
+import type { PasswordHasher } from './auth/passwords.ts';
+import type { LoginBackoff, RateLimiter } from './auth/rate_limit.ts';
+import type { SessionStore } from './storage/session_store.ts';
+import type { UserStore } from './storage/user_store.ts';
+
+export interface Services {
+  readonly users: UserStore;
+  readonly sessions: SessionStore;
+  readonly tokens: AccessTokens;
+  readonly passwords: PasswordHasher;
+  /** Sign-up and login attempts per client address. */
+  readonly attempts: RateLimiter;
+  /** The growing wait after failed logins, per account. */
+  readonly backoff: LoginBackoff;
+}
+

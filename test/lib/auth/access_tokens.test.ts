@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
+import { AccessTokens, AUDIENCE, DEFAULT_ACCESS_SECONDS, ISSUER } from '../../../lib/auth/access_tokens.ts';
+import { manualClock, TEST_SECRET } from '../../helpers/server.ts';
+
+const SECRET = new TextEncoder().encode(TEST_SECRET);
+const OTHER_SECRET = new TextEncoder().encode('another-secret-that-is-at-least-32-bytes');
+/** A whole second, so "now" in seconds is exactly the clock divided by 1000. */
+const START = Date.UTC(2026, 0, 1, 12, 0, 0);
+/** The leeway `AccessTokens` allows for clock skew, in milliseconds. */
+const TOLERANCE_MS = 5_000;
+
+async function tokensWith(clock: { now: () => number }, secret = SECRET, lifetimeSeconds?: number): Promise<AccessTokens> {
+  return AccessTokens.create(secret, { clock: clock.now, lifetimeSeconds });
+}
+
+/** Signs a valid payload with `changes` applied (undefined removes a claim), as a holder of `secret` could. */
+function sign(changes: Record<string, unknown>, secret = SECRET, alg = 'HS256'): Promise<string> {
+  const iat = START / 1000;
+  const payload = { sub: 'user-1', sid: 'session-1', jti: 'jti-1', iat, exp: iat + 900, iss: ISSUER, aud: AUDIENCE, ...changes };
+  const defined = Object.fromEntries(Object.entries(payload).filter(([, value]) => value !== undefined));
+  return new SignJWT(defined).setProtectedHeader({ alg, typ: 'JWT' }).sign(secret);
+}
+
+describe('AccessTokens', () => {
+  test('issue() then verify() returns the claims that were signed', async () => {
+    const tokens = await tokensWith(manualClock(START));
+    const { token, claims } = await tokens.issue('user-1', 'session-1');
+    assert.deepEqual(await tokens.verify(token), claims);
+    assert.deepEqual(claims, { sub: 'user-1', sid: 'session-1', jti: claims.jti, iat: START / 1000, exp: START / 1000 + 900 });
+  });
+
+  test('issue() signs the header {"alg":"HS256","typ":"JWT"}', async () => {
+    const { token } = await (await tokensWith(manualClock(START))).issue('user-1', 'session-1');
+    assert.deepEqual(decodeProtectedHeader(token), { alg: 'HS256', typ: 'JWT' });
+  });
+
+  test('issue() puts sub, sid, jti, iat, exp, iss and aud in the payload, and nothing else', async () => {
+    const { token, claims } = await (await tokensWith(manualClock(START))).issue('user-1', 'session-1');
+    assert.deepEqual(decodeJwt(token), { ...claims, iss: ISSUER, aud: AUDIENCE });
+    assert.deepEqual(Object.keys(decodeJwt(token)).sort(), ['aud', 'exp', 'iat', 'iss', 'jti', 'sid', 'sub']);
+  });
+
+  for (const lifetimeSeconds of [undefined, 60]) {
+    const expected = lifetimeSeconds ?? DEFAULT_ACCESS_SECONDS;
+    test(`issue() sets exp - iat to the lifetime (${expected} s${lifetimeSeconds === undefined ? ', the default' : ''})`, async () => {
+      const tokens = await tokensWith(manualClock(START + 999), SECRET, lifetimeSeconds); // iat rounds down to START
+      const payload = decodeJwt((await tokens.issue('user-1', 'session-1')).token);
+      assert.equal(tokens.lifetimeSeconds, expected);
+      assert.equal(payload.iat, START / 1000);
+      assert.equal(payload.exp! - payload.iat!, expected);
+    });
+  }
+
+  test('issue() gives every token its own jti', async () => {
+    const tokens = await tokensWith(manualClock(START));
+    const first = await tokens.issue('user-1', 'session-1');
+    const second = await tokens.issue('user-1', 'session-1');
+    assert.notEqual(first.claims.jti, second.claims.jti);
+    assert.notEqual(first.token, second.token);
+  });
+
+  test('verify() still accepts a token within the clock tolerance past exp', async () => {
+    const clock = manualClock(START);
+    const tokens = await tokensWith(clock);
+    const { token } = await tokens.issue('user-1', 'session-1');
+    clock.advance(DEFAULT_ACCESS_SECONDS * 1000 + TOLERANCE_MS - 1000);
+    assert.equal((await tokens.verify(token)).sub, 'user-1');
+  });
+
+  test('verify() rejects with ERR_JWT_EXPIRED once the clock passes exp + tolerance', async () => {
+    const clock = manualClock(START);
+    const tokens = await tokensWith(clock);
+    const { token } = await tokens.issue('user-1', 'session-1');
+    clock.advance(DEFAULT_ACCESS_SECONDS * 1000 + TOLERANCE_MS);
+    await assert.rejects(tokens.verify(token), { code: 'ERR_JWT_EXPIRED' });
+  });
+
+  test('verify() rejects a token it verified before, once that token has expired', async () => {
+    const clock = manualClock(START);
+    const tokens = await tokensWith(clock);
+    const { token } = await tokens.issue('user-1', 'session-1');
+    await tokens.verify(token);
+    clock.advance(DEFAULT_ACCESS_SECONDS * 1000 + TOLERANCE_MS);
+    await assert.rejects(tokens.verify(token), { code: 'ERR_JWT_EXPIRED' });
+  });
+
+  test('verify() rejects a token whose iat is in the future beyond the tolerance', async () => {
+    const clock = manualClock(START);
+    const { token } = await (await tokensWith(manualClock(START + 60_000))).issue('user-1', 'session-1');
+    await assert.rejects((await tokensWith(clock)).verify(token), { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'iat' });
+  });
+
+  test('verify() accepts an iat in the future within the tolerance', async () => {
+    const { token } = await (await tokensWith(manualClock(START + TOLERANCE_MS))).issue('user-1', 'session-1');
+    assert.equal((await (await tokensWith(manualClock(START))).verify(token)).sub, 'user-1');
+  });
+
+  test('verify() rejects a token signed with another secret', async () => {
+    const { token } = await (await tokensWith(manualClock(START), OTHER_SECRET)).issue('user-1', 'session-1');
+    await assert.rejects((await tokensWith(manualClock(START))).verify(token), { code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' });
+  });
+
+  test('verify() rejects a token whose payload was changed after signing', async () => {
+    const tokens = await tokensWith(manualClock(START));
+    const [header, , signature] = (await tokens.issue('user-1', 'session-1')).token.split('.');
+    const payload = Buffer.from(JSON.stringify({ ...decodeJwt(await sign({})), sub: 'admin' })).toString('base64url');
+    await assert.rejects(tokens.verify(`${header}.${payload}.${signature}`), { code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' });
+  });
+
+  test('verify() rejects a token signed with the right key but another algorithm', async () => {
+    const token = await sign({}, SECRET, 'HS512');
+    await assert.rejects((await tokensWith(manualClock(START))).verify(token), { code: 'ERR_JOSE_ALG_NOT_ALLOWED' });
+  });
+
+  test('verify() rejects an unsigned token ("alg": "none")', async () => {
+    const header = Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url');
+    const payload = Buffer.from(JSON.stringify(decodeJwt(await sign({})))).toString('base64url');
+    await assert.rejects((await tokensWith(manualClock(START))).verify(`${header}.${payload}.`), { code: 'ERR_JOSE_ALG_NOT_ALLOWED' });
+  });
+
+  const wrongClaims: [description: string, changes: Record<string, unknown>][] = [
+    ['another issuer', { iss: 'someone-else' }],
+    ['another audience', { aud: 'someone-else' }],
+    ['no sid', { sid: undefined }],
+    ['no jti', { jti: undefined }],
+    ['no exp', { exp: undefined }],
+    ['a numeric sid', { sid: 42 }],
+  ];
+  for (const [description, changes] of wrongClaims) {
+    test(`verify() rejects a token with ${description}, although the signature is good`, async () => {
+      const token = await sign(changes);
+      await assert.rejects((await tokensWith(manualClock(START))).verify(token), { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED' });
+    });
+  }
+
+  test('verifyAllowingExpired() accepts an authentic token that has expired', async () => {
+    const clock = manualClock(START);
+    const tokens = await tokensWith(clock);
+    const { token, claims } = await tokens.issue('user-1', 'session-1');
+    clock.advance(24 * 60 * 60 * 1000);
+    await assert.rejects(tokens.verify(token), { code: 'ERR_JWT_EXPIRED' });
+    assert.deepEqual(await tokens.verifyAllowingExpired(token), claims);
+  });
+
+  test('verifyAllowingExpired() rejects an expired token signed with another secret', async () => {
+    const clock = manualClock(START);
+    const { token } = await (await tokensWith(clock, OTHER_SECRET)).issue('user-1', 'session-1');
+    const tokens = await tokensWith(clock);
+    clock.advance(24 * 60 * 60 * 1000);
+    await assert.rejects(tokens.verifyAllowingExpired(token), { code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' });
+  });
+
+  test('verifyAllowingExpired() rejects an expired token from another issuer', async () => {
+    const clock = manualClock(START + 24 * 60 * 60 * 1000);
+    const token = await sign({ iss: 'someone-else' });
+    await assert.rejects((await tokensWith(clock)).verifyAllowingExpired(token), { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'iss' });
+  });
+});

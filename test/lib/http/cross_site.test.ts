@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import { describe, test } from 'node:test';
+import { assertSameOrigin, isUnsafeMethod } from '../../../lib/http/cross_site.ts';
+import { HttpError } from '../../../lib/http/http_error.ts';
+
+const HOST = 'localhost:8443';
+
+function request(method: string, headers: Record<string, string>): IncomingMessage {
+  return { method, headers: { host: HOST, ...headers } } as unknown as IncomingMessage;
+}
+
+/** The contract's "Cross-site requests" table, row by row. */
+const table: [headers: Record<string, string>, verdict: 'pass' | 403][] = [
+  // 1. Sec-Fetch-Site decides when present, whatever Origin says.
+  [{ 'sec-fetch-site': 'same-origin' }, 'pass'],
+  [{ 'sec-fetch-site': 'none' }, 'pass'],
+  [{ 'sec-fetch-site': 'same-origin', origin: 'https://evil.example' }, 'pass'],
+  [{ 'sec-fetch-site': 'same-site' }, 403],
+  [{ 'sec-fetch-site': 'cross-site' }, 403],
+  [{ 'sec-fetch-site': 'same-site', origin: `https://${HOST}` }, 403],
+  [{ 'sec-fetch-site': 'cross-site', origin: `https://${HOST}` }, 403],
+  [{ 'sec-fetch-site': 'something-new' }, 403],
+  // 2. No Sec-Fetch-Site: Origin must be exactly https:// + Host.
+  [{ origin: `https://${HOST}` }, 'pass'],
+  [{ origin: 'https://evil.example' }, 403],
+  [{ origin: `http://${HOST}` }, 403],
+  [{ origin: 'https://localhost:9443' }, 403],
+  [{ origin: 'https://app.localhost:8443' }, 403],
+  [{ origin: 'null' }, 403],
+  [{ origin: '' }, 403],
+  // 3. Neither header: not a browser.
+  [{}, 'pass'],
+];
+
+describe('assertSameOrigin()', () => {
+  for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+    for (const [headers, verdict] of table) {
+      const shown = JSON.stringify(headers);
+      if (verdict === 'pass') {
+        test(`lets ${method} with ${shown} pass`, () => {
+          assert.doesNotThrow(() => assertSameOrigin(request(method, headers)));
+        });
+      } else {
+        test(`answers 403 to ${method} with ${shown}`, () => {
+          assert.throws(() => assertSameOrigin(request(method, headers)), (error: unknown) => {
+            assert.ok(error instanceof HttpError);
+            assert.equal(error.status, 403);
+            assert.match(error.message, /^Cannot accept this request: it came from another (site|origin)/);
+            return true;
+          });
+        });
+      }
+    }
+  }
+
+  for (const method of ['GET', 'HEAD', 'OPTIONS']) {
+    test(`never judges ${method}, even from another site`, () => {
+      assert.doesNotThrow(() => assertSameOrigin(request(method, { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' })));
+    });
+  }
+});
+
+describe('isUnsafeMethod()', () => {
+  const cases: [method: string, unsafe: boolean][] = [
+    ['GET', false],
+    ['HEAD', false],
+    ['OPTIONS', false],
+    ['POST', true],
+    ['PUT', true],
+    ['PATCH', true],
+    ['DELETE', true],
+    ['PROPFIND', true],
+  ];
+  for (const [method, unsafe] of cases) {
+    test(`calls ${method} ${unsafe ? 'unsafe' : 'safe'}`, () => {
+      assert.equal(isUnsafeMethod(method), unsafe);
+    });
+  }
+});

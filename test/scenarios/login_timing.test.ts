@@ -1,0 +1,40 @@
+/**
+ * "Unknown user" and "wrong password" must take about the same time, or response timing tells an
+ * attacker which usernames exist. Measured as a ratio of medians over alternating rounds at the
+ * production argon2id cost, with a loose bound: a benchmark-style check, not a stopwatch test.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { send } from '../helpers/https_client.ts';
+import { startInProcess, type InProcessServer } from '../helpers/server.ts';
+import { OWASP_ARGON2ID } from '../../lib/auth/passwords.ts';
+
+let server: InProcessServer;
+before(async () => {
+  server = await startInProcess({ passwords: { params: OWASP_ARGON2ID } });
+  await server.browser().signup('known-user');
+});
+after(async () => {
+  await server.close();
+});
+
+async function timeLogin(username: string): Promise<number> {
+  const started = performance.now();
+  const response = await send(`${server.origin}/login`, server.ca, 'POST', { form: { username, password: 'wrong password!' } });
+  assert.equal(response.status, 401);
+  return performance.now() - started;
+}
+
+const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+test('a login for an unknown user takes about as long as one with a wrong password', async () => {
+  await timeLogin('nobody'); // the first one also creates the dummy hash
+  const known: number[] = [];
+  const unknown: number[] = [];
+  for (let round = 0; round < 7; round++) {
+    known.push(await timeLogin('known-user'));
+    unknown.push(await timeLogin(`nobody-${round}`));
+  }
+  const ratio = median(unknown) / median(known);
+  assert.ok(ratio > 0.5 && ratio < 2, `unknown/known median login time ratio is ${ratio.toFixed(2)}`);
+});

@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ENV_VARIABLES } from '../../lib/config.ts';
+import { DENO, denoPermissions, denoRunArgs } from '../../scripts/deno_permissions.ts';
+import { send } from '../helpers/https_client.ts';
+import { holdSignup } from '../helpers/in_flight.ts';
+import { PROJECT_ROOT, TEST_SECRET, makeTempDir } from '../helpers/server.ts';
+
+let root: string;
+before(async () => {
+  root = await makeTempDir();
+});
+after(() => rm(root, { recursive: true, force: true }));
+
+/** The values of every `--<name>=...` flag, in order. */
+function flagValues(flags: string[], name: string): string[] {
+  return flags.filter((flag) => flag.startsWith(`--${name}=`)).flatMap((flag) => flag.slice(name.length + 3).split(','));
+}
+
+describe('denoPermissions()', () => {
+  test('reads and writes DATA_DIR and the folder of TLS files still to be generated, and reads public/', async () => {
+    const env = { DATA_DIR: path.join(root, 'state'), TLS_CERT: path.join(root, 'tls', 'cert.pem'), TLS_KEY: path.join(root, 'tls', 'key.pem') };
+    const flags = await denoPermissions(env, PROJECT_ROOT);
+    assert.deepEqual(flagValues(flags, 'allow-write'), [env.DATA_DIR, path.join(root, 'tls')]);
+    assert.deepEqual(flagValues(flags, 'allow-read').sort(), ['/usr/bin/ldd', path.join(PROJECT_ROOT, 'public'), env.DATA_DIR, env.TLS_CERT, env.TLS_KEY, path.join(root, 'tls')].sort());
+  });
+
+  test('only reads TLS files that exist', async () => {
+    const env = { DATA_DIR: path.join(root, 'state'), TLS_CERT: path.join(root, 'cert.pem'), TLS_KEY: path.join(root, 'key.pem') };
+    await writeFile(env.TLS_CERT, '');
+    await writeFile(env.TLS_KEY, '');
+    const flags = await denoPermissions(env, PROJECT_ROOT);
+    assert.deepEqual(flagValues(flags, 'allow-write'), [env.DATA_DIR]);
+    assert.ok(flagValues(flags, 'allow-read').includes(env.TLS_KEY));
+  });
+
+  test('lets the server read exactly the variables the contract lists, and no other', async () => {
+    const flags = await denoPermissions({}, PROJECT_ROOT);
+    assert.deepEqual(flagValues(flags, 'allow-env'), [...ENV_VARIABLES]);
+    assert.ok(flags.includes('--ignore-env'));
+    assert.ok(flags.includes('--no-prompt'));
+  });
+
+  test('lets the server listen on HOST:PORT, and on what a host name resolves to', async () => {
+    const table: [Record<string, string>, (values: string[]) => void][] = [
+      [{ HOST: '127.0.0.1', PORT: '0' }, (values) => assert.deepEqual(values, ['127.0.0.1:0'])],
+      [{ HOST: '::1', PORT: '8443' }, (values) => assert.deepEqual(values, ['[::1]:8443'])],
+      [{ HOST: 'localhost', PORT: '8443' }, (values) => assert.ok(values[0] === 'localhost:8443' && values.includes('127.0.0.1:8443'), values.join())],
+      // Deno checks the lookup of a name against the bare name when the port is 0.
+      [{ HOST: 'localhost', PORT: '0' }, (values) => assert.ok(values[0] === 'localhost' && values.includes('127.0.0.1:0'), values.join())],
+    ];
+    for (const [env, check] of table) check(flagValues(await denoPermissions(env, PROJECT_ROOT), 'allow-net'));
+  });
+
+  test('grants a configuration the server will refuse nothing beyond starting up', async () => {
+    const flags = await denoPermissions({ JWT_SECRET: 'short' }, PROJECT_ROOT);
+    assert.deepEqual(flagValues(flags, 'allow-write'), []);
+    assert.deepEqual(flagValues(flags, 'allow-net'), []);
+  });
+
+  test('refuses a path with a comma, which a permission flag cannot express', async () => {
+    await assert.rejects(denoPermissions({ DATA_DIR: path.join(root, 'a,b') }, PROJECT_ROOT), /contains a comma/);
+  });
+});
+
+/** Runs a command to its end; resolves with its exit code and everything it printed. */
+function run(command: string, args: string[], env: Record<string, string>, whileRunning?: (output: () => string, signal: (name: NodeJS.Signals) => void) => Promise<void>) {
+  const child = spawn(command, args, { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const done = whileRunning?.(() => output, (name) => child.kill(name));
+  return Promise.all([exited, done]).then(([code]) => ({ code, output }));
+}
+
+/** Resolves with the first group of `pattern` (or the whole match) once the output has it. */
+async function until(output: () => string, pattern: RegExp, timeoutMs = 60_000): Promise<string> {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
+    const match = pattern.exec(output());
+    if (match) return match[1] ?? match[0];
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`Cannot see ${pattern} in the output after ${timeoutMs} ms:\n${output()}`);
+}
+
+/** The environment of a server whose files live in `root/<folder>`. */
+function serverEnv(folder: string) {
+  return {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: path.join(root, folder, 'data'),
+    TLS_CERT: path.join(root, folder, 'tls', 'cert.pem'),
+    TLS_KEY: path.join(root, folder, 'tls', 'key.pem'),
+    JWT_SECRET: TEST_SECRET,
+  };
+}
+
+describe('npm run start:deno (scripts/start_deno.ts)', () => {
+  const launcher = ['--import', 'tsx', 'scripts/start_deno.ts'];
+
+  test('passes a Ctrl+C on once, even when it arrives twice (terminal and npm), and exits 0 after a graceful stop', async () => {
+    const env = serverEnv('launched');
+    let origin = '';
+    const { code, output } = await run(process.execPath, launcher, env, async (printed, signal) => {
+      origin = await until(printed, /Listening on (https:\/\/\S+)/);
+      const signup = await holdSignup(origin, await readFile(env.TLS_CERT, 'utf8'), 'dave');
+      signal('SIGINT');
+      await until(printed, /SIGINT: finishing requests in flight/);
+      signal('SIGINT'); // passed on too, it would stop the server at once, dropping the sign-up
+      assert.deepEqual(await signup.finish(), { status: 303, location: '/order' });
+    });
+    assert.equal(code, 0, output);
+    await assert.rejects(send(`${origin}/`, '', 'GET'), { code: 'ECONNREFUSED' }); // Deno is gone too
+  });
+
+  test("exits with the server's exit code and message when the server refuses to start", async () => {
+    const { code, output } = await run(process.execPath, launcher, { ...serverEnv('refused'), JWT_SECRET: 'short' });
+    assert.equal(code, 1);
+    assert.match(output, /^Cannot start: JWT_SECRET is 5 bytes/m);
+  });
+});
+
+test("a permission Deno refuses stops the server with Deno's message alone, naming the flag", async () => {
+  const env = serverEnv('denied');
+  const withoutDataDir = `--allow-write=${path.dirname(env.TLS_CERT)}`;
+  const args = (await denoRunArgs(env, PROJECT_ROOT)).map((arg) => (arg.startsWith('--allow-write=') ? withoutDataDir : arg));
+  const { code, output } = await run(DENO, args, { ...env, NO_COLOR: '1' });
+  assert.equal(code, 1);
+  assert.equal(output.trim(), `Requires write access to "${env.DATA_DIR}", run again with the --allow-write flag`);
+});
