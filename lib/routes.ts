@@ -47,7 +47,7 @@ function signup(services: Services): Route {
       const username = validateUsername(requireField(fields, 'username'));
       const password = validatePassword(requireField(fields, 'password'));
       // Checked before hashing so a taken name costs no argon2 work; checked again, atomically, on add.
-      if (services.users.findByName(username) !== undefined) throw usernameTaken(username);
+      if ((await services.users.findByName(username)) !== undefined) throw usernameTaken(username);
       const passwordHash = await services.passwords.hash(password);
       const user = await services.users.add(username, passwordHash).catch((error: unknown) => {
         throw error instanceof UsernameTakenError ? usernameTaken(username) : error;
@@ -83,7 +83,7 @@ function login(services: Services): Route {
       const account = usernameKey(username);
       services.backoff.check(account);
 
-      const user = services.users.findByName(username);
+      const user = await services.users.findByName(username);
       // No such user: verify against a dummy hash anyway, so the answer takes just as long.
       const valid = user === undefined ? await services.passwords.verifyNobody(password) : await services.passwords.verify(user.passwordHash, password);
       if (user === undefined || !valid) {

@@ -18,7 +18,7 @@ import { createLogger, type Logger } from './support/log.ts';
 import { PasswordHasher, type PasswordHasherOptions } from './auth/passwords.ts';
 import { LoginBackoff, RateLimiter } from './auth/rate_limit.ts';
 import { buildRouter } from './routes.ts';
-import { SessionStore, type SessionLifetimes } from './storage/session_store.ts';
+import { JsonSessionStore, type SessionLifetimes } from './storage/session_store.ts';
 import { loadStaticFiles } from './http/static_files.ts';
 import { AccessTokens } from './auth/access_tokens.ts';
 import { JsonUserStore } from './storage/user_store.ts';
@@ -81,7 +81,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const secret = config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir));
   const services: Services = {
     users: await JsonUserStore.open(config.dataDir, { fs: options.fs, clock }),
-    sessions: await SessionStore.open(config.dataDir, { secret, clock, lifetimes: options.lifetimes, fs: options.fs }),
+    sessions: await JsonSessionStore.open(config.dataDir, { secret, clock, lifetimes: options.lifetimes, fs: options.fs }),
     tokens: await AccessTokens.create(secret, { clock, lifetimeSeconds: options.accessSeconds }),
     passwords: new PasswordHasher(options.passwords),
     attempts: new RateLimiter(config.rateLimit, clock),

@@ -43,7 +43,7 @@ export async function authenticate(services: Services, cookieHeader: string | un
   // The deny list is the contract's promise for the very token that logged out; the session check ends
   // every other token of that session too (another tab's, or a thief's after reuse detection).
   if (services.sessions.isDenied(claims.jti) || !services.sessions.isActive(claims.sid)) return { failure: 'signed-out' };
-  const user = services.users.findById(claims.sub);
+  const user = await services.users.findById(claims.sub);
   if (user === undefined) return { failure: 'invalid' }; // a good signature for a user that is gone
   return { user, claims };
 }
@@ -58,7 +58,7 @@ export async function startSession(services: Services, user: User): Promise<stri
  */
 export async function refreshSession(services: Services, refreshToken: string): Promise<string[]> {
   const issued = await services.sessions.rotate(refreshToken);
-  if (services.users.findById(issued.userId) === undefined) throw new RefreshError('unknown');
+  if ((await services.users.findById(issued.userId)) === undefined) throw new RefreshError('unknown');
   return sessionCookies(services, issued);
 }
 

@@ -90,7 +90,28 @@ export interface IssuedRefresh {
   maxAgeSeconds: number;
 }
 
-export class SessionStore {
+/**
+ * What the session rules need from a session store. Writes are asynchronous and resolve once stored;
+ * the two checks made on every authenticated request are synchronous, answered from memory, so that
+ * verifying an access token never waits on a disk or a database.
+ */
+export interface SessionStore {
+  readonly lifetimes: SessionLifetimes;
+  /** Starts a new session (a new refresh-token family) for a user who just proved who they are. */
+  start(userId: string): Promise<IssuedRefresh>;
+  /** Exchanges a refresh token for its successor; rejects with `RefreshError` when the session is over. */
+  rotate(refreshToken: string): Promise<IssuedRefresh>;
+  /** Ends a session and denies the access token that asked, until that token's own expiry. */
+  end(sessionId: string, accessToken: { jti: string; exp: number }): Promise<void>;
+  /** True when this access token was logged out. */
+  isDenied(jti: string): boolean;
+  /** True while the session an access token belongs to goes on. */
+  isActive(sessionId: string): boolean;
+  /** Resolves when every pending write is stored. */
+  flush(): Promise<void>;
+}
+
+export class JsonSessionStore implements SessionStore {
   readonly lifetimes: SessionLifetimes;
   readonly #families = new Map<string, Family>();
   readonly #tokens = new Map<string, RefreshRecord>();
@@ -109,8 +130,8 @@ export class SessionStore {
     this.#file = new DurableFile(path.join(dataDir, 'sessions.json'), () => this.#serialize(), options.fs);
   }
 
-  static async open(dataDir: string, options: SessionStoreOptions): Promise<SessionStore> {
-    const store = new SessionStore(dataDir, options);
+  static async open(dataDir: string, options: SessionStoreOptions): Promise<JsonSessionStore> {
+    const store = new JsonSessionStore(dataDir, options);
     const data = await store.#file.read();
     if (data !== undefined) store.#load(data);
     return store;

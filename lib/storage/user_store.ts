@@ -22,17 +22,19 @@ export class UsernameTakenError extends Error {
   readonly code = 'ERR_USERNAME_TAKEN';
 }
 
-/** What the handlers need from a user store; a database could stand behind it instead of a file. */
+/**
+ * What the handlers need from a user store. Lookups are asynchronous so that a database can stand
+ * behind the same interface; this file-backed store answers them from memory.
+ */
 export interface UserStore {
-  findByName(username: string): User | undefined;
-  findById(id: string): User | undefined;
+  findByName(username: string): Promise<User | undefined>;
+  findById(id: string): Promise<User | undefined>;
   /** Resolves once the user is on disk; rejects with `UsernameTakenError` or `StorageError`. */
   add(username: string, passwordHash: string): Promise<User>;
   /** Replaces a hash made with older parameters; resolves once on disk. */
   setPasswordHash(id: string, passwordHash: string): Promise<void>;
   /** Resolves when every pending write is on disk. */
   flush(): Promise<void>;
-  readonly size: number;
 }
 
 /**
@@ -111,17 +113,17 @@ export class JsonUserStore implements UserStore {
     return this.#byId.size;
   }
 
-  findByName(username: string): User | undefined {
+  async findByName(username: string): Promise<User | undefined> {
     return this.#byKey.get(usernameKey(username));
   }
 
-  findById(id: string): User | undefined {
+  async findById(id: string): Promise<User | undefined> {
     return this.#byId.get(id);
   }
 
   async add(username: string, passwordHash: string): Promise<User> {
     // Checked and reserved in one synchronous step, so two sign-ups of one name cannot both pass.
-    if (this.findByName(username) !== undefined) throw new UsernameTakenError(`Cannot sign up: "${username}" is taken`);
+    if (this.#byKey.has(usernameKey(username))) throw new UsernameTakenError(`Cannot sign up: "${username}" is taken`);
     const user: User = { id: randomUUID(), username, passwordHash, createdAt: new Date(this.#clock()).toISOString() };
     this.#index(user);
     try {

@@ -103,7 +103,7 @@ describe('cross-site forms in a browser', { skip: skipWithoutChromium(import.met
         assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), '403 Forbidden');
         assert.match((await page.getByRole('alert').textContent()) ?? '', new RegExp(`Sec-Fetch-Site: ${expectedSite}`));
         assert.deepEqual(await cookies(), [], 'no cookie was set');
-        assert.equal(app.running.services.users.findByName('mallory'), undefined, 'no account was created');
+        assert.equal((await app.running.services.users.findByName('mallory')), undefined, 'no account was created');
       });
     });
 

@@ -94,7 +94,7 @@ describe('form errors in a browser', { skip: skipWithoutChromium(import.meta.url
         assert.equal(username.value, 'newcomer');
         assert.equal(username.invalid, null, 'the username was fine');
         assert.deepEqual(await cookies(), []);
-        assert.equal(server.running.services.users.findByName('newcomer'), undefined, 'no account was created');
+        assert.equal((await server.running.services.users.findByName('newcomer')), undefined, 'no account was created');
         await screenshot(page, 'signup-error-phone');
       },
       { viewport: { width: 390, height: 640 }, isMobile: true, hasTouch: true, deviceScaleFactor: 1 },

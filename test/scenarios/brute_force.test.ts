@@ -130,15 +130,15 @@ describe('password hashing sheds load', () => {
       assert.ok(statuses.every((status) => status === 303 || status === 503), `statuses ${statuses}`);
       assert.ok(statuses.includes(303), 'some succeed');
       assert.ok(statuses.includes(503), 'some are shed');
-      responses.forEach((response, i) => {
-        const stored = server.running.services.users.findByName(names[i]!) !== undefined;
+      for (const [i, response] of responses.entries()) {
+        const stored = (await server.running.services.users.findByName(names[i]!)) !== undefined;
         if (response.status === 503) {
           assert.match(String(response.headers['retry-after']), /^[1-9]\d*$/);
           assert.equal(stored, false, `${names[i]} was shed but stored`);
         } else {
           assert.equal(stored, true, `${names[i]} got 303 but is not stored`);
         }
-      });
+      }
     } finally {
       client.close();
     }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { CorruptFileError, StorageError } from '../../../lib/storage/durable_file.ts';
-import { DEFAULT_LIFETIMES, RefreshError, SessionStore, type RefreshFailure } from '../../../lib/storage/session_store.ts';
+import { DEFAULT_LIFETIMES, RefreshError, JsonSessionStore, type RefreshFailure } from '../../../lib/storage/session_store.ts';
 import { FaultyFileSystem } from '../../helpers/faulty_fs.ts';
 import { manualClock, TEST_SECRET } from '../../helpers/server.ts';
 
@@ -17,7 +17,7 @@ const START = Date.UTC(2026, 0, 1);
 /** Matches a `RefreshError` with the given reason, for `assert.rejects`. */
 const refused = (reason: RefreshFailure) => ({ name: 'RefreshError', code: 'ERR_REFRESH', reason });
 
-describe('SessionStore', () => {
+describe('JsonSessionStore', () => {
   let dataDir: string;
   let clock: ReturnType<typeof manualClock>;
   beforeEach(async () => {
@@ -28,7 +28,7 @@ describe('SessionStore', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  const open = (fs?: FaultyFileSystem) => SessionStore.open(dataDir, { secret: SECRET, clock: clock.now, fs });
+  const open = (fs?: FaultyFileSystem) => JsonSessionStore.open(dataDir, { secret: SECRET, clock: clock.now, fs });
 
   test('uses the documented lifetimes by default: 7-day refresh tokens, 30-day sessions, a 10 s grace window', async () => {
     assert.deepEqual((await open()).lifetimes, { refreshMs: 7 * DAY, sessionMs: 30 * DAY, graceMs: 10 * SECOND });

@@ -28,8 +28,8 @@ describe('JsonUserStore', () => {
     assert.equal(alice.passwordHash, HASH);
     assert.match(alice.id, /^[0-9a-f-]{36}$/);
     assert.ok(!Number.isNaN(Date.parse(alice.createdAt)));
-    assert.equal(store.findById(alice.id), alice);
-    assert.equal(store.findByName('alice'), alice);
+    assert.equal((await store.findById(alice.id)), alice);
+    assert.equal((await store.findByName('alice')), alice);
     assert.equal(store.size, 1);
   });
 
@@ -37,15 +37,15 @@ describe('JsonUserStore', () => {
     test(`findByName() finds "alice" as ${JSON.stringify(name)}`, async () => {
       const store = await JsonUserStore.open(dataDir);
       const alice = await store.add('alice', HASH);
-      assert.equal(store.findByName(name), alice);
+      assert.equal((await store.findByName(name)), alice);
     });
   }
 
   test('findByName() and findById() return undefined for strangers', async () => {
     const store = await JsonUserStore.open(dataDir);
     await store.add('alice', HASH);
-    assert.equal(store.findByName('alicia'), undefined);
-    assert.equal(store.findById('no-such-id'), undefined);
+    assert.equal((await store.findByName('alicia')), undefined);
+    assert.equal((await store.findById('no-such-id')), undefined);
   });
 
   test('add() resolves only once the user is in users.json', async () => {
@@ -62,8 +62,8 @@ describe('JsonUserStore', () => {
 
     const reopened = await JsonUserStore.open(dataDir);
     assert.equal(reopened.size, 2);
-    assert.deepEqual(reopened.findByName('ALICE'), alice);
-    assert.deepEqual(reopened.findById(bob.id), bob);
+    assert.deepEqual((await reopened.findByName('ALICE')), alice);
+    assert.deepEqual((await reopened.findById(bob.id)), bob);
   });
 
   test('add() refuses a name that is taken under another case or width', async () => {
@@ -95,7 +95,9 @@ describe('JsonUserStore', () => {
 
     assert.ok(fs.renames <= 2, `${fs.renames} file writes for 20 sign-ups`);
     const reopened = await JsonUserStore.open(dataDir);
-    assert.deepEqual(names.filter((name) => reopened.findByName(name) === undefined), []);
+    const missing: string[] = [];
+    for (const name of names) if ((await reopened.findByName(name)) === undefined) missing.push(name);
+    assert.deepEqual(missing, []);
   });
 
   test('a failed write rejects add() with StorageError and leaves the name free, in memory and on disk', async () => {
@@ -106,11 +108,11 @@ describe('JsonUserStore', () => {
     fs.failNext('rename');
     await assert.rejects(store.add('alice', HASH), StorageError);
 
-    assert.equal(store.findByName('alice'), undefined);
+    assert.equal((await store.findByName('alice')), undefined);
     assert.equal(store.size, 1);
-    assert.equal((await JsonUserStore.open(dataDir)).findByName('alice'), undefined);
+    assert.equal((await (await JsonUserStore.open(dataDir)).findByName('alice')), undefined);
     const alice = await store.add('alice', HASH);
-    assert.deepEqual((await JsonUserStore.open(dataDir)).findByName('alice'), alice);
+    assert.deepEqual((await (await JsonUserStore.open(dataDir)).findByName('alice')), alice);
   });
 
   test('a sign-up that joins the write after a failed one does not store the failed user', async () => {
@@ -126,16 +128,16 @@ describe('JsonUserStore', () => {
     await assert.rejects(failing, StorageError);
     await next;
     const reopened = await JsonUserStore.open(dataDir);
-    assert.equal(reopened.findByName('alice'), undefined);
-    assert.notEqual(reopened.findByName('bob'), undefined);
+    assert.equal((await reopened.findByName('alice')), undefined);
+    assert.notEqual((await reopened.findByName('bob')), undefined);
   });
 
   test('setPasswordHash() replaces the hash on disk', async () => {
     const store = await JsonUserStore.open(dataDir);
     const alice = await store.add('alice', HASH);
     await store.setPasswordHash(alice.id, `${HASH}-new`);
-    assert.equal(store.findByName('alice')?.passwordHash, `${HASH}-new`);
-    assert.equal((await JsonUserStore.open(dataDir)).findById(alice.id)?.passwordHash, `${HASH}-new`);
+    assert.equal((await store.findByName('alice'))?.passwordHash, `${HASH}-new`);
+    assert.equal((await (await JsonUserStore.open(dataDir)).findById(alice.id))?.passwordHash, `${HASH}-new`);
   });
 
   test('setPasswordHash() keeps the old hash when the write fails', async () => {
@@ -144,8 +146,8 @@ describe('JsonUserStore', () => {
     const alice = await store.add('alice', HASH);
     fs.failNext('fsync');
     await assert.rejects(store.setPasswordHash(alice.id, `${HASH}-new`), StorageError);
-    assert.equal(store.findById(alice.id)?.passwordHash, HASH);
-    assert.equal(store.findByName('alice')?.passwordHash, HASH);
+    assert.equal((await store.findById(alice.id))?.passwordHash, HASH);
+    assert.equal((await store.findByName('alice'))?.passwordHash, HASH);
   });
 
   const user = (id: string, username: string) => ({ id, username, passwordHash: HASH, createdAt: '2026-01-01T00:00:00.000Z' });
@@ -187,13 +189,13 @@ describe('JsonUserStore with many users (kept in blocks of pre-encoded lines)', 
 
     const reopened = await JsonUserStore.open(dataDir);
     assert.equal(reopened.size, names.length);
-    assert.equal(reopened.findByName('USER150')?.passwordHash, '$argon2id$user150');
+    assert.equal((await reopened.findByName('USER150'))?.passwordHash, '$argon2id$user150');
   });
 
   test('setPasswordHash() rewrites the user in place, in a block that was already written', async () => {
     const store = await JsonUserStore.open(dataDir);
     for (let i = 0; i < 300; i++) await store.add(`user${i}`, 'old');
-    const user = store.findByName('user10')!;
+    const user = (await store.findByName('user10'))!;
     await store.setPasswordHash(user.id, 'new');
     const users = await fileUsers();
     assert.equal(users[10]?.username, 'user10');
