@@ -139,7 +139,7 @@ function section(title: string, ...lines: string[]): void {
   console.log('');
 }
 
-/** Sends a request, prints it, and stops the trace if the server did not answer as the contract says. */
+/** Sends a request, prints it, and stops the trace if the server did not answer as docs/http.md says. */
 async function step(send: () => Promise<Exchange>, expected: { status: number; location?: string }, notes: Notes = {}): Promise<Exchange> {
   const exchange = await send();
   print(exchange, notes);
