@@ -53,8 +53,8 @@ export interface ProjectServer {
 }
 
 /**
- * Starts `server.ts` as production would: NODE_ENV=production, attempt limits off (RATE_LIMIT=0, as
- * the contract allows for load tests), and its log going through the real logger to a real file.
+ * Starts `server.ts` as production would: NODE_ENV=production, attempt limits off (RATE_LIMIT=0, the
+ * switch docs/http.md gives for load tests), and its log going through the real logger to a real file.
  * (Node writes to stdout synchronously when stdout is a file or a pipe, so this is the honest setting.)
  */
 export async function startProject(dataDir: string, tls: TlsFiles, secret: string, name = 'project'): Promise<ProjectServer> {

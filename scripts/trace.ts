@@ -6,6 +6,9 @@
  *   npm run trace                                 server in this process, clock moved by hand
  *   npm run trace -- --full                       print tokens whole
  *   npm run trace -- --url https://localhost:8443 [--cacert certs/localhost-cert.pem]
+ *
+ * With --url the trace signs up a new user, `trace-` and six hex digits, on the running server, and
+ * that user stays: the server has no route to delete a user. The trace says so at its end.
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -139,7 +142,7 @@ function section(title: string, ...lines: string[]): void {
   console.log('');
 }
 
-/** Sends a request, prints it, and stops the trace if the server did not answer as the contract says. */
+/** Sends a request, prints it, and stops the trace if the server did not answer as docs/http.md says. */
 async function step(send: () => Promise<Exchange>, expected: { status: number; location?: string }, notes: Notes = {}): Promise<Exchange> {
   const exchange = await send();
   print(exchange, notes);
@@ -152,6 +155,9 @@ async function step(send: () => Promise<Exchange>, expected: { status: number; l
 
 const SEE_OTHER =
   '303 See Other: the browser follows with a GET, whatever the method was, so the form and its password are not sent again. 302 leaves the method to the browser; 307 would POST the form again (RFC 9110 §15.4.4)';
+
+/** The user this trace signed up on a running server (--url), which outlives the trace. */
+let leftOnServer: string | undefined;
 
 async function trace(target: Target): Promise<void> {
   const browser = new Browser(target);
@@ -167,6 +173,7 @@ async function trace(target: Target): Promise<void> {
     status: [SEE_OTHER],
     '< location': ['Where to GET next: the page the user wanted, not the form they posted'],
   });
+  if (!target.advanceClock) leftOnServer = username;
 
   section('2. Follow the redirect', 'The browser stored both cookies from the 303 before following it, then GETs /order.');
   await step(() => browser.get('/order'), { status: 200 }, {
@@ -239,4 +246,6 @@ try {
   process.exitCode = 1;
 } finally {
   await target.close();
+  // Said even when the trace stopped early: the user was created all the same.
+  if (leftOnServer !== undefined) console.log(`The user "${leftOnServer}" stays on ${target.origin}: the server has no route to delete a user`);
 }

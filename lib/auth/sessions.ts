@@ -40,8 +40,8 @@ export async function authenticate(services: Services, cookieHeader: string | un
   } catch (error) {
     return { failure: isExpiredTokenError(error) ? 'expired' : 'invalid' };
   }
-  // The deny list is the contract's promise for the very token that logged out; the session check ends
-  // every other token of that session too (another tab's, or a thief's after reuse detection).
+  // The deny list refuses the very token that logged out; the session check ends every other token of
+  // that session too (another tab's, or a thief's after reuse detection). See docs/http.md.
   if (services.sessions.isDenied(claims.jti) || !services.sessions.isActive(claims.sid)) return { failure: 'signed-out' };
   const user = await services.users.findById(claims.sub);
   if (user === undefined) return { failure: 'invalid' }; // a good signature for a user that is gone

@@ -28,6 +28,11 @@ export class Router<H> {
     throw new HttpError(405, `Cannot ${method} ${path}: use ${allowed.join(' or ')}`, { headers: { Allow: allowed.join(', ') } });
   }
 
+  /** Every registered (method, path), in the order added: what `docs/http.md`'s route table is checked against. */
+  *routes(): Generator<{ method: string; path: string }> {
+    for (const [path, methods] of this.#routes) for (const method of methods.keys()) yield { method, path };
+  }
+
   /** True when `path` has any route (used to log known paths only). */
   has(path: string): boolean {
     return this.#routes.has(path);

@@ -42,6 +42,7 @@ describe('npm run trace', () => {
     assert.doesNotMatch(out, /\x1b\[/, 'no colour codes when piped');
     assert.doesNotMatch(out, JWT, 'no whole JWT without --full');
     assert.doesNotMatch(out, REFRESH_TOKEN, 'no whole refresh token without --full');
+    assert.doesNotMatch(out, /stays on/, 'the in-process server, and its users, are gone when the trace ends');
   });
 
   test('prints tokens whole with --full', async () => {
@@ -57,6 +58,10 @@ describe('npm run trace', () => {
       assert.match(out, /--url: a running server's clock cannot be moved from here, so the trace deletes __Host-jwt itself/);
       assert.ok(out.includes('\n< Location: /refresh?next=/order\n'));
       assert.match(out, /^Done\./m);
+      // There is no route to delete a user, so the trace says plainly that the one it signed up stays.
+      const username = /^> username=(trace-[0-9a-f]+)&/m.exec(out)?.[1];
+      assert.ok(username !== undefined, 'the trace signs up a user of its own');
+      assert.ok(out.includes(`The user "${username}" stays on ${server.origin}: the server has no route to delete a user`), 'says the user stays');
     } finally {
       await server.stop();
     }

@@ -7,7 +7,7 @@ const CWD = path.resolve('/srv/app');
 const SECRET_32_BYTES = 'x'.repeat(32);
 
 describe('readConfig()', () => {
-  test('uses the contract defaults for an empty environment', () => {
+  test('uses the defaults of docs/http.md for an empty environment', () => {
     assert.deepEqual(readConfig({}, CWD), {
       port: 8443,
       host: 'localhost',

@@ -37,7 +37,7 @@ describe('denoPermissions()', () => {
     assert.ok(flagValues(flags, 'allow-read').includes(env.TLS_KEY));
   });
 
-  test('lets the server read exactly the variables the contract lists, and no other', async () => {
+  test('lets the server read exactly the variables of ENV_VARIABLES (those docs/http.md lists), and no other', async () => {
     const flags = await denoPermissions({}, PROJECT_ROOT);
     assert.deepEqual(flagValues(flags, 'allow-env'), [...ENV_VARIABLES]);
     assert.ok(flags.includes('--ignore-env'));

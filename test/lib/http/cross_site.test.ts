@@ -10,7 +10,7 @@ function request(method: string, headers: Record<string, string>): IncomingMessa
   return { method, headers: { host: HOST, ...headers } } as unknown as IncomingMessage;
 }
 
-/** The contract's "Cross-site requests" table, row by row. */
+/** The rules of docs/http.md, "Cross-site requests", case by case. */
 const table: [headers: Record<string, string>, verdict: 'pass' | 403][] = [
   // 1. Sec-Fetch-Site decides when present, whatever Origin says.
   [{ 'sec-fetch-site': 'same-origin' }, 'pass'],

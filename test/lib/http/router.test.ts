@@ -87,4 +87,11 @@ describe('Router', () => {
     assert.equal(router.has('/order'), true);
     assert.equal(router.has('/order/'), false);
   });
+
+  test('routes() lists every (method, path) added, once, and no HEAD it only answers for a GET', () => {
+    assert.deepEqual(
+      [...exampleRouter().routes()].map(({ method, path }) => `${method} ${path}`),
+      ['GET /', 'GET /order', 'POST /signup', 'GET /login', 'POST /login'],
+    );
+  });
 });
