@@ -229,6 +229,11 @@ describe('login', () => {
     ['/%2F%2Fevil.example', '/order'],
     ['/%5Cevil.example', '/order'],
     ['/\r\nSet-Cookie: x=y', '/order'],
+    ['/.//evil.com', '/order'],
+    ['/./\\evil', '/order'],
+    ['/%2e/%2fevil.com', '/order'],
+    ['/a/..//evil.com', '/order'],
+    ['/a/../order?tab=2', '/order?tab=2'],
     ['javascript:alert(1)', '/order'],
     ['', '/order'],
   ];
