@@ -207,7 +207,8 @@ const attacks: Attack[] = [
     async run({ target, victimName }) {
       const session = await logIn(target, victimName);
       const stolen = session.cookie('__Secure-refresh');
-      await session.get('/refresh?next=/order'); // the victim refreshes: the stolen token is now spent
+      await session.get('/refresh?next=/order'); // the victim refreshes: the stolen token is now spent,
+      await session.get('/refresh?next=/order'); // and again: its successor is spent too, so a replay is reuse
       await letTimePass(target, DEFAULT_LIFETIMES.graceMs + 1000); // past the grace window for racing tabs
       const thief = await exchange(target, 'GET', '/refresh?next=/order', [['Cookie', `__Secure-refresh=${stolen}`]]);
       const victimAfter = await session.get('/refresh?next=/order');
