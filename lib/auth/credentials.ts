@@ -16,10 +16,11 @@
  *   accented letters are encoded whole, no combining mark that does not join its letter under NFKC.
  *
  * What this does not do is UTS #39's confusable skeleton, which would also make a name written wholly
- * in Cyrillic letters that look Latin ("асе") collide with its Latin twin ("ace"). That needs the
- * confusables.txt table from the Unicode Security data, committed as generated data; it is not part
- * of the Unicode Character Database the project can read offline. A different letter stays a different
- * name: "bób" is not "bob", nor "alicé" "alice", as they are not in any other system.
+ * in Cyrillic letters that look Latin ("асе") collide with its Latin twin ("ace"). That takes the
+ * confusables.txt table of the Unicode Security data (not part of the Unicode Character Database),
+ * committed as generated data with its generator and the Unicode licence: a step not taken yet, so
+ * such whole-script look-alikes are still separate accounts. A different letter stays a different
+ * name: "bób" is not "bob", nor "alicé" "alice", as in any other system.
  */
 import { HttpError } from '../http/http_error.ts';
 
@@ -36,9 +37,10 @@ const USERNAME = /^[\p{L}\p{M}\p{N}._-]+$/u;
 const INVISIBLE = /\p{Default_Ignorable_Code_Point}/u;
 
 // A combining mark on a Latin, Greek or Cyrillic letter (or on a digit or "_") that NFKC did not
-// compose into one letter, or a mark with nothing before it. These scripts encode their accented
-// letters whole, so such a mark only makes a look-alike ("b\u0300ob") or a pile of accents.
-// Scripts that need combining marks (Devanagari, Thai, Hebrew points, ...) keep them.
+// compose into one letter, or a mark with nothing before it. These scripts encode the accented letters
+// of nearly all their languages whole, so such a mark mostly makes a look-alike ("b\u0300ob") or a
+// pile of accents; the price is that the few letters written only as a sequence (Yoruba "ẹ́") are
+// refused. Scripts that need combining marks (Devanagari, Thai, Hebrew points, ...) keep them.
 const STRAY_MARK = /^\p{M}|[\p{Script=Latin}\p{Script=Greek}\p{Script=Cyrillic}\p{Script=Common}]\p{M}/u;
 
 // Every script of Unicode 15.0 (PropertyValueAliases.txt, "sc"), less Common, Inherited, Unknown and
