@@ -9,7 +9,7 @@ import { readFields, requireField } from './http/body.ts';
 import { parseCookies } from './cookies/cookies.ts';
 import { normalizePassword, usernameKey, validatePassword, validateUsername } from './auth/credentials.ts';
 import { StorageError } from './storage/durable_file.ts';
-import { HttpError } from './http/http_error.ts';
+import { HttpError, type HttpErrorOptions } from './http/http_error.ts';
 import { LruMap } from './support/lru_map.ts';
 import { safeNextPath } from './auth/next_path.ts';
 import { loginPage, orderPage, signInAgainPage, signupPage, type OrderExplanation } from './pages/pages.ts';
@@ -18,7 +18,7 @@ import { Router } from './http/router.ts';
 import { RefreshError } from './storage/session_store.ts';
 import { ACCESS_COOKIE, CLEAR_REFRESH_COOKIE, REFRESH_COOKIE, accessCookie, readSessionCookie } from './cookies/session_cookies.ts';
 import { matchesEtag, type StaticFile } from './http/static_files.ts';
-import type { AccessClaims } from './auth/access_tokens.ts';
+import { ISSUER, type AccessClaims } from './auth/access_tokens.ts';
 import { UsernameTakenError } from './storage/user_store.ts';
 
 export function buildRouter(services: Services, staticFiles: ReadonlyMap<string, StaticFile>): Router<Route> {
@@ -69,6 +69,22 @@ function usernameTaken(username: string): HttpError {
   return new HttpError(409, `The username "${username}" is taken: choose another`, { field: 'username' });
 }
 
+/**
+ * The challenge every 401 carries. RFC 9110 §15.5.2: a 401 "MUST send a WWW-Authenticate header field
+ * containing at least one challenge applicable to the target resource". No registered scheme
+ * (IANA's HTTP Authentication Scheme Registry) describes "sign in with a form, get a cookie", so this
+ * uses the `Cookie` scheme of draft-broyer-http-cookie-auth (an expired draft, never a standard): it
+ * names the form that signs in and the cookie that carries the session, which is what a client needs
+ * to know. Browsers only prompt for schemes they implement (Basic, Digest, ...), so this unknown one
+ * shows no login dialog: the page in the body is what a person sees.
+ */
+const SIGN_IN_CHALLENGE = `Cookie realm="${ISSUER}", form-action="/login", cookie-name="${ACCESS_COOKIE}"`;
+
+/** A 401 with its challenge: every "not signed in" answer is made here. */
+function signInRequired(message: string, options: HttpErrorOptions = {}): HttpError {
+  return new HttpError(401, message, { ...options, headers: { ...options.headers, 'WWW-Authenticate': SIGN_IN_CHALLENGE } });
+}
+
 /** One message for unknown user and wrong password, so a login form cannot tell who has an account. */
 const LOGIN_FAILED = 'Wrong username or password';
 
@@ -88,7 +104,7 @@ function login(services: Services): Route {
       const valid = user === undefined ? await services.passwords.verifyNobody(password) : await services.passwords.verify(user.passwordHash, password);
       if (user === undefined || !valid) {
         services.backoff.recordFailure(account);
-        throw new HttpError(401, LOGIN_FAILED);
+        throw signInRequired(LOGIN_FAILED);
       }
       services.backoff.recordSuccess(account);
       if (services.passwords.needsRehash(user.passwordHash)) {
@@ -125,7 +141,7 @@ function order(services: Services): Route {
       if ('failure' in auth) {
         // A script can handle a 401 itself (POST /refresh). A browser cannot, so it is sent on a round
         // trip through /refresh: a missing cookie usually means the browser dropped an expired one.
-        if (ctx.wantsJson) throw new HttpError(401, AUTH_FAILURE_MESSAGES[auth.failure]);
+        if (ctx.wantsJson) throw signInRequired(AUTH_FAILURE_MESSAGES[auth.failure]);
         return seeOther('/refresh?next=/order', NO_STORE);
       }
       const cacheKey = cookieHeader ?? ''; // never empty here: authentication found the access cookie in it
@@ -163,14 +179,14 @@ function refresh(services: Services, success: 'redirect' | 'no-content'): Route 
   return {
     async handle(ctx) {
       const token = readSessionCookie(ctx.req.headers.cookie, REFRESH_COOKIE);
-      if (token === undefined) throw new HttpError(401, 'Your session has ended: sign in again');
+      if (token === undefined) throw signInRequired('Your session has ended: sign in again');
       let cookies: string[];
       try {
         cookies = await refreshSession(services, token);
       } catch (error) {
         if (!(error instanceof RefreshError)) throw error;
         const message = error.reason === 'reused' ? 'This session was ended because its refresh token was used twice: sign in again' : 'Your session has ended: sign in again';
-        throw new HttpError(401, message, { cause: error, headers: { 'Set-Cookie': CLEAR_REFRESH_COOKIE } });
+        throw signInRequired(message, { cause: error, headers: { 'Set-Cookie': CLEAR_REFRESH_COOKIE } });
       }
       const headers = { 'Set-Cookie': cookies, ...NO_STORE };
       return success === 'redirect' ? seeOther(safeNextPath(ctx.query.get('next')), headers) : noContent(headers);

@@ -8,6 +8,7 @@
  *                                                   a running server; set JWT_SECRET to forge with its key
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import { connect as tlsConnect } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { DEFAULT_LIFETIMES } from '../lib/storage/session_store.ts';
 import { Browser } from './browser.ts';
@@ -207,7 +208,8 @@ const attacks: Attack[] = [
     async run({ target, victimName }) {
       const session = await logIn(target, victimName);
       const stolen = session.cookie('__Secure-refresh');
-      await session.get('/refresh?next=/order'); // the victim refreshes: the stolen token is now spent
+      await session.get('/refresh?next=/order'); // the victim refreshes: the stolen token is now spent,
+      await session.get('/refresh?next=/order'); // and again: its successor is spent too, so a replay is reuse
       await letTimePass(target, DEFAULT_LIFETIMES.graceMs + 1000); // past the grace window for racing tabs
       const thief = await exchange(target, 'GET', '/refresh?next=/order', [['Cookie', `__Secure-refresh=${stolen}`]]);
       const victimAfter = await session.get('/refresh?next=/order');
@@ -268,6 +270,73 @@ const attacks: Attack[] = [
         if (response.status === 303) return { status: '303', blocked: false };
       }
       return { status: '401 ×30', blocked: false };
+    },
+  },
+  {
+    name: 'forced logout by an aborted refresh',
+    defence: "evil.example opens /refresh in a popup and closes it: an unused successor is handed out again, so the victim's own refresh still works (lib/storage/session_store.ts)",
+    async run({ target, victimName }) {
+      const session = await logIn(target, victimName);
+      const { hostname, port } = new URL(target.origin);
+      // The popup: the request goes out with the victim's refresh cookie, and the window closes at once.
+      const socket = tlsConnect({ host: hostname, port: Number(port), ca: target.ca, servername: hostname });
+      socket.on('error', () => {});
+      await new Promise<void>((resolve) => socket.once('secureConnect', resolve));
+      const request = `GET /refresh?next=/order HTTP/1.1\r\nHost: ${new URL(target.origin).host}\r\nCookie: ${session.cookieHeader('/refresh')}\r\n\r\n`;
+      await new Promise<void>((resolve) => socket.write(request, () => resolve()));
+      socket.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the server rotates; nobody reads the answer
+
+      await letTimePass(target, DEFAULT_LIFETIMES.graceMs + 1000); // the victim's own refresh comes later
+      const refresh = await session.get('/refresh?next=/order');
+      const order = await session.get('/order');
+      // A successor issued now would last the full 7 days; one re-sent from the cut-off rotation lasts less.
+      const maxAge = Number(/__Secure-refresh=[^;]*;.*Max-Age=(\d+)/i.exec(setCookies(refresh).join('\n'))?.[1] ?? NaN);
+      if (refresh.status === 303 && maxAge === DEFAULT_LIFETIMES.refreshMs / 1000) throw new Error('Cannot attack: the cut-off refresh never reached the server');
+      return { status: `${refresh.status}, ${order.status}`, blocked: refresh.status === 303 && order.status === 200 };
+    },
+  },
+  {
+    name: 'open redirect via dot segments',
+    defence: 'next=/.//evil.example, /a/..//evil.example, /%2e/%2fevil.example: dot segments resolved, encoded dots and slashes refused, then checked again (lib/auth/next_path.ts)',
+    async run({ target, malloryName }) {
+      const locations: string[] = [];
+      for (const next of ['/.//evil.example', '/./\\evil.example', '/%2e/%2fevil.example', '/a/..//evil.example']) {
+        locations.push((await logIn(target, malloryName, next)).location ?? '');
+      }
+      // What a browser, or any later hop that normalises the path, makes of each Location.
+      const offSite = locations.filter((location) => {
+        const url = new URL(location, target.origin);
+        return url.origin !== target.origin || url.pathname.startsWith('//');
+      });
+      return { status: `303 ${[...new Set(locations)].join(', ')}`, blocked: offSite.length === 0 };
+    },
+  },
+  {
+    name: 'look-alike username',
+    defence: 'straße beside strasse, İstanbul and ıstanbul beside istanbul: 409; a Cyrillic а in аlice, a stray combining accent, an invisible joiner: 400 (lib/auth/credentials.ts)',
+    async run({ target }) {
+      const tag = randomBytes(3).toString('hex');
+      const signUpAs = (username: string) =>
+        exchange(target, 'POST', '/signup', [['Origin', target.origin], ['Sec-Fetch-Site', 'same-origin'], ['Content-Type', 'application/x-www-form-urlencoded']], new URLSearchParams({ username, password: PASSWORD }).toString());
+      for (const taken of ['strasse', 'istanbul', 'alice', 'bob']) await signUp(target, `${taken}-${tag}`);
+      const statuses: number[] = [];
+      for (const lookAlike of ['straße', 'İstanbul', 'ıstanbul', '\u0430lice', 'b\u0300ob', 'bo\u034fb']) {
+        statuses.push((await signUpAs(`${lookAlike}-${tag}`)).status);
+      }
+      const counts = [...new Set(statuses)].map((status) => `${status} ×${statuses.filter((s) => s === status).length}`);
+      return { status: counts.join(', '), blocked: statuses.every((status) => status === 409 || status === 400) };
+    },
+  },
+  {
+    name: 'respelled token',
+    defence: "the victim's token with \"=\" added, or the signature's last character swapped for its twin: canonical base64url only (lib/auth/access_tokens.ts)",
+    async run({ target, victimName }) {
+      const token = accessToken(await logIn(target, victimName)); // a live token: earlier attacks moved the clock
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      const twin = token.slice(0, -1) + alphabet[alphabet.indexOf(token.at(-1)!) ^ 1]; // differs only in unused bits
+      const statuses = [await orderWith(target, `${token}=`), await orderWith(target, twin)];
+      return { status: statuses.join(', '), blocked: statuses.every((status) => status !== 200) };
     },
   },
 ];

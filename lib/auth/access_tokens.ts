@@ -81,6 +81,7 @@ export class AccessTokens {
     if (cached !== undefined && now < cached.exp + CLOCK_TOLERANCE_SECONDS) return cached;
     if (cached !== undefined) this.#verified.delete(token);
 
+    assertCanonical(token);
     const claims = await this.#verifyFully(token, now);
     this.#verified.set(token, claims);
     return claims;
@@ -112,6 +113,24 @@ export class AccessTokens {
     });
     return toAccessClaims(payload);
   }
+}
+
+const BASE64URL_SEGMENT = /^[A-Za-z0-9_-]*$/;
+
+/**
+ * Refuses a token unless each of its three segments is canonical base64url (RFC 7515 §2: no padding;
+ * RFC 4648 §3.5: unused bits are zero), that is, re-encoding the decoded bytes gives the same text.
+ * Decoders are lenient: `sig=` and a last character swapped for the one that differs only in its
+ * unused bits decode to the same signature, so without this one token has several spellings that all
+ * verify. Nothing here is revoked by the token's text (the deny list goes by `jti`, sessions by `sid`),
+ * but the verified-token cache and any log or filter that compares tokens as text would count two.
+ */
+function assertCanonical(token: string): void {
+  const segments = token.split('.');
+  const canonical =
+    segments.length === 3 &&
+    segments.every((segment) => BASE64URL_SEGMENT.test(segment) && Buffer.from(segment, 'base64url').toString('base64url') === segment);
+  if (!canonical) throw new errors.JWSInvalid('JWS segments must be canonical base64url: no padding, no other alphabet, unused bits zero');
 }
 
 /** True when `verify` failed only because the token's time is up: the 401 then says "expired". */

@@ -56,7 +56,8 @@ interface RefreshRecord {
   hash: string;
   familyId: string;
   expiresAt: number;
-  /** When it was exchanged for its successor; presenting it again after the grace window is reuse. */
+  /** When it was exchanged for its successor; presenting it again after the grace window is reuse
+   *  once that successor has been exchanged in turn. */
   rotatedAt?: number;
 }
 
@@ -152,9 +153,18 @@ export class JsonSessionStore implements SessionStore {
 
   /**
    * Exchanges a refresh token for its successor (RFC 9700 §4.14.2, refresh token rotation). A token
-   * presented again after it was rotated means two parties hold it, one of them a thief: the whole
-   * family is revoked, and both must log in again. Within the grace window the same successor is
-   * returned instead, because two tabs that refresh at once are not an attack.
+   * presented again once its successor has been used means two parties hold it, one of them a thief:
+   * the whole family is revoked, and both must log in again. Within the grace window the same
+   * successor is returned instead, because two tabs that refresh at once are not an attack.
+   *
+   * A rotated token whose successor was never used gets that successor again, however late: the answer
+   * that carried it may never have arrived (a connection that dropped, a popup another site opened on
+   * /refresh and closed at once), and that must not end the session. Retiring the unused successor
+   * and issuing a fresh one would come to the same thing: successors are derived from the token they
+   * replace (`#successorOf`), so the fresh one would be this very token (it keeps the expiry it was
+   * issued with). Nobody has used it, or it would be marked rotated. If a thief holds the old token
+   * too, the two share the successor from here on; as soon as either is two refreshes ahead, the
+   * other's next refresh presents a token whose successor was used, and the family is revoked.
    */
   async rotate(refreshToken: string): Promise<IssuedRefresh> {
     const now = this.#clock();
@@ -166,7 +176,10 @@ export class JsonSessionStore implements SessionStore {
 
     const successor = this.#successorOf(refreshToken);
     if (record.rotatedAt !== undefined) {
-      if (now - record.rotatedAt > this.lifetimes.graceMs) {
+      const issued = this.#tokens.get(sha256(successor));
+      // A successor no longer stored was forgotten as spent (`#forgetOldSpentTokens`): used, too.
+      const successorUsed = issued === undefined || issued.rotatedAt !== undefined;
+      if (successorUsed && now - record.rotatedAt > this.lifetimes.graceMs) {
         this.#deleteFamily(family.id);
         await this.#file.commit();
         throw new RefreshError('reused');

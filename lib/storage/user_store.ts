@@ -65,6 +65,12 @@ const FILE_TAIL = Buffer.from('\n]}\n');
 export class JsonUserStore implements UserStore {
   readonly #byId = new Map<string, User>();
   readonly #byKey = new Map<string, User>();
+  /**
+   * Users stored before `usernameKey` folded as much as it does now, whose key an earlier user already
+   * holds ("straße" after "strasse"): found by their exact name (as stored, NFKC), so both can still
+   * sign in. The earlier user keeps the key, and with it every other spelling; nobody new can take one.
+   */
+  readonly #byExactName = new Map<string, User>();
   /** Every user in file order, block by block; only the last block takes new users. */
   readonly #blocks: Block[] = [];
   readonly #file: DurableFile;
@@ -89,7 +95,7 @@ export class JsonUserStore implements UserStore {
     const users = (data as { users?: unknown } | null)?.users;
     if (!Array.isArray(users)) throw new CorruptFileError(`Cannot start: ${this.#file.path} has no "users" list`);
     for (const user of users as unknown[]) {
-      if (!isUser(user) || this.#byId.has(user.id) || this.#byKey.has(usernameKey(user.username))) {
+      if (!isUser(user) || this.#byId.has(user.id) || this.#findExact(user.username) !== undefined) {
         throw new CorruptFileError(`Cannot start: ${this.#file.path} holds an invalid or duplicate user entry`);
       }
       this.#index(user);
@@ -114,7 +120,7 @@ export class JsonUserStore implements UserStore {
   }
 
   findByName(username: string): Promise<User | undefined> {
-    return Promise.resolve(this.#byKey.get(usernameKey(username)));
+    return Promise.resolve(this.#byExactName.get(username.normalize('NFKC').trim()) ?? this.#byKey.get(usernameKey(username)));
   }
 
   findById(id: string): Promise<User | undefined> {
@@ -155,7 +161,7 @@ export class JsonUserStore implements UserStore {
   /** Adds a user at the end of the file. */
   #index(user: User): void {
     this.#byId.set(user.id, user);
-    this.#byKey.set(usernameKey(user.username), user);
+    this.#indexName(user);
     let last = this.#blocks.at(-1);
     if (last === undefined || last.users.length >= BLOCK_SIZE) this.#blocks.push((last = { users: [], bytes: undefined }));
     last.users.push(user);
@@ -173,10 +179,24 @@ export class JsonUserStore implements UserStore {
   /** Puts `next` where `previous` was, in the indexes and in the file. */
   #replace(previous: User, next: User): void {
     this.#byId.set(next.id, next);
-    this.#byKey.set(usernameKey(next.username), next);
+    this.#indexName(next);
     const block = this.#blockOf(previous);
     block.users[block.users.indexOf(previous)] = next;
     block.bytes = undefined;
+  }
+
+  /** The user stored under exactly this name, if any: two of them make the file corrupt. */
+  #findExact(username: string): User | undefined {
+    const holder = this.#byKey.get(usernameKey(username));
+    return holder?.username === username ? holder : this.#byExactName.get(username);
+  }
+
+  /** Indexes a user by name: by key, or by exact name when an earlier user already holds the key. */
+  #indexName(user: User): void {
+    const key = usernameKey(user.username);
+    const holder = this.#byKey.get(key);
+    if (holder === undefined || holder.id === user.id) this.#byKey.set(key, user);
+    else this.#byExactName.set(user.username, user);
   }
 
   /** The block holding `user`, searched from the newest: rare (undo, rehash), and usually near the end. */

@@ -116,6 +116,9 @@ const attacks: Attack[] = [
   { name: "alice's real signature over a payload that says bob", cookie: () => jwt(replaceSegment(aliceToken, 1, base64url(JSON.stringify({ ...decodeJwt(aliceToken).payload, sub: bobId })))) },
   { name: 'the signature stripped (trailing dot kept)', cookie: () => jwt(aliceToken.slice(0, aliceToken.lastIndexOf('.') + 1)) },
   { name: 'the signature truncated by 4 characters', cookie: () => jwt(aliceToken.slice(0, -4)) },
+  // One token, two spellings: padding, or the unused low bits of the last character set (RFC 4648 §3.5).
+  { name: "alice's real token with \"=\" after the signature", cookie: () => jwt(`${aliceToken}=`) },
+  { name: "alice's real token with the signature's last character swapped for its twin (the same bytes)", cookie: () => jwt(withTwinLastCharacter(aliceToken)) },
   { name: 'the signature of another token', cookie: () => jwt(replaceSegment(aliceToken, 2, signedByServerKey(claims()).split('.')[2]!)) },
   { name: 'ES256 "psychic signature" (r = s = 0)', cookie: () => jwt(forge({ alg: 'ES256', typ: 'JWT' }, claims(), () => base64url(new Uint8Array(64)))) },
   { name: 'HS256 signed with an empty key', cookie: () => jwt(forge(HS256, claims(), hmac('sha256', ''))) },
@@ -157,6 +160,12 @@ const attacks: Attack[] = [
   { name: 'a second __Host-jwt cookie (forged) beside the real one', cookie: () => `${jwt(aliceToken)}; ${jwt(signedByServerKey(claims({ sub: bobId })).slice(0, -2))}` },
   { name: 'the real __Host-jwt cookie sent twice', cookie: () => `${jwt(aliceToken)}; ${jwt(aliceToken)}` },
 ];
+
+/** `token` with its last character swapped for the one that differs only in the lowest of its six bits. */
+function withTwinLastCharacter(token: string): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  return token.slice(0, -1) + alphabet[alphabet.indexOf(token.at(-1)!) ^ 1];
+}
 
 function now(): number {
   return Math.floor(Date.now() / 1000);

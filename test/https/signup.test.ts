@@ -80,6 +80,29 @@ describe('POST /signup', () => {
     assert.equal((await storedUsers()).filter((user) => user.username.toLowerCase() === 'carol').length, 1);
   });
 
+  test('refuses a look-alike of a taken name with 409, and a name mixing scripts or with stray marks with 400', async () => {
+    const cases: [taken: string, lookAlikes: string[]][] = [
+      ['strasse', ['straße', 'STRAẞE']],
+      ['istanbul', ['İstanbul', 'ıstanbul']],
+    ];
+    for (const [taken, lookAlikes] of cases) {
+      assert.equal((await server.browser().signup(taken)).status, 200, taken);
+      for (const username of lookAlikes) {
+        const response = await send(`${server.origin}/signup`, server.ca, 'POST', { form: { username, password: 'another password' }, headers: JSON_ACCEPT });
+        assert.equal(response.status, 409, username);
+        assert.deepEqual(response.setCookies, []);
+      }
+    }
+    await server.browser().signup('alice-look');
+    for (const username of ['\u0430lice-look', 'b\u0300ob', 'bo\u034fb']) {
+      const response = await send(`${server.origin}/signup`, server.ca, 'POST', { form: { username, password: 'another password' }, headers: JSON_ACCEPT });
+      assert.equal(response.status, 400, username);
+      assert.equal((response.json as { field: string }).field, 'username');
+    }
+    // Names that only look related are different people.
+    for (const username of ['bób', 'müller', 'mueller']) assert.equal((await server.browser().signup(username)).status, 200, username);
+  });
+
   test('gives exactly one of many concurrent sign-ups of one name the account', async () => {
     const attempts = await Promise.all(
       Array.from({ length: 6 }, () => send(`${server.origin}/signup`, server.ca, 'POST', { form: { username: 'racer', password: 'correct horse battery' } })),

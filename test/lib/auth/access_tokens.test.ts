@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { AccessTokens, AUDIENCE, DEFAULT_ACCESS_SECONDS, ISSUER } from '../../../lib/auth/access_tokens.ts';
+import { replaceSegment } from '../../helpers/forge_jwt.ts';
 import { manualClock, TEST_SECRET } from '../../helpers/server.ts';
 
 const SECRET = new TextEncoder().encode(TEST_SECRET);
@@ -21,6 +22,23 @@ function sign(changes: Record<string, unknown>, secret = SECRET, alg = 'HS256'):
   const payload = { sub: 'user-1', sid: 'session-1', jti: 'jti-1', iat, exp: iat + 900, iss: ISSUER, aud: AUDIENCE, ...changes };
   const defined = Object.fromEntries(Object.entries(payload).filter(([, value]) => value !== undefined));
   return new SignJWT(defined).setProtectedHeader({ alg, typ: 'JWT' }).sign(secret);
+}
+
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * The segment with its last character swapped for the one that differs only in the lowest of its six
+ * bits: a segment whose length is not a multiple of 4 ends in a character with unused low bits, so both
+ * decode to the same bytes (RFC 4648 §3.5).
+ */
+function twin(segment: string): string {
+  assert.notEqual(segment.length % 4, 0, 'a segment with no unused bits has no twin');
+  return segment.slice(0, -1) + BASE64URL[BASE64URL.indexOf(segment.at(-1)!) ^ 1];
+}
+
+/** What each segment decodes to, as Node's lenient decoder reads it. */
+function segmentBytes(token: string): string[] {
+  return token.split('.').map((segment) => Buffer.from(segment, 'base64url').toString('hex'));
 }
 
 describe('AccessTokens', () => {
@@ -132,6 +150,27 @@ describe('AccessTokens', () => {
     test(`verify() rejects a token with ${description}, although the signature is good`, async () => {
       const token = await sign(changes);
       await assert.rejects((await tokensWith(manualClock(START))).verify(token), { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED' });
+    });
+  }
+
+  // Two spellings of one token must not both verify: a cache, a deny list or a log keyed by the
+  // token's text would take them for two tokens. Only the signature can be respelled unnoticed (the
+  // header and payload are signed as text), so that is where these respell it.
+  const respellings: [description: string, respell: (token: string) => string][] = [
+    ['a "=" after the signature', (token) => `${token}=`],
+    ["the signature's last character swapped for its twin (the same bytes, other unused bits)", (token) => replaceSegment(token, 2, twin(token.split('.')[2]!))],
+    ['standard base64 "+" and "/" in place of "-" and "_"', (token) => `${token.split('.').slice(0, 2).join('.')}.${Buffer.from(token.split('.')[2]!, 'base64url').toString('base64').replace(/=+$/, '')}`],
+  ];
+  for (const [description, respell] of respellings) {
+    test(`verify() rejects a respelling of a good token: ${description}`, async () => {
+      const tokens = await tokensWith(manualClock(START));
+      const { token } = await tokens.issue('user-1', 'session-1');
+      const respelled = respell(token);
+      assert.notEqual(respelled, token);
+      assert.deepEqual(segmentBytes(respelled), segmentBytes(token), 'the respelling decodes to the very same bytes');
+      await assert.rejects(tokens.verify(respelled), { code: 'ERR_JWS_INVALID' });
+      await tokens.verify(token); // and the original still verifies, the cache holding it or not
+      await assert.rejects(tokens.verify(respelled), { code: 'ERR_JWS_INVALID' });
     });
   }
 

@@ -12,6 +12,13 @@ describe('usernameKey()', () => {
     ['ﬁona', 'fiona'], // the "ﬁ" ligature
     ['ZOË', 'zoë'],
     ['Zoe\u0308', 'zoë'], // "e" plus a combining diaeresis, composed by NFKC
+    // Look-alikes that were separate accounts (issue 12.5): full case folding, and the dot of "İ".
+    ['straße', 'strasse'],
+    ['STRAẞE', 'strasse'], // the capital sharp s
+    ['İstanbul', 'istanbul'], // dotted capital I: lower-cases to "i" plus a combining dot above
+    ['ıstanbul', 'istanbul'], // dotless small i
+    ['ISTANBUL', 'ıstanbul'],
+    ['ΣΟΦΟΣ', 'σοφοσ'], // Greek final and medial sigma
   ];
   for (const [a, b] of same) {
     test(`makes ${JSON.stringify(a)} and ${JSON.stringify(b)} the same key`, () => {
@@ -23,6 +30,14 @@ describe('usernameKey()', () => {
     ['alice', 'alice2'],
     ['alice', 'alicé'],
     ['bob', 'b.o.b'],
+    // Different letters stay different names: accents are not stripped, nor spellings transliterated.
+    ['bob', 'bób'],
+    ['bob', 'bo\u0301b'], // the same "ó", composed by NFKC
+    ['müller', 'mueller'],
+    ['strase', 'strasse'],
+    ['istanbul', 'istanbül'],
+    ['日本', '日本語'],
+    ['σοφος', 'sofos'],
   ];
   for (const [a, b] of different) {
     test(`keeps ${JSON.stringify(a)} and ${JSON.stringify(b)} apart`, () => {
@@ -45,6 +60,18 @@ describe('validateUsername()', () => {
     ['𝒜𝒷𝒸', 'Abc'], // mathematical letters: NFKC folds them before counting
     ['a'.repeat(32), 'a'.repeat(32)],
     ['𠀀'.repeat(32), '𠀀'.repeat(32)], // 32 characters, 64 UTF-16 code units
+    // One script each; a mark that joins its letter (NFKC composes it), or a script that needs marks.
+    ['bo\u0301b', 'bób'],
+    ['straße', 'straße'],
+    ['İstanbul', 'İstanbul'],
+    ['Ελληνικά', 'Ελληνικά'],
+    ['русский', 'русский'],
+    ['ひらがな漢字', 'ひらがな漢字'], // Japanese: Han with Hiragana and Katakana is one writing system
+    ['한국어漢字', '한국어漢字'], // Korean: Hangul with Han
+    ['हिन्दी', 'हिन्दी'], // Devanagari needs its combining vowel signs and virama
+    ['ไม้ไผ่', 'ไม้ไผ่'], // Thai tone marks
+    ['alice_2024', 'alice_2024'], // digits and "_" go with any script
+    ['ユーザー', 'ユーザー'], // the prolonged sound mark is shared by Hiragana and Katakana
   ];
   for (const [raw, shown] of valid) {
     test(`accepts ${JSON.stringify(raw)} as ${JSON.stringify(shown)}`, () => {
@@ -67,6 +94,18 @@ describe('validateUsername()', () => {
     ['an emoji', 'alice😀', /may only hold letters, digits/],
     ['a zero-width space', 'ali\u200bce', /may only hold letters, digits/],
     ['a control character', 'ali\nce', /may only hold letters, digits/],
+    // Look-alikes (issue 12.5): a name mixing scripts, marks that do not join a letter, invisible letters.
+    ['a Cyrillic "а" among Latin letters', '\u0430lice', /one script/],
+    ['a Greek "ο" among Latin letters', 'b\u03bfb', /one script/],
+    ['Latin among Cyrillic letters', 'пaвел', /one script/],
+    ['Arabic-Indic digits with Latin letters', 'bob\u0663', /one script/],
+    ['"bob" with a combining grave on the "b"', 'b\u0300ob', /combining mark/],
+    ['"bob" with a combining overlay stroke', 'bo\u0336b', /combining mark/],
+    ['"bob" with stacked accents', 'bo\u0301\u0301b', /combining mark/],
+    ['a combining mark first', '\u0301bob', /combining mark/],
+    ['a combining grapheme joiner, which is invisible', 'bo\u034fb', /invisible/],
+    ['a variation selector', 'bob\ufe0f', /invisible/],
+    ['Hangul fillers, invisible letters', '\u3164\u3164\u3164', /invisible/],
   ];
   for (const [description, raw, message] of refused) {
     test(`answers 400 on the username field to ${description}`, () => {

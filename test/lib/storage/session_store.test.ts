@@ -82,21 +82,59 @@ describe('JsonSessionStore', () => {
     assert.equal((await store.rotate(first.refreshToken)).sessionId, started.sessionId);
   });
 
-  test('rotate() treats the old token after the grace window as reuse and revokes the whole session', async () => {
+  test('rotate() gives the unused successor again to the old token after the grace window: its answer was lost', async () => {
+    // A popup closed a few ms after it opened /refresh, or a connection dropped: the server rotated,
+    // the client never got the successor, and comes back with the old token much later.
+    const store = await open();
+    const started = await store.start('user-1');
+    const lost = await store.rotate(started.refreshToken);
+    clock.advance(DEFAULT_LIFETIMES.graceMs + 60 * SECOND);
+
+    const again = await store.rotate(started.refreshToken);
+    assert.equal(again.refreshToken, lost.refreshToken);
+    assert.equal(again.sessionId, started.sessionId);
+    assert.equal(again.maxAgeSeconds, lost.maxAgeSeconds - (DEFAULT_LIFETIMES.graceMs + 60 * SECOND) / 1000, 'the same expiry, seen later');
+    assert.ok(store.isActive(started.sessionId));
+    const next = await store.rotate(again.refreshToken);
+    assert.equal(next.sessionId, started.sessionId, 'the session goes on');
+    assert.notEqual(next.refreshToken, again.refreshToken);
+  });
+
+  test('rotate() gives the unused successor again after a restart, days later', async () => {
+    const started = await (await open()).start('user-1');
+    const lost = await (await open()).rotate(started.refreshToken);
+    clock.advance(3 * DAY);
+    assert.equal((await (await open()).rotate(started.refreshToken)).refreshToken, lost.refreshToken);
+  });
+
+  test('rotate() treats the old token as reuse once its successor was used, and revokes the whole session', async () => {
+    const store = await open();
+    const started = await store.start('user-1');
+    const successor = await store.rotate(started.refreshToken);
+    const latest = await store.rotate(successor.refreshToken);
+    clock.advance(DEFAULT_LIFETIMES.graceMs + 1);
+
+    await assert.rejects(store.rotate(started.refreshToken), refused('reused'));
+    await assert.rejects(store.rotate(latest.refreshToken), RefreshError);
+    assert.equal(store.isActive(started.sessionId), false);
+  });
+
+  test('rotate() treats a successor presented again after its own successor was used as reuse', async () => {
     const store = await open();
     const started = await store.start('user-1');
     const successor = await store.rotate(started.refreshToken);
     clock.advance(DEFAULT_LIFETIMES.graceMs + 1);
-
+    await store.rotate(successor.refreshToken);
+    clock.advance(DEFAULT_LIFETIMES.graceMs + 1);
+    // The thief's copy of the first token: its successor was used, so this is a second holder.
     await assert.rejects(store.rotate(started.refreshToken), refused('reused'));
-    await assert.rejects(store.rotate(successor.refreshToken), RefreshError);
   });
 
   test('rotate() leaves other sessions alone when it revokes one for reuse', async () => {
     const store = await open();
     const stolen = await store.start('user-1');
     const other = await store.start('user-1');
-    await store.rotate(stolen.refreshToken);
+    await store.rotate((await store.rotate(stolen.refreshToken)).refreshToken);
     clock.advance(DEFAULT_LIFETIMES.graceMs + 1);
 
     await assert.rejects(store.rotate(stolen.refreshToken), refused('reused'));
@@ -106,16 +144,17 @@ describe('JsonSessionStore', () => {
   test('a reuse revocation is on disk: the session stays revoked after a restart', async () => {
     const store = await open();
     const started = await store.start('user-1');
-    const successor = await store.rotate(started.refreshToken);
+    const latest = await store.rotate((await store.rotate(started.refreshToken)).refreshToken);
     clock.advance(DEFAULT_LIFETIMES.graceMs + 1);
     await assert.rejects(store.rotate(started.refreshToken), refused('reused'));
 
-    await assert.rejects((await open()).rotate(successor.refreshToken), RefreshError);
+    await assert.rejects((await open()).rotate(latest.refreshToken), RefreshError);
   });
 
   test('a rotation survives a restart: the old token later is still reuse', async () => {
     const started = await (await open()).start('user-1');
-    await (await open()).rotate(started.refreshToken);
+    const successor = await (await open()).rotate(started.refreshToken);
+    await (await open()).rotate(successor.refreshToken);
     clock.advance(DEFAULT_LIFETIMES.graceMs + 1);
     await assert.rejects((await open()).rotate(started.refreshToken), refused('reused'));
   });
@@ -179,7 +218,7 @@ describe('JsonSessionStore', () => {
     await store.end(ended.sessionId, { jti: 'j', exp: Math.floor(clock.now() / 1000) + 60 });
     assert.equal(store.isActive(ended.sessionId), false);
 
-    await store.rotate(revoked.refreshToken);
+    await store.rotate((await store.rotate(revoked.refreshToken)).refreshToken);
     clock.advance(DEFAULT_LIFETIMES.graceMs + SECOND);
     await assert.rejects(store.rotate(revoked.refreshToken), refused('reused'));
     assert.equal(store.isActive(revoked.sessionId), false);
