@@ -124,13 +124,16 @@ export async function launchServer(options: LaunchOptions = {}): Promise<Launche
   const printed = options.logFile === undefined ? () => output : () => readFileSync(options.logFile!, 'utf8');
 
   // Polled: 5 ms of granularity is noise next to a start-up, and one loop serves a pipe and a file.
-  let origin: string | undefined;
+  const listeningOn = () => /Listening on (https:\/\/\S+)/.exec(printed())?.[1];
+  let origin = listeningOn();
   while (origin === undefined) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server.ts exited with ${child.exitCode ?? child.signalCode} before listening:\n${output}`);
-    origin = /Listening on (https:\/\/\S+)/.exec(printed())?.[1];
-    if (origin !== undefined) break;
-    if (performance.now() - started > STARTUP_LIMIT_MS) throw new Error(`server.ts did not listen within ${STARTUP_LIMIT_MS / 1000} s:\n${output}`);
+    if (performance.now() - started > STARTUP_LIMIT_MS) {
+      child.kill('SIGKILL');
+      throw new Error(`server.ts did not listen within ${STARTUP_LIMIT_MS / 1000} s:\n${output}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 5));
+    origin = listeningOn();
   }
   const startupMs = performance.now() - started;
   return {
