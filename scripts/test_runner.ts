@@ -57,6 +57,7 @@ export async function runStages(stages: readonly Stage[], options: RunOptions = 
   const started = performance.now();
 
   for (const stage of stages) {
+    if (interrupted !== undefined) break;
     write(stage.name.padEnd(width + 2));
     const stageStarted = performance.now();
     const result = await runStage(stage, { ci, cwd });
@@ -68,8 +69,9 @@ export async function runStages(stages: readonly Stage[], options: RunOptions = 
     write(`${formatCounts(result.counts)}  ${seconds} s${notes}\n`);
     if (result.report !== '') write(`${result.report.trimEnd()}\n\n`);
   }
+  if (interrupted !== undefined) write(`\nStopped by ${interrupted}\n`);
   write(`\nAll stages: ${((performance.now() - started) / 1000).toFixed(1)} s\n${formatCounts(total)}\n`);
-  return total.failed === 0 ? 0 : 1;
+  return total.failed === 0 && interrupted === undefined ? 0 : 1;
 }
 
 /** `12 passed, 0 failed`, then `, 3 skipped` when any were. */
@@ -133,8 +135,11 @@ function tapTotals(tap: string): Record<string, number> {
 /** The spec reporter's "failing tests" section; all it printed when there is none (a crash). */
 function failures(spec: string, code: number): string {
   const section = spec.lastIndexOf('✖ failing tests:');
-  return section === -1 ? `${spec.trimEnd()}\n(exit code ${code})` : spec.slice(section);
+  return section === -1 ? [spec.trimEnd(), `(exit code ${code})`].filter(Boolean).join('\n') : spec.slice(section);
 }
+
+/** The signal that stopped the run, if one did. */
+let interrupted: NodeJS.Signals | undefined;
 
 function run(command: string, args: readonly string[], env: Readonly<Record<string, string>> | undefined, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -145,6 +150,13 @@ function run(command: string, args: readonly string[], env: Readonly<Record<stri
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+    // SIGINT or SIGTERM stops the stage's process too, and the stages after it are not started.
+    const stop = (signal: NodeJS.Signals) => {
+      interrupted = signal;
+      child.kill(signal);
+    };
+    process.on('SIGINT', stop).on('SIGTERM', stop);
+    child.once('close', () => process.off('SIGINT', stop).off('SIGTERM', stop));
     child.once('error', (error) => resolve({ code: 127, stdout, stderr: `Cannot run ${command}: ${error.message}` }));
     child.once('close', (code, signal) => resolve({ code: code ?? 128, stdout, stderr: signal === null ? stderr : `${stderr}\n(killed by ${signal})` }));
   });
