@@ -4,32 +4,21 @@
  * the load generator never shares an event loop or a thread pool with what it measures.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { request } from 'node:https';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+import { PROJECT_ROOT } from '../scripts/support/project_root.ts';
+import { killOnExit, launchServer } from '../scripts/support/servers.ts';
 
 /** Set BENCH_PROFILE=1 to write a V8 CPU profile of every server process into bench/profiles/. */
 const PROFILE_DIR = process.env.BENCH_PROFILE ? path.join(PROJECT_ROOT, 'bench', 'profiles') : undefined;
 
-/** Every child still running; killed if the benchmark itself fails, so no server outlives it. */
-const running = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
-
-function track(child: ChildProcess): ChildProcess {
-  running.add(child);
-  child.once('exit', () => running.delete(child));
-  return child;
+function profileFlags(name: string): string[] {
+  // One folder per process: tsx's loader runs on a thread of its own, which writes a profile too.
+  return PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROFILE_DIR, `${name}-${Date.now()}`)}`] : [];
 }
 
 function nodeArgs(script: string, name: string): string[] {
-  // One folder per process: tsx's loader runs on a thread of its own, which writes a profile too.
-  const profile = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.join(PROFILE_DIR, `${name}-${Date.now()}`)}`] : [];
-  return [...profile, '--import', 'tsx', script];
+  return [...profileFlags(name), '--import', 'tsx', script];
 }
 
 export interface TlsFiles {
@@ -58,50 +47,23 @@ export interface ProjectServer {
  * (Node writes to stdout synchronously when stdout is a file or a pipe, so this is the honest setting.)
  */
 export async function startProject(dataDir: string, tls: TlsFiles, secret: string, name = 'project'): Promise<ProjectServer> {
-  const logFile = path.join(dataDir, '..', `${name}.log`);
-  mkdirSync(path.dirname(logFile), { recursive: true });
-  const logFd = openSync(logFile, 'a');
-  const started = performance.now();
-  const child = track(spawn(process.execPath, nodeArgs('server.ts', name), {
-    cwd: PROJECT_ROOT,
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      RATE_LIMIT: '0',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATA_DIR: dataDir,
-      TLS_CERT: tls.certFile,
-      TLS_KEY: tls.keyFile,
-      JWT_SECRET: secret,
-    },
-    stdio: ['ignore', logFd, 'pipe'],
-  }));
-  closeSync(logFd);
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-
-  // Poll the log file for the first line; 5 ms of polling granularity is noise next to startup.
-  let url: string | undefined;
-  while (url === undefined) {
-    if (child.exitCode !== null) throw new Error(`server.ts exited with ${child.exitCode} before listening:\n${stderr}`);
-    url = /Listening on (https:\/\/\S+)/.exec(readFileSync(logFile, 'utf8'))?.[1];
-    if (url === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
-    if (performance.now() - started > 60_000) throw new Error(`server.ts did not listen within 60 s:\n${stderr}`);
-  }
-  const startupMs = performance.now() - started;
+  const server = await launchServer({
+    env: { NODE_ENV: 'production', RATE_LIMIT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, TLS_CERT: tls.certFile, TLS_KEY: tls.keyFile, JWT_SECRET: secret },
+    dir: path.dirname(dataDir),
+    nodeFlags: profileFlags(name),
+    logFile: path.join(dataDir, '..', `${name}.log`),
+  });
+  const pid = server.child.pid!;
   return {
-    url,
-    pid: child.pid!,
-    startupMs,
-    startupCpuMs: cpuSecondsOf(child.pid!) * 1000,
-    memory: () => memoryOf(child.pid!),
-    cpuSeconds: () => cpuSecondsOf(child.pid!),
+    url: server.origin,
+    pid,
+    startupMs: server.startupMs,
+    startupCpuMs: cpuSecondsOf(pid) * 1000,
+    memory: () => memoryOf(pid),
+    cpuSeconds: () => cpuSecondsOf(pid),
     async stop() {
-      child.kill('SIGTERM');
-      const code = await exited;
-      if (code !== 0) process.stderr.write(`warning: server.ts exited with ${code}\n${stderr}`);
+      const code = await server.stop();
+      if (code !== 0) process.stderr.write(`warning: server.ts exited with ${code}\n${server.output()}`);
       return code;
     },
   };
@@ -128,7 +90,7 @@ export interface BareServer {
 
 /** Starts `bare_server.ts` serving `pageFile` with the same certificate. */
 export async function startBare(pageFile: string, tls: TlsFiles): Promise<BareServer> {
-  const child = track(spawn(process.execPath, nodeArgs('bench/bare_server.ts', 'bare'), {
+  const child = killOnExit(spawn(process.execPath, nodeArgs('bench/bare_server.ts', 'bare'), {
     cwd: PROJECT_ROOT,
     env: { ...process.env, PAGE_FILE: pageFile, TLS_CERT: tls.certFile, TLS_KEY: tls.keyFile },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -157,7 +119,7 @@ export interface Argon2Result {
 
 /** Runs raw argon2 (`argon2_raw.ts`) in a child process and returns its figures. */
 export async function runRawArgon2(mode: 'hash' | 'verify', concurrency: number, seconds: number): Promise<Argon2Result> {
-  const child = track(spawn(process.execPath, nodeArgs('bench/argon2_raw.ts', `argon2-${mode}`), {
+  const child = killOnExit(spawn(process.execPath, nodeArgs('bench/argon2_raw.ts', `argon2-${mode}`), {
     cwd: PROJECT_ROOT,
     env: { ...process.env, MODE: mode, CONCURRENCY: String(concurrency), SECONDS: String(seconds) },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -176,26 +138,6 @@ function firstLine(child: ChildProcess, pattern: RegExp): Promise<string> {
       if (match) resolve(match[1] ?? match[0]);
     });
     child.once('exit', (code) => reject(new Error(`child exited with ${code} before printing ${pattern}:\n${out}`)));
-  });
-}
-
-export interface SimpleResponse {
-  status: number;
-  setCookies: string[];
-  body: string;
-}
-
-/** One HTTPS request that trusts exactly our certificate, for setting up cookies before a run. */
-export function httpsRequest(url: string, ca: string, method: string, headers: Record<string, string> = {}, body?: string): Promise<SimpleResponse> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers, ca, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, setCookies: res.headers['set-cookie'] ?? [], body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
   });
 }
 

@@ -15,18 +15,18 @@
  */
 import { hash } from '@node-rs/argon2';
 import { randomBytes } from 'node:crypto';
-import { Agent, request } from 'node:https';
+import { Agent } from 'node:https';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { createSelfSigned } from '../lib/http/certificate.ts';
 import { OWASP_ARGON2ID } from '../lib/auth/passwords.ts';
+import { httpsRequest } from '../scripts/support/https_client.ts';
+import { PROJECT_ROOT } from '../scripts/support/project_root.ts';
 import { load, type LoadResult } from './load.ts';
 import { makeUsers, seedName } from './make_users.ts';
 import {
-  PROJECT_ROOT,
   cookieValue,
-  httpsRequest,
   runRawArgon2,
   startBare,
   startProject,
@@ -93,11 +93,11 @@ async function benchOrder(root: string, tls: TlsFiles, secret: string): Promise<
   log('1. /order vs bare node:https');
   const project = await startProject(path.join(root, 'order', 'data'), tls, secret, 'order');
   const ca = await readFile(tls.certFile, 'utf8');
-  const signup = await httpsRequest(`${project.url}/signup`, ca, 'POST', FORM, formBody('benchuser'));
+  const signup = await httpsRequest(`${project.url}/signup`, { ca, method: 'POST', headers: FORM, body: formBody('benchuser') });
   const jwt = cookieValue(signup.setCookies, '__Host-jwt');
   if (signup.status !== 303 || jwt === undefined) throw new Error(`signup for the /order run failed: ${signup.status} ${signup.body}`);
   const cookie = `__Host-jwt=${jwt}`;
-  const page = await httpsRequest(`${project.url}/order`, ca, 'GET', { Cookie: cookie });
+  const page = await httpsRequest(`${project.url}/order`, { ca, headers: { Cookie: cookie } });
   if (page.status !== 200) throw new Error(`GET /order with a fresh cookie answered ${page.status}`);
   const pageFile = path.join(root, 'order-page.html');
   await writeFile(pageFile, page.body);
@@ -242,7 +242,7 @@ async function benchLoginAndRefresh(root: string, tls: TlsFiles, secret: string,
   const ca = await readFile(tls.certFile, 'utf8');
   const tokens: string[] = [];
   for (let i = 0; i < FAST_CONNECTIONS; i++) {
-    const response = await httpsRequest(`${project.url}/login`, ca, 'POST', FORM, formBody(seedName(i)));
+    const response = await httpsRequest(`${project.url}/login`, { ca, method: 'POST', headers: FORM, body: formBody(seedName(i)) });
     const token = cookieValue(response.setCookies, '__Secure-refresh');
     if (token === undefined) throw new Error(`login for the refresh run failed: ${response.status}`);
     tokens.push(token);
@@ -271,15 +271,10 @@ async function rotateLoad(url: string, ca: string, tokens: readonly string[], s:
   const statuses: Record<string, number> = {};
   const started = performance.now();
   const until = started + s * 1000;
-  const rotateOne = (token: string) =>
-    new Promise<{ status: number; token: string | undefined }>((resolve, reject) => {
-      const req = request(`${url}/refresh?next=/order`, { agent, headers: { Cookie: `__Secure-refresh=${token}` } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, token: cookieValue(res.headers['set-cookie'] ?? [], '__Secure-refresh') }));
-      });
-      req.on('error', reject);
-      req.end();
-    });
+  const rotateOne = async (token: string) => {
+    const response = await httpsRequest(`${url}/refresh?next=/order`, { ca, agent, headers: { Cookie: `__Secure-refresh=${token}` } });
+    return { status: response.status, token: cookieValue(response.setCookies, '__Secure-refresh') };
+  };
   await Promise.all(
     tokens.map(async (first) => {
       let token: string | undefined = first;

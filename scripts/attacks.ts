@@ -7,14 +7,15 @@
  *   npm run attacks -- --url https://localhost:8443 [--cacert certs/localhost-cert.pem]
  *                                                   a running server; set JWT_SECRET to forge with its key
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { connect as tlsConnect } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { DEFAULT_LIFETIMES } from '../lib/storage/session_store.ts';
 import { Browser } from './browser.ts';
 import { bold, dim, green, red, yellow } from './colour.ts';
+import { base64url, decodeJwt, forge, hmac, unsigned } from './support/forge_jwt.ts';
 import { TARGET_OPTIONS, openTarget, startLocal, type Target } from './target.ts';
-import { exchange, header, rawRequest, setCookies, type HeaderList } from './wire.ts';
+import { exchange, header, rawRequest, setCookies, type HeaderList } from './support/wire.ts';
 
 const { values: args } = parseArgs({ options: { ...TARGET_OPTIONS, help: { type: 'boolean', default: false } } });
 if (args.help) {
@@ -91,16 +92,13 @@ async function tokenOutcome(target: Target, token: string): Promise<Outcome> {
   return { status: String(status), blocked: status !== 200 };
 }
 
-const base64url = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-
 function decodePayload(token: string): Record<string, unknown> {
-  return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+  return decodeJwt(token).payload;
 }
 
 /** A JWT signed with HMAC (`HS256` → sha256, `HS512` → sha512), the way a holder of the key could. */
 function signJwt(alg: 'HS256' | 'HS512', payload: object, key: Uint8Array): string {
-  const input = `${base64url({ alg, typ: 'JWT' })}.${base64url(payload)}`;
-  return `${input}.${createHmac(alg === 'HS256' ? 'sha256' : 'sha512', key).update(input).digest('base64url')}`;
+  return forge({ alg, typ: 'JWT' }, payload, hmac(alg === 'HS256' ? 'sha256' : 'sha512', key));
 }
 
 /** Waits, or moves the in-process clock instead. */
@@ -156,7 +154,7 @@ const attacks: Attack[] = [
     name: 'alg: none',
     defence: 'an unsigned token with the victim\'s claims: only HS256 is accepted, the token cannot pick its algorithm (lib/auth/access_tokens.ts)',
     async run({ target, victim }) {
-      const forged = `${base64url({ alg: 'none', typ: 'JWT' })}.${base64url(decodePayload(accessToken(victim)))}.`;
+      const forged = forge({ alg: 'none', typ: 'JWT' }, decodePayload(accessToken(victim)), unsigned);
       return tokenOutcome(target, forged);
     },
   },
@@ -174,7 +172,7 @@ const attacks: Attack[] = [
     async run({ target, victim, mallory }) {
       const [head, , signature] = accessToken(mallory).split('.');
       const payload = { ...decodePayload(accessToken(mallory)), sub: decodePayload(accessToken(victim)).sub };
-      return tokenOutcome(target, `${head}.${base64url(payload)}.${signature}`);
+      return tokenOutcome(target, `${head}.${base64url(JSON.stringify(payload))}.${signature}`);
     },
   },
   {

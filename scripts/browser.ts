@@ -5,7 +5,7 @@
  */
 import { parseSetCookie } from '../lib/cookies/cookies.ts';
 import type { Target } from './target.ts';
-import { exchange, setCookies, type Exchange, type HeaderList } from './wire.ts';
+import { exchange, setCookies, type Exchange, type HeaderList } from './support/wire.ts';
 
 interface StoredCookie {
   name: string;

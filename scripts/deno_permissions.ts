@@ -8,10 +8,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConfigError, ENV_VARIABLES, readConfig, type Config } from '../lib/config.ts';
-
-const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+import { PROJECT_ROOT } from './support/project_root.ts';
 
 /** The binary the `deno` dev dependency installs: no global Deno needed. */
 export const DENO = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'deno');

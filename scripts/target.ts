@@ -4,19 +4,14 @@
  * move; or, with `--url`, one that is already running (`npm start`).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { readConfig } from '../lib/config.ts';
+import { readFile } from 'node:fs/promises';
 import type { Logger } from '../lib/support/log.ts';
-import { startServer } from '../lib/start_server.ts';
 import { DEFAULT_ACCESS_SECONDS } from '../lib/auth/access_tokens.ts';
+import type { Endpoint } from './support/https_client.ts';
+import { startInProcess } from './support/servers.ts';
 
-export interface Target {
-  /** `https://localhost:41234` */
-  readonly origin: string;
-  /** The certificate to trust, in PEM: exactly this server's, never `rejectUnauthorized: false`. */
-  readonly ca: string;
+/** `origin` (`https://localhost:41234`) and `ca`: exactly this server's, never `rejectUnauthorized: false`. */
+export interface Target extends Endpoint {
   /** What the server's clock reads, in ms. */
   now(): number;
   /** Moves the server's clock forward; undefined for a running server, whose clock is its own. */
@@ -58,32 +53,22 @@ const quietLogger: Logger = {
  * limiting off, as `RATE_LIMIT=0` does.
  */
 export async function startLocal(options: { rateLimit?: number } = {}): Promise<Target> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'jwt-cookie-redirect-'));
   let now = Date.now();
-  const secret = randomBytes(32).toString('base64url');
-  const config = readConfig({
-    PORT: '0',
-    HOST: 'localhost',
-    DATA_DIR: path.join(dir, 'data'),
-    TLS_CERT: path.join(dir, 'cert.pem'),
-    TLS_KEY: path.join(dir, 'key.pem'),
-    JWT_SECRET: secret,
-    RATE_LIMIT: String(options.rateLimit ?? 0),
+  const server = await startInProcess({
+    env: { HOST: 'localhost', JWT_SECRET: randomBytes(32).toString('base64url'), RATE_LIMIT: String(options.rateLimit ?? 0) },
+    clock: () => now,
+    log: quietLogger,
   });
-  const running = await startServer(config, { clock: () => now, log: quietLogger });
   return {
-    origin: running.url,
-    ca: running.certificate,
+    origin: server.origin,
+    ca: server.ca,
     now: () => now,
     advanceClock: (ms) => {
       now += ms;
     },
-    secret: config.jwtSecret,
-    accessSeconds: running.services.tokens.lifetimeSeconds,
-    async close() {
-      await running.close();
-      await rm(dir, { recursive: true, force: true });
-    },
+    secret: server.config.jwtSecret,
+    accessSeconds: server.running.services.tokens.lifetimeSeconds,
+    close: () => server.close(),
   };
 }
 

@@ -16,7 +16,7 @@ import { parseSetCookie } from '../lib/cookies/cookies.ts';
 import { Browser } from './browser.ts';
 import { bold, cyan, dim, green, magenta, red, yellow } from './colour.ts';
 import { TARGET_OPTIONS, openTarget, type Target } from './target.ts';
-import { header, type Exchange } from './wire.ts';
+import { header, type Exchange } from './support/wire.ts';
 
 const { values: args } = parseArgs({ options: { ...TARGET_OPTIONS, full: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } } });
 if (args.help) {

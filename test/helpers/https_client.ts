@@ -1,13 +1,12 @@
 /**
- * A small HTTPS client for tests: real TLS that trusts exactly the server's own certificate (never
- * `rejectUnauthorized: false`), and a real RFC 6265 cookie jar (tough-cookie) that follows redirects
- * the way a browser does.
+ * The tests' HTTPS client: the shared request (`scripts/support/https_client.ts`) with every
+ * `Set-Cookie` linted, and a real RFC 6265 cookie jar (tough-cookie) that follows redirects the way a
+ * browser does.
  */
-import { request as httpsRequest } from 'node:https';
-import { checkServerIdentity } from 'node:tls';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { CookieJar } from 'tough-cookie';
 import { lintSetCookie } from '../../lib/cookies/cookie_lint.ts';
+import { httpsRequest } from '../../scripts/support/https_client.ts';
 
 export interface TestResponse {
   status: number;
@@ -33,7 +32,7 @@ export interface RequestOptions {
  * One HTTPS request; no cookies, no redirects. Every `Set-Cookie` in the response is linted
  * (`lib/cookies/cookie_lint.ts`): a cookie that breaks a rule rejects the request, and so fails the test.
  */
-export function send(url: string, ca: string, method: string, options: RequestOptions = {}): Promise<TestResponse> {
+export async function send(url: string, ca: string, method: string, options: RequestOptions = {}): Promise<TestResponse> {
   const headers: OutgoingHttpHeaders = { ...options.headers };
   let body = options.body;
   if (options.form !== undefined) {
@@ -43,29 +42,13 @@ export function send(url: string, ca: string, method: string, options: RequestOp
     body = JSON.stringify(options.json);
     headers['content-type'] ??= 'application/json';
   }
-  return new Promise((resolve, reject) => {
-    // The certificate is checked against the host we connect to, even when a test sends another Host header.
-    const identity = (_host: string, cert: Parameters<typeof checkServerIdentity>[1]) => checkServerIdentity(new URL(url).hostname, cert);
-    const req = httpsRequest(url, { method, headers, ca, agent: false, checkServerIdentity: identity }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown;
-        if ((res.headers['content-type'] ?? '').startsWith('application/json')) json = JSON.parse(text);
-        const setCookies = res.headers['set-cookie'] ?? [];
-        const violations = setCookies.flatMap((setCookie) => lintSetCookie(setCookie));
-        if (violations.length > 0) {
-          reject(new Error(`${method} ${url}: Set-Cookie breaks the cookie rules:\n${violations.map((v) => `  ${v.rule}: ${v.message}`).join('\n')}`));
-          return;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, setCookies, body: text, json });
-      });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+  const response = await httpsRequest(url, { ca, method, headers, body });
+  const violations = response.setCookies.flatMap((setCookie) => lintSetCookie(setCookie));
+  if (violations.length > 0) {
+    throw new Error(`${method} ${url}: Set-Cookie breaks the cookie rules:\n${violations.map((v) => `  ${v.rule}: ${v.message}`).join('\n')}`);
+  }
+  const json: unknown = (response.headers['content-type'] ?? '').startsWith('application/json') ? JSON.parse(response.body) : undefined;
+  return { status: response.status, headers: response.headers, setCookies: response.setCookies, body: response.body, json };
 }
 
 /**

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { DEFAULT_LIFETIMES } from '../../lib/storage/session_store.ts';
 import type { TestBrowser } from '../helpers/https_client.ts';
-import { openTls } from '../helpers/raw_tls.ts';
+import { openTls } from '../../scripts/support/wire.ts';
 import { launchServer, type LaunchedServer } from '../helpers/server.ts';
 
 const JSON_ACCEPT = { accept: 'application/json' };

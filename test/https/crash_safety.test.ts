@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { keepAliveClient } from '../helpers/raw_tls.ts';
+import { keepAliveClient } from '../../scripts/support/https_client.ts';
 import { launchServer, makeTempDir, type LaunchedServer } from '../helpers/server.ts';
 
 const PASSWORD = 'correct horse battery';

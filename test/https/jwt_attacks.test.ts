@@ -1,7 +1,7 @@
 /**
  * Every known way to slip a JWT past a verifier, thrown at `GET /order`. Each attack must leave the
  * request signed out: a 401 from the "not signed in" branch of the handler, never the page that names
- * the user, never a 500. The tokens are forged by hand (`test/helpers/forge_jwt.ts`) with the test
+ * the user, never a 500. The tokens are forged by hand (`scripts/support/forge_jwt.ts`) with the test
  * server's own JWT_SECRET where the attack needs it, so each one differs from a token the server
  * accepts by exactly the flaw under test; the first test proves that control token is accepted.
  */
@@ -10,7 +10,7 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { base64url, compact, decodeJwt, es256, forge, hmac, replaceSegment, unsigned } from '../helpers/forge_jwt.ts';
+import { base64url, compact, decodeJwt, es256, forge, hmac, replaceSegment, unsigned } from '../../scripts/support/forge_jwt.ts';
 import { send, type TestResponse } from '../helpers/https_client.ts';
 import { TEST_SECRET, launchServer, type LaunchedServer } from '../helpers/server.ts';
 

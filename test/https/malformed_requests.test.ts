@@ -8,7 +8,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { send } from '../helpers/https_client.ts';
-import { keepAliveClient, openTls, rawRequest, readUntilClosed } from '../helpers/raw_tls.ts';
+import { keepAliveClient } from '../../scripts/support/https_client.ts';
+import { openTls, rawRequest, readUntilClosed } from '../../scripts/support/wire.ts';
 import { launchServer, type LaunchedServer } from '../helpers/server.ts';
 
 let server: LaunchedServer;

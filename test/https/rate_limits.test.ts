@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { keepAliveClient } from '../helpers/raw_tls.ts';
+import { keepAliveClient } from '../../scripts/support/https_client.ts';
 import { launchServer, type LaunchedServer } from '../helpers/server.ts';
 
 const PASSWORD = 'correct horse battery';

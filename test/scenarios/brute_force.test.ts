@@ -9,7 +9,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { LoginBackoff, RateLimiter } from '../../lib/auth/rate_limit.ts';
 import { OWASP_ARGON2ID } from '../../lib/auth/passwords.ts';
-import { keepAliveClient } from '../helpers/raw_tls.ts';
+import { keepAliveClient } from '../../scripts/support/https_client.ts';
 import { manualClock, startInProcess, type InProcessServer } from '../helpers/server.ts';
 
 const PASSWORD = 'correct horse battery';

@@ -11,7 +11,7 @@ import * as realFs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FileSystem } from '../../lib/storage/durable_file.ts';
-import { keepAliveClient } from '../helpers/raw_tls.ts';
+import { keepAliveClient } from '../../scripts/support/https_client.ts';
 import { startInProcess, type InProcessServer } from '../helpers/server.ts';
 
 type FaultPoint = 'open' | 'write' | 'fsync' | 'rename';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { AccessTokens, AUDIENCE, DEFAULT_ACCESS_SECONDS, ISSUER } from '../../../lib/auth/access_tokens.ts';
-import { replaceSegment } from '../../helpers/forge_jwt.ts';
+import { replaceSegment } from '../../../scripts/support/forge_jwt.ts';
 import { manualClock, TEST_SECRET } from '../../helpers/server.ts';
 
 const SECRET = new TextEncoder().encode(TEST_SECRET);

@@ -1,0 +1,28 @@
+/**
+ * `npm test`: every stage in order, a line each, and one total at the end. `npm run test:unit` and the
+ * others run one stage the same way (`node --import tsx scripts/test.ts unit`).
+ *
+ * A stage is one entry below: a name, then test files for node:test or a command. One that needs a
+ * program npm does not install names it, with the install hint: outside CI its tests skip (and are
+ * counted as skipped, with the hint); under CI=true the stage fails. A PostgreSQL stage, say:
+ *   { name: 'postgres', tests: ['test/postgres/*.test.ts'], needs: { program: 'pg_virtualenv', hint: 'apt-get install postgresql', wrap: true } }
+ */
+import { runStages, type Stage } from './test_runner.ts';
+
+const CHROME_PATH = process.env.CHROME_PATH || '/usr/bin/chromium';
+
+export const STAGES: readonly Stage[] = [
+  { name: 'typecheck', command: ['npm', 'run', '--silent', 'typecheck'] },
+  { name: 'unit', tests: ['test/lib/*.test.ts', 'test/lib/*/*.test.ts', 'test/scenarios/*.test.ts', 'test/scripts/*.test.ts', 'test/docs/*.test.ts'] },
+  { name: 'http', tests: ['test/https/*.test.ts'] },
+  { name: 'deno', tests: ['test/https/*.test.ts'], env: { TEST_RUNTIME: 'deno' } },
+  { name: 'browser', tests: ['test/browser/*.test.ts'], needs: { program: CHROME_PATH, hint: 'apt-get install chromium (or set CHROME_PATH)' } },
+];
+
+const names = process.argv.slice(2);
+const unknown = names.filter((name) => !STAGES.some((stage) => stage.name === name));
+if (unknown.length > 0) {
+  console.error(`Cannot run tests: no stage ${unknown.map((name) => `"${name}"`).join(', ')} (the stages: ${STAGES.map((stage) => stage.name).join(', ')})`);
+  process.exit(2);
+}
+process.exitCode = await runStages(names.length === 0 ? STAGES : STAGES.filter((stage) => names.includes(stage.name)));
