@@ -19,7 +19,7 @@ import { RefreshError } from './storage/session_store.ts';
 import { ACCESS_COOKIE, CLEAR_REFRESH_COOKIE, REFRESH_COOKIE, accessCookie, readSessionCookie } from './cookies/session_cookies.ts';
 import { matchesEtag, type StaticFile } from './http/static_files.ts';
 import type { AccessClaims } from './auth/access_tokens.ts';
-import { UsernameTakenError } from './storage/user_store.ts';
+import { UsernameTakenError, type User } from './storage/user_store.ts';
 
 export function buildRouter(services: Services, staticFiles: ReadonlyMap<string, StaticFile>): Router<Route> {
   const router = new Router<Route>();
@@ -81,16 +81,15 @@ function login(services: Services): Route {
       const username = requireField(fields, 'username');
       const password = normalizePassword(requireField(fields, 'password'));
       const account = usernameKey(username);
-      services.backoff.check(account);
+      // Reserved before the password is checked, so guesses sent in parallel are counted as they arrive.
+      const attempt = services.backoff.reserve(account);
 
-      const user = await services.users.findByName(username);
-      // No such user: verify against a dummy hash anyway, so the answer takes just as long.
-      const valid = user === undefined ? await services.passwords.verifyNobody(password) : await services.passwords.verify(user.passwordHash, password);
-      if (user === undefined || !valid) {
-        services.backoff.recordFailure(account);
-        throw new HttpError(401, LOGIN_FAILED);
-      }
-      services.backoff.recordSuccess(account);
+      const user = await checkPassword(services, username, password).catch((error: unknown) => {
+        attempt.abandoned(); // no password was checked (a 503 from the hasher or the disk): not a failure
+        throw error;
+      });
+      if (user === undefined) throw new HttpError(401, LOGIN_FAILED); // the attempt stays counted
+      attempt.succeeded();
       if (services.passwords.needsRehash(user.passwordHash)) {
         // The only moment the server sees the password again: upgrade a hash made under older parameters.
         await services.users.setPasswordHash(user.id, await services.passwords.hash(password));
@@ -106,6 +105,14 @@ function login(services: Services): Route {
         next: safeNextPath(ctx.fields?.next),
       }),
   };
+}
+
+/** The user whose password this is, or undefined for a wrong password or an unknown username. */
+async function checkPassword(services: Services, username: string, password: string): Promise<User | undefined> {
+  const user = await services.users.findByName(username);
+  // No such user: verify against a dummy hash anyway, so the answer takes just as long.
+  if (user === undefined) return services.passwords.verifyNobody(password).then(() => undefined);
+  return (await services.passwords.verify(user.passwordHash, password)) ? user : undefined;
 }
 
 /** Rendered /order pages remembered, by the Cookie header that produced them. */

@@ -56,15 +56,36 @@ export class RateLimiter {
 const FREE_FAILURES = 5;
 const MAX_WAIT_MS = 15 * 60_000;
 
+function waitAfter(failures: number): number {
+  return failures <= FREE_FAILURES ? 0 : Math.min(MAX_WAIT_MS, 1000 * 2 ** (failures - FREE_FAILURES - 1));
+}
+
+/**
+ * One login attempt, reserved before its password is checked. It counts as a failure from the moment
+ * it is reserved; `succeeded()` clears the count, `abandoned()` gives its place back when no password
+ * was checked after all (the hasher shed the load, the disk failed).
+ */
+export interface LoginAttempt {
+  succeeded(): void;
+  abandoned(): void;
+}
+
+const UNLIMITED_ATTEMPT: LoginAttempt = Object.freeze({ succeeded() {}, abandoned() {} });
+
 /**
  * A per-account wait after repeated failed logins, so guessing one account's password is slow even
  * from many addresses. The wait is short and lifts by itself: a hard lockout would let anyone lock a
  * user out of their own account.
+ *
+ * An attempt is counted when it starts, not when its argon2 check ends: checked the other way round,
+ * a hundred guesses sent at once all pass the check before the first failure is recorded, and all of
+ * them are tried. Counted first, at most `FREE_FAILURES + 1` checks run before the wait starts, however
+ * many arrive together.
  */
 export class LoginBackoff {
   readonly #enabled: boolean;
   readonly #clock: Clock;
-  readonly #failures: LruMap<string, { count: number; until: number }>;
+  readonly #failures: LruMap<string, { count: number; at: number }>;
 
   constructor(enabled: boolean, clock: Clock, maxKeys = DEFAULT_MAX_KEYS) {
     this.#enabled = enabled;
@@ -77,24 +98,32 @@ export class LoginBackoff {
     return this.#failures.size;
   }
 
-  /** Throws 429 while `account` must wait. */
-  check(account: string): void {
-    if (!this.#enabled) return;
-    const entry = this.#failures.get(entryKey(account));
-    const wait = entry === undefined ? 0 : entry.until - this.#clock();
-    if (wait > 0) throw tooMany('Too many failed logins for this account: wait a moment and try again', wait);
-  }
-
-  recordFailure(account: string): void {
-    if (!this.#enabled) return;
+  /** Reserves an attempt at `account`'s password, or throws 429 with `Retry-After` while it must wait. */
+  reserve(account: string): LoginAttempt {
+    if (!this.#enabled) return UNLIMITED_ATTEMPT;
     const key = entryKey(account);
-    const count = (this.#failures.get(key)?.count ?? 0) + 1;
-    const wait = count <= FREE_FAILURES ? 0 : Math.min(MAX_WAIT_MS, 1000 * 2 ** (count - FREE_FAILURES - 1));
-    this.#failures.set(key, { count, until: this.#clock() + wait });
-  }
+    const now = this.#clock();
+    const entry = this.#failures.get(key);
+    const wait = entry === undefined ? 0 : entry.at + waitAfter(entry.count) - now;
+    if (wait > 0) throw tooMany('Too many failed logins for this account: wait a moment and try again', wait);
+    this.#failures.set(key, { count: (entry?.count ?? 0) + 1, at: now });
 
-  recordSuccess(account: string): void {
-    this.#failures.delete(entryKey(account));
+    let settled = false;
+    return {
+      succeeded: () => {
+        if (settled) return;
+        settled = true;
+        this.#failures.delete(key);
+      },
+      abandoned: () => {
+        if (settled) return;
+        settled = true;
+        const current = this.#failures.get(key);
+        if (current === undefined) return;
+        if (current.count <= 1) this.#failures.delete(key);
+        else this.#failures.set(key, { ...current, count: current.count - 1 });
+      },
+    };
   }
 }
 
