@@ -86,7 +86,7 @@ export class PasswordHasher {
    * long as "wrong password" and response timing does not reveal which usernames exist.
    */
   async verifyNobody(password: string): Promise<false> {
-    this.#dummyHash ??= hash(randomBytes(32), { ...this.params, algorithm: ARGON2ID });
+    this.#dummyHash ??= this.hash(randomBytes(32).toString('base64url'));
     await this.verify(await this.#dummyHash, password);
     return false;
   }
