@@ -83,7 +83,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     users: await JsonUserStore.open(config.dataDir, { fs: options.fs, clock }),
     sessions: await JsonSessionStore.open(config.dataDir, { secret, clock, lifetimes: options.lifetimes, fs: options.fs }),
     tokens: await AccessTokens.create(secret, { clock, lifetimeSeconds: options.accessSeconds }),
-    passwords: new PasswordHasher(options.passwords),
+    passwords: await PasswordHasher.create(options.passwords),
     attempts: new RateLimiter(config.rateLimit, clock),
     backoff: new LoginBackoff(config.rateLimit > 0, clock),
   };
