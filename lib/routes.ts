@@ -17,6 +17,7 @@ import { NO_STORE, htmlReply, noContent, seeOther, type Reply } from './http/rep
 import { Router } from './http/router.ts';
 import { RefreshError } from './storage/session_store.ts';
 import { ACCESS_COOKIE, CLEAR_REFRESH_COOKIE, REFRESH_COOKIE, accessCookie, readSessionCookie } from './cookies/session_cookies.ts';
+import { DEVICE_COOKIE, deviceCookie } from './cookies/device_cookie.ts';
 import { matchesEtag, type StaticFile } from './http/static_files.ts';
 import type { AccessClaims } from './auth/access_tokens.ts';
 import { UsernameTakenError, type User } from './storage/user_store.ts';
@@ -59,7 +60,9 @@ function signup(services: Services): Route {
           ? new HttpError(503, 'Your account was created, but signing you in failed: sign in shortly', { cause: error, headers: { 'Retry-After': '5' } })
           : error;
       });
-      return seeOther('/order', { 'Set-Cookie': cookies, ...NO_STORE });
+      // The browser that chose the password is trusted to keep trying it while others guess at it.
+      const device = deviceCookie(services.devices.issue(usernameKey(username)));
+      return seeOther('/order', { 'Set-Cookie': [...cookies, device], ...NO_STORE });
     },
     errorPage: (error, ctx) => signupPage({ error: error.message, field: error.field, username: ctx.fields?.username }),
   };
@@ -81,8 +84,11 @@ function login(services: Services): Route {
       const username = requireField(fields, 'username');
       const password = normalizePassword(requireField(fields, 'password'));
       const account = usernameKey(username);
-      // Reserved before the password is checked, so guesses sent in parallel are counted as they arrive.
-      const attempt = services.backoff.reserve(account);
+      // A browser that signed in to this account before is limited on its own; everyone else shares
+      // the account's count. Reserved before the password is checked, so guesses sent in parallel are
+      // counted as they arrive.
+      const device = services.devices.verify(readSessionCookie(ctx.req.headers.cookie, DEVICE_COOKIE), account);
+      const attempt = services.backoff.reserve(account, device);
 
       const user = await checkPassword(services, username, password).catch((error: unknown) => {
         attempt.abandoned(); // no password was checked (a 503 from the hasher or the disk): not a failure
@@ -94,7 +100,8 @@ function login(services: Services): Route {
         // The only moment the server sees the password again: upgrade a hash made under older parameters.
         await services.users.setPasswordHash(user.id, await services.passwords.hash(password));
       }
-      return seeOther(next, { 'Set-Cookie': await startSession(services, user), ...NO_STORE });
+      const cookies = [...(await startSession(services, user)), deviceCookie(services.devices.issue(account))];
+      return seeOther(next, { 'Set-Cookie': cookies, ...NO_STORE });
     },
     errorPage: (error, ctx) =>
       loginPage({

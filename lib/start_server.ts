@@ -21,6 +21,7 @@ import { buildRouter } from './routes.ts';
 import { JsonSessionStore, type SessionLifetimes } from './storage/session_store.ts';
 import { loadStaticFiles } from './http/static_files.ts';
 import { AccessTokens } from './auth/access_tokens.ts';
+import { DeviceTokens } from './auth/device_tokens.ts';
 import { JsonUserStore } from './storage/user_store.ts';
 
 export const PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
@@ -86,6 +87,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     passwords: await PasswordHasher.create(options.passwords),
     attempts: new RateLimiter(config.rateLimit, clock),
     backoff: new LoginBackoff(config.rateLimit > 0, clock),
+    devices: new DeviceTokens(secret, clock),
   };
   const router = buildRouter(services, await loadStaticFiles(PUBLIC_DIR));
 

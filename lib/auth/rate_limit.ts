@@ -77,6 +77,11 @@ const UNLIMITED_ATTEMPT: LoginAttempt = Object.freeze({ succeeded() {}, abandone
  * from many addresses. The wait is short and lifts by itself: a hard lockout would let anyone lock a
  * user out of their own account.
  *
+ * Even a short wait, kept up by one guess every few minutes, would keep the owner out; so a browser
+ * with a valid device cookie for the account (`device_tokens.ts`) is counted on its own, by its device
+ * id, and only clients without one share the account's count (OWASP, "Slow down online guessing
+ * attacks with device cookies").
+ *
  * An attempt is counted when it starts, not when its argon2 check ends: checked the other way round,
  * a hundred guesses sent at once all pass the check before the first failure is recorded, and all of
  * them are tried. Counted first, at most `FREE_FAILURES + 1` checks run before the wait starts, however
@@ -85,12 +90,15 @@ const UNLIMITED_ATTEMPT: LoginAttempt = Object.freeze({ succeeded() {}, abandone
 export class LoginBackoff {
   readonly #enabled: boolean;
   readonly #clock: Clock;
+  /** Failures of clients without a device cookie, by account; and of trusted devices, by device id. */
   readonly #failures: LruMap<string, { count: number; at: number }>;
+  readonly #deviceFailures: LruMap<string, { count: number; at: number }>;
 
   constructor(enabled: boolean, clock: Clock, maxKeys = DEFAULT_MAX_KEYS) {
     this.#enabled = enabled;
     this.#clock = clock;
     this.#failures = new LruMap(maxKeys);
+    this.#deviceFailures = new LruMap(maxKeys);
   }
 
   /** How many accounts are remembered (at most `maxKeys`). */
@@ -98,30 +106,36 @@ export class LoginBackoff {
     return this.#failures.size;
   }
 
-  /** Reserves an attempt at `account`'s password, or throws 429 with `Retry-After` while it must wait. */
-  reserve(account: string): LoginAttempt {
+  /**
+   * Reserves an attempt at `account`'s password, or throws 429 with `Retry-After` while it must wait.
+   * `device` is the id from a device cookie verified for this account: that device's own count applies.
+   */
+  reserve(account: string, device?: string): LoginAttempt {
     if (!this.#enabled) return UNLIMITED_ATTEMPT;
-    const key = entryKey(account);
+    const [failures, key, message] =
+      device === undefined
+        ? [this.#failures, entryKey(account), 'Too many failed logins for this account: wait a moment and try again']
+        : [this.#deviceFailures, device, 'Too many failed logins from this device: wait a moment and try again'];
     const now = this.#clock();
-    const entry = this.#failures.get(key);
+    const entry = failures.get(key);
     const wait = entry === undefined ? 0 : entry.at + waitAfter(entry.count) - now;
-    if (wait > 0) throw tooMany('Too many failed logins for this account: wait a moment and try again', wait);
-    this.#failures.set(key, { count: (entry?.count ?? 0) + 1, at: now });
+    if (wait > 0) throw tooMany(message, wait);
+    failures.set(key, { count: (entry?.count ?? 0) + 1, at: now });
 
     let settled = false;
     return {
       succeeded: () => {
         if (settled) return;
         settled = true;
-        this.#failures.delete(key);
+        failures.delete(key);
       },
       abandoned: () => {
         if (settled) return;
         settled = true;
-        const current = this.#failures.get(key);
+        const current = failures.get(key);
         if (current === undefined) return;
-        if (current.count <= 1) this.#failures.delete(key);
-        else this.#failures.set(key, { ...current, count: current.count - 1 });
+        if (current.count <= 1) failures.delete(key);
+        else failures.set(key, { ...current, count: current.count - 1 });
       },
     };
   }
