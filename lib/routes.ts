@@ -176,8 +176,11 @@ function explainOrder(cookieHeader: string | undefined, claims: AccessClaims): O
 function refresh(services: Services, success: 'redirect' | 'no-content'): Route {
   return {
     async handle(ctx) {
+      services.addressRefreshes.take(clientAddress(ctx));
       const token = readSessionCookie(ctx.req.headers.cookie, REFRESH_COOKIE);
       if (token === undefined) throw new HttpError(401, 'Your session has ended: sign in again');
+      const sessionId = services.sessions.sessionOf(token);
+      if (sessionId !== undefined) services.sessionRefreshes.take(sessionId);
       let cookies: string[];
       try {
         cookies = await refreshSession(services, token);

@@ -18,6 +18,9 @@ export interface Services {
   readonly attempts: RateLimiter;
   /** The growing wait after failed logins, per account, or per device for a browser with a device cookie. */
   readonly backoff: LoginBackoff;
+  /** Refreshes per session, and per client address (see `start_server.ts` for the rates). */
+  readonly sessionRefreshes: RateLimiter;
+  readonly addressRefreshes: RateLimiter;
   /** Signs and checks device cookies, which mark a browser that signed in to an account before. */
   readonly devices: DeviceTokens;
 }

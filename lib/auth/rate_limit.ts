@@ -1,6 +1,7 @@
 /**
  * Limits on guessing: a token bucket per client address, and a growing wait per account after failed
- * logins (OWASP Authentication Cheat Sheet, "Protect against automated attacks").
+ * logins (OWASP Authentication Cheat Sheet, "Protect against automated attacks"). The same token
+ * bucket limits refreshes, per session and per address.
  *
  * Both keep at most `maxKeys` entries, dropping the least recently used, so an attacker who rotates
  * through addresses or usernames cannot grow the server's memory without bound.
@@ -16,19 +17,31 @@ function tooMany(message: string, waitMs: number): HttpError {
   return new HttpError(429, message, { headers: { 'Retry-After': String(Math.max(1, Math.ceil(waitMs / 1000))) } });
 }
 
+export interface RateLimiterOptions {
+  /** Attempts a key may make at once, before the refill matters; default `perMinute`. */
+  burst?: number;
+  /** The 429's message; by default it speaks of attempts from the client's address. */
+  message?: string;
+  maxKeys?: number;
+}
+
 /**
- * `perMinute` attempts per key, refilled continuously; a burst of up to `perMinute` is allowed.
+ * A token bucket per key: `perMinute` attempts, refilled continuously, and up to `burst` at once.
  * `perMinute` 0 turns the limit off.
  */
 export class RateLimiter {
   readonly #perMinute: number;
+  readonly #burst: number;
+  readonly #message: string;
   readonly #clock: Clock;
   readonly #buckets: LruMap<string, { tokens: number; at: number }>;
 
-  constructor(perMinute: number, clock: Clock, maxKeys = DEFAULT_MAX_KEYS) {
+  constructor(perMinute: number, clock: Clock, options: RateLimiterOptions = {}) {
     this.#perMinute = perMinute;
+    this.#burst = options.burst ?? perMinute;
+    this.#message = options.message ?? 'Too many attempts from your address: wait a moment and try again';
     this.#clock = clock;
-    this.#buckets = new LruMap(maxKeys);
+    this.#buckets = new LruMap(options.maxKeys ?? DEFAULT_MAX_KEYS);
   }
 
   get trackedKeys(): number {
@@ -40,12 +53,12 @@ export class RateLimiter {
     if (this.#perMinute === 0) return;
     const now = this.#clock();
     const msPerToken = 60_000 / this.#perMinute;
-    const bucket = this.#buckets.get(key) ?? { tokens: this.#perMinute, at: now };
-    bucket.tokens = Math.min(this.#perMinute, bucket.tokens + (now - bucket.at) / msPerToken);
+    const bucket = this.#buckets.get(key) ?? { tokens: this.#burst, at: now };
+    bucket.tokens = Math.min(this.#burst, bucket.tokens + (now - bucket.at) / msPerToken);
     bucket.at = now;
     if (bucket.tokens < 1) {
       this.#buckets.set(key, bucket);
-      throw tooMany('Too many attempts from your address: wait a moment and try again', (1 - bucket.tokens) * msPerToken);
+      throw tooMany(this.#message, (1 - bucket.tokens) * msPerToken);
     }
     bucket.tokens -= 1;
     this.#buckets.set(key, bucket);

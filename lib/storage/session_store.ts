@@ -110,6 +110,8 @@ export interface SessionStore {
   isDenied(jti: string): boolean;
   /** True while the session an access token belongs to goes on. */
   isActive(sessionId: string): boolean;
+  /** The session a refresh token was issued for (spent or not), if known: what /refresh is limited by. */
+  sessionOf(refreshToken: string): string | undefined;
   /** Resolves when every pending write is stored. */
   flush(): Promise<void>;
 }
@@ -226,6 +228,10 @@ export class JsonSessionStore implements SessionStore {
   isActive(sessionId: string): boolean {
     const family = this.#families.get(sessionId);
     return family !== undefined && this.#clock() < family.expiresAt;
+  }
+
+  sessionOf(refreshToken: string): string | undefined {
+    return this.#tokens.get(sha256(refreshToken))?.familyId;
   }
 
   flush(): Promise<void> {

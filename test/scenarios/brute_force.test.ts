@@ -127,7 +127,7 @@ describe('memory stays bounded when an attacker rotates keys', () => {
   const CAP = 100;
 
   test('the per-address limiter never tracks more than its cap of addresses', () => {
-    const limiter = new RateLimiter(1, manualClock().now, CAP);
+    const limiter = new RateLimiter(1, manualClock().now, { maxKeys: CAP });
     for (let i = 0; i < 10 * CAP; i++) {
       limiter.take(`10.0.${i >> 8}.${i & 255}`);
       assert.ok(limiter.trackedKeys <= CAP, `${limiter.trackedKeys} keys after ${i + 1} addresses`);
