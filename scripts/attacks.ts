@@ -293,7 +293,7 @@ const attacks: Attack[] = [
   },
   {
     name: 'lock the owner out',
-    defence: "guesses lock the account, yet the owner's browser signs in: its __Host-device cookie (OWASP device cookies) gets its own count; another account's does not help",
+    defence: "guesses lock the account, yet the owner's browser signs in: its __Secure-device cookie (OWASP device cookies) gets its own count; another account's does not help",
     async run(lab) {
       const target = lab.target.advanceClock ? await startLocal({ rateLimit: 30 }) : lab.target;
       try {
@@ -303,7 +303,7 @@ const attacks: Attack[] = [
         const login = (password: string, cookie?: string) =>
           exchange(target, 'POST', '/login', [['Content-Type', 'application/x-www-form-urlencoded'], ...(cookie === undefined ? [] : [['Cookie', cookie] as [string, string]])], new URLSearchParams({ username: name, password }).toString());
         await Promise.all(Array.from({ length: 10 }, (_, i) => login(`guess-${i}`)));
-        const stranger = await login(PASSWORD, `__Host-device=${attacker.cookie('__Host-device') ?? ''}`);
+        const stranger = await login(PASSWORD, `__Secure-device=${attacker.cookie('__Secure-device') ?? ''}`);
         const ownerLogin = await owner.post('/login', { username: name, password: PASSWORD });
         return { status: `${stranger.status}, ${ownerLogin.status}`, blocked: stranger.status === 429 && ownerLogin.status === 303 };
       } finally {

@@ -21,7 +21,7 @@ describe('GET /order explains itself', () => {
     const order = await browser.request('GET', '/order');
     assert.equal(order.status, 200);
     assert.match(order.body, /<h2 id="explain-title">What just happened<\/h2>/);
-    assert.match(order.body, /Cookie: __Host-jwt=…; __Host-device=…<\/code>/); // the device cookie goes to every path, too
+    assert.match(order.body, /Cookie: __Host-jwt=…<\/code>/);
     assert.match(order.body, /<dt><code>alg<\/code><\/dt><dd><code>HS256<\/code><\/dd>/);
     assert.match(order.body, new RegExp(`<dt><code>sub</code></dt><dd><code>${claims.sub}</code></dd>`));
     for (const attribute of ['Path=/', 'Max-Age=900', 'HttpOnly', 'Secure', 'SameSite=Lax']) {

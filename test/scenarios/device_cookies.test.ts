@@ -10,7 +10,7 @@ import { manualClock, startInProcess, type InProcessServer } from '../helpers/se
 import type { TestBrowser } from '../helpers/https_client.ts';
 
 const PASSWORD = 'correct horse battery';
-const DEVICE = '__Host-device';
+const DEVICE = '__Secure-device';
 const FORM = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
 
 const clock = manualClock();
@@ -45,12 +45,12 @@ async function loginFrom(n: number, username: string, password: string, cookie?:
 
 const login = (browser: TestBrowser, password = PASSWORD) => browser.request('POST', '/login', { form: { username: 'alice', password } });
 
-test('a successful login sets a long-lived __Host- device cookie, HttpOnly, Secure and SameSite=Strict', async () => {
+test('a successful login sets a long-lived device cookie for /login only, HttpOnly, Secure and SameSite=Strict', async () => {
   const response = await login(owner);
   assert.equal(response.status, 303);
   const device = response.setCookies.find((cookie) => cookie.startsWith(`${DEVICE}=`));
   assert.ok(device, `no ${DEVICE} in ${response.setCookies.join(' | ')}`);
-  assert.match(device, /; Path=\//);
+  assert.match(device, /; Path=\/login;/);
   assert.match(device, /; HttpOnly/);
   assert.match(device, /; Secure/);
   assert.match(device, /; SameSite=Strict/);
@@ -69,9 +69,9 @@ test("while an attacker's guesses lock the account, the owner's browser signs in
 });
 
 test("the attacker gains nothing from a device cookie of another account, or a forged one", async () => {
-  const own = await mallory.cookie(DEVICE);
+  const own = await mallory.cookie(DEVICE, '/login');
   assert.ok(own, 'mallory holds a device cookie for her own account');
-  const ownersValue = (await owner.cookie(DEVICE))!;
+  const ownersValue = (await owner.cookie(DEVICE, '/login'))!;
   const forged = ownersValue.slice(0, -2) + (ownersValue.endsWith('AA') ? 'BB' : 'AA');
   for (const cookie of [`${DEVICE}=${own}`, `${DEVICE}=${forged}`, `${DEVICE}=garbage`]) {
     const response = await loginFrom(11, 'alice', PASSWORD, cookie);
