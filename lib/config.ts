@@ -10,7 +10,7 @@ export interface Config {
   readonly dataDir: string;
   /** From `JWT_SECRET`; when absent, a secret is generated once and kept in `dataDir`. */
   readonly jwtSecret: Uint8Array | undefined;
-  /** Sign-up and login attempts per client address per minute; 0 turns attempt limiting off. */
+  /** Sign-up and login attempts per client address per minute; 0 turns attempt limiting off, refresh limits included. */
   readonly rateLimit: number;
   readonly tlsCertFile: string;
   readonly tlsKeyFile: string;

@@ -17,9 +17,10 @@ import { NO_STORE, htmlReply, noContent, seeOther, type Reply } from './http/rep
 import { Router } from './http/router.ts';
 import { RefreshError } from './storage/session_store.ts';
 import { ACCESS_COOKIE, CLEAR_REFRESH_COOKIE, REFRESH_COOKIE, accessCookie, readSessionCookie } from './cookies/session_cookies.ts';
+import { DEVICE_COOKIE, deviceCookie } from './cookies/device_cookie.ts';
 import { matchesEtag, type StaticFile } from './http/static_files.ts';
 import { ISSUER, type AccessClaims } from './auth/access_tokens.ts';
-import { UsernameTakenError } from './storage/user_store.ts';
+import { UsernameTakenError, type User } from './storage/user_store.ts';
 
 export function buildRouter(services: Services, staticFiles: ReadonlyMap<string, StaticFile>): Router<Route> {
   const router = new Router<Route>();
@@ -59,7 +60,9 @@ function signup(services: Services): Route {
           ? new HttpError(503, 'Your account was created, but signing you in failed: sign in shortly', { cause: error, headers: { 'Retry-After': '5' } })
           : error;
       });
-      return seeOther('/order', { 'Set-Cookie': cookies, ...NO_STORE });
+      // The browser that chose the password is trusted to keep trying it while others guess at it.
+      const device = deviceCookie(services.devices.issue(usernameKey(username)));
+      return seeOther('/order', { 'Set-Cookie': [...cookies, device], ...NO_STORE });
     },
     errorPage: (error, ctx) => signupPage({ error: error.message, field: error.field, username: ctx.fields?.username }),
   };
@@ -97,21 +100,24 @@ function login(services: Services): Route {
       const username = requireField(fields, 'username');
       const password = normalizePassword(requireField(fields, 'password'));
       const account = usernameKey(username);
-      services.backoff.check(account);
+      // A browser that signed in to this account before is limited on its own; everyone else shares
+      // the account's count. Reserved before the password is checked, so guesses sent in parallel are
+      // counted as they arrive.
+      const device = services.devices.verify(readSessionCookie(ctx.req.headers.cookie, DEVICE_COOKIE), account);
+      const attempt = services.backoff.reserve(account, device);
 
-      const user = await services.users.findByName(username);
-      // No such user: verify against a dummy hash anyway, so the answer takes just as long.
-      const valid = user === undefined ? await services.passwords.verifyNobody(password) : await services.passwords.verify(user.passwordHash, password);
-      if (user === undefined || !valid) {
-        services.backoff.recordFailure(account);
-        throw signInRequired(LOGIN_FAILED);
-      }
-      services.backoff.recordSuccess(account);
+      const user = await checkPassword(services, username, password).catch((error: unknown) => {
+        attempt.abandoned(); // no password was checked (a 503 from the hasher or the disk): not a failure
+        throw error;
+      });
+      if (user === undefined) throw signInRequired(LOGIN_FAILED); // the attempt stays counted
+      attempt.succeeded();
       if (services.passwords.needsRehash(user.passwordHash)) {
         // The only moment the server sees the password again: upgrade a hash made under older parameters.
         await services.users.setPasswordHash(user.id, await services.passwords.hash(password));
       }
-      return seeOther(next, { 'Set-Cookie': await startSession(services, user), ...NO_STORE });
+      const cookies = [...(await startSession(services, user)), deviceCookie(services.devices.issue(account))];
+      return seeOther(next, { 'Set-Cookie': cookies, ...NO_STORE });
     },
     errorPage: (error, ctx) =>
       loginPage({
@@ -122,6 +128,14 @@ function login(services: Services): Route {
         next: safeNextPath(ctx.fields?.next),
       }),
   };
+}
+
+/** The user whose password this is, or undefined for a wrong password or an unknown username. */
+async function checkPassword(services: Services, username: string, password: string): Promise<User | undefined> {
+  const user = await services.users.findByName(username);
+  // No such user: verify against a dummy hash anyway, so the answer takes just as long.
+  if (user === undefined) return services.passwords.verifyNobody(password).then(() => undefined);
+  return (await services.passwords.verify(user.passwordHash, password)) ? user : undefined;
 }
 
 /** Rendered /order pages remembered, by the Cookie header that produced them. */
@@ -178,8 +192,11 @@ function explainOrder(cookieHeader: string | undefined, claims: AccessClaims): O
 function refresh(services: Services, success: 'redirect' | 'no-content'): Route {
   return {
     async handle(ctx) {
+      services.addressRefreshes.take(clientAddress(ctx));
       const token = readSessionCookie(ctx.req.headers.cookie, REFRESH_COOKIE);
       if (token === undefined) throw signInRequired('Your session has ended: sign in again');
+      const sessionId = services.sessions.sessionOf(token);
+      if (sessionId !== undefined) services.sessionRefreshes.take(sessionId);
       let cookies: string[];
       try {
         cookies = await refreshSession(services, token);

@@ -21,6 +21,7 @@ import { buildRouter } from './routes.ts';
 import { JsonSessionStore, type SessionLifetimes } from './storage/session_store.ts';
 import { loadStaticFiles } from './http/static_files.ts';
 import { AccessTokens } from './auth/access_tokens.ts';
+import { DeviceTokens } from './auth/device_tokens.ts';
 import { JsonUserStore } from './storage/user_store.ts';
 
 export const PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
@@ -83,9 +84,22 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     users: await JsonUserStore.open(config.dataDir, { fs: options.fs, clock }),
     sessions: await JsonSessionStore.open(config.dataDir, { secret, clock, lifetimes: options.lifetimes, fs: options.fs }),
     tokens: await AccessTokens.create(secret, { clock, lifetimeSeconds: options.accessSeconds }),
-    passwords: new PasswordHasher(options.passwords),
+    passwords: await PasswordHasher.create(options.passwords),
     attempts: new RateLimiter(config.rateLimit, clock),
     backoff: new LoginBackoff(config.rateLimit > 0, clock),
+    devices: new DeviceTokens(secret, clock),
+    // A browser refreshes a session once per access token (15 min), or a few times at once when tabs
+    // wake together; a burst of 10 a session and 60 an address (a household or an office behind one
+    // NAT), each refilled at one a second, is never reached by that, and still caps a script that
+    // refreshes in a loop (each rotation rewrites the sessions file). RATE_LIMIT=0 turns them off too.
+    sessionRefreshes: new RateLimiter(config.rateLimit > 0 ? 60 : 0, clock, {
+      burst: 10,
+      message: 'Too many refreshes of this session: wait a moment and try again',
+    }),
+    addressRefreshes: new RateLimiter(config.rateLimit > 0 ? 60 : 0, clock, {
+      burst: 60,
+      message: 'Too many refreshes from your address: wait a moment and try again',
+    }),
   };
   const router = buildRouter(services, await loadStaticFiles(PUBLIC_DIR));
 

@@ -337,6 +337,74 @@ const attacks: Attack[] = [
       return { status: statuses.join(', '), blocked: statuses.every((status) => status !== 200) };
     },
   },
+  {
+    name: 'parallel guesses',
+    defence: '18 wrong passwords sent at once, then the right one: each attempt is counted before argon2 runs, so 6 are checked (lib/auth/rate_limit.ts)',
+    async run(lab) {
+      // Its own server, allowing 20 attempts an address: only the per-account count can stop the burst.
+      const target = lab.target.advanceClock ? await startLocal({ rateLimit: 20 }) : lab.target;
+      try {
+        const name = uniqueName('target');
+        await signUp(target, name);
+        const guess = (password: string) =>
+          exchange(target, 'POST', '/login', [['Content-Type', 'application/x-www-form-urlencoded']], new URLSearchParams({ username: name, password }).toString());
+        const burst = Array.from({ length: 18 }, (_, i) => guess(`guess-${i}`));
+        await Promise.race(burst); // the first answer is back: the whole burst has arrived and is being checked
+        const right = await guess(PASSWORD);
+        const checked = (await Promise.all(burst)).filter((response) => response.status === 401).length;
+        return { status: `${right.status}, ${checked}/18`, blocked: checked <= 6 && right.status !== 303 };
+      } finally {
+        if (target !== lab.target) await target.close();
+      }
+    },
+  },
+  {
+    name: 'lock the owner out',
+    defence: "guesses lock the account, yet the owner's browser signs in: its __Secure-device cookie (OWASP device cookies) gets its own count; another account's does not help",
+    async run(lab) {
+      const target = lab.target.advanceClock ? await startLocal({ rateLimit: 30 }) : lab.target;
+      try {
+        const name = uniqueName('owner');
+        const owner = await signUp(target, name); // the owner's browser now holds a device cookie
+        const attacker = await signUp(target, uniqueName('mallory'));
+        const login = (password: string, cookie?: string) =>
+          exchange(target, 'POST', '/login', [['Content-Type', 'application/x-www-form-urlencoded'], ...(cookie === undefined ? [] : [['Cookie', cookie] as [string, string]])], new URLSearchParams({ username: name, password }).toString());
+        await Promise.all(Array.from({ length: 10 }, (_, i) => login(`guess-${i}`)));
+        const stranger = await login(PASSWORD, `__Secure-device=${attacker.cookie('__Secure-device') ?? ''}`);
+        const ownerLogin = await owner.post('/login', { username: name, password: PASSWORD });
+        return { status: `${stranger.status}, ${ownerLogin.status}`, blocked: stranger.status === 429 && ownerLogin.status === 303 };
+      } finally {
+        if (target !== lab.target) await target.close();
+      }
+    },
+  },
+  {
+    name: 'session pile-up',
+    defence: 'eleven logins to one account: at most 10 live sessions per user, the oldest ends (lib/storage/session_store.ts)',
+    async run({ target }) {
+      const name = uniqueName('hoarder');
+      const first = await signUp(target, name);
+      let newest = first;
+      for (let i = 0; i < 10; i++) newest = await logIn(target, name);
+      const oldest = await first.get('/refresh?next=/order');
+      const latest = await newest.get('/refresh?next=/order');
+      return { status: `${oldest.status}, ${latest.status}`, blocked: oldest.status === 401 && latest.status === 303 };
+    },
+  },
+  {
+    name: 'refresh flood',
+    defence: 'one session refreshed in a loop: 10 at once, then 1/s per session, 60 then 1/s per address; 429 with Retry-After (lib/routes.ts)',
+    async run(lab) {
+      const target = await lab.rateLimited();
+      const session = await signUp(target, uniqueName('flooder'));
+      for (let tries = 1; tries <= 30; tries++) {
+        const response = await session.post('/refresh', {});
+        if (response.status === 429) return { status: `429 (try ${tries})`, blocked: header(response, 'retry-after') !== undefined };
+        if (response.status !== 204) return { status: String(response.status), blocked: false };
+      }
+      return { status: '204 ×30', blocked: false };
+    },
+  },
 ];
 
 // ── the lab ──────────────────────────────────────────────────────────────────────────────

@@ -87,6 +87,12 @@ function setCookieNotes(value: string): string[] {
       `Max-Age=${maxAge}: ${Math.round(maxAge / 86400)} days, and each use at /refresh swaps it for a new one; the value is 256 random bits, the server stores only their SHA-256`,
     ]);
   }
+  if (cookie.name === '__Secure-device') {
+    return once('device cookie', [
+      'The device cookie: an HMAC binding a random device id to this account. At /login it lets this browser keep its own allowance of attempts while strangers guessing at the account wait (OWASP, "Slow down online guessing attacks with device cookies")',
+      `Path=/login: only the login form sees it. Max-Age=${maxAge}: ${Math.round(maxAge / 86400)} days, renewed at each sign-in. SameSite=Strict: our own form posts same-site`,
+    ]);
+  }
   return [];
 }
 
@@ -229,9 +235,11 @@ async function trace(target: Target): Promise<void> {
     ],
   });
 
-  section('7. The login page', 'Both cookies are gone: the browser sends none.');
+  section('7. The login page', 'Both session cookies are gone; only the device cookie, which lives on /login, is sent.');
   await step(() => browser.get('/login'), { status: 200 }, {
-    request: ['No Cookie header: the Max-Age=0 cookies deleted both'],
+    cookie: [
+      'No session cookie: the Max-Age=0 cookies deleted both. Sign-out keeps the device cookie: it proves no session, only that this browser signed in to the account before',
+    ],
   });
 
   console.log(bold('Done.') + ' The tokens travelled only in Set-Cookie and Cookie headers over TLS: never in a URL, never readable by page script.');

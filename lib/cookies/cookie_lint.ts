@@ -4,6 +4,7 @@
  * browser silently ignores it or, worse, accepts a weaker one.
  */
 import { ACCESS_COOKIE, REFRESH_COOKIE, REFRESH_PATH } from './session_cookies.ts';
+import { DEVICE_COOKIE, DEVICE_COOKIE_PATH } from './device_cookie.ts';
 import { parseSetCookie } from './cookies.ts';
 
 /** One broken rule: a stable `rule` to branch on, and a message to show. */
@@ -28,17 +29,18 @@ export interface CookieLintOptions {
   /**
    * The Path each cookie name is set with, so a clearing cookie (Max-Age=0) can be checked against
    * it: a browser only replaces a cookie of the same name, Domain and Path. Defaults to this
-   * project's two session cookies.
+   * project's cookies.
    */
   paths?: Readonly<Record<string, string>>;
   /** The lifetime of an opaque token in the value, in seconds; a JWT's own `exp - iat` is read from it. */
   tokenLifetimeSeconds?: number;
 }
 
-/** The project's cookies and the one Path each lives on. */
+/** The project's cookies (the two session cookies and the device cookie) and the one Path each lives on. */
 export const SESSION_COOKIE_PATHS: Readonly<Record<string, string>> = Object.freeze({
   [ACCESS_COOKIE]: '/',
   [REFRESH_COOKIE]: REFRESH_PATH,
+  [DEVICE_COOKIE]: DEVICE_COOKIE_PATH,
 });
 
 /** Browsers cap a cookie's lifetime at 400 days (RFC 6265bis §4.1.2.2). */

@@ -29,6 +29,9 @@ export interface SessionLifetimes {
  */
 const SPENT_TOKENS_KEPT = 8;
 
+/** Live sessions one user may hold; a login past it ends the user's oldest session. */
+export const MAX_SESSIONS_PER_USER = 10;
+
 export const DEFAULT_LIFETIMES: SessionLifetimes = Object.freeze({ refreshMs: 7 * DAY, sessionMs: 30 * DAY, graceMs: 10_000 });
 
 /** How a refresh failed; each ends in a 401 that sends the user to log in. */
@@ -108,6 +111,8 @@ export interface SessionStore {
   isDenied(jti: string): boolean;
   /** True while the session an access token belongs to goes on. */
   isActive(sessionId: string): boolean;
+  /** The session a refresh token was issued for (spent or not), if known: what /refresh is limited by. */
+  sessionOf(refreshToken: string): string | undefined;
   /** Resolves when every pending write is stored. */
   flush(): Promise<void>;
 }
@@ -118,6 +123,8 @@ export class JsonSessionStore implements SessionStore {
   readonly #tokens = new Map<string, RefreshRecord>();
   /** Each family's token hashes in the order they were issued; the last is the one in use. */
   readonly #familyTokens = new Map<string, string[]>();
+  /** Each user's sessions (family ids) in the order they started, for the cap in `start`. */
+  readonly #userFamilies = new Map<string, string[]>();
   readonly #denied = new Map<string, DeniedToken>();
   readonly #secret: Uint8Array;
   readonly #clock: Clock;
@@ -145,8 +152,13 @@ export class JsonSessionStore implements SessionStore {
     const family: Family = { id: randomUUID(), userId, expiresAt: now + this.lifetimes.sessionMs };
     const refreshToken = randomBytes(32).toString('base64url');
     const record = this.#newRecord(refreshToken, family, now);
-    this.#families.set(family.id, family);
+    this.#addFamily(family);
     this.#addRecord(record);
+    // Past the cap, the user's oldest sessions end, so sessions cannot pile up without bound (OWASP
+    // Session Management Cheat Sheet, "Simultaneous Session Logons"). Should the write fail, they stay
+    // ended: ending a session is the safe direction.
+    const userFamilies = this.#userFamilies.get(userId) ?? [];
+    for (const oldest of userFamilies.slice(0, -MAX_SESSIONS_PER_USER)) this.#deleteFamily(oldest);
     await this.#commit(() => this.#deleteFamily(family.id));
     return { userId, sessionId: family.id, refreshToken, maxAgeSeconds: secondsUntil(record.expiresAt, now) };
   }
@@ -231,6 +243,10 @@ export class JsonSessionStore implements SessionStore {
     return family !== undefined && this.#clock() < family.expiresAt;
   }
 
+  sessionOf(refreshToken: string): string | undefined {
+    return this.#tokens.get(sha256(refreshToken))?.familyId;
+  }
+
   flush(): Promise<void> {
     return this.#file.flush();
   }
@@ -261,7 +277,20 @@ export class JsonSessionStore implements SessionStore {
     while (hashes.length > SPENT_TOKENS_KEPT + 1) this.#tokens.delete(hashes.shift()!);
   }
 
+  #addFamily(family: Family): void {
+    this.#families.set(family.id, family);
+    const ids = this.#userFamilies.get(family.userId);
+    if (ids === undefined) this.#userFamilies.set(family.userId, [family.id]);
+    else ids.push(family.id);
+  }
+
   #deleteFamily(familyId: string): void {
+    const family = this.#families.get(familyId);
+    if (family !== undefined) {
+      const remaining = (this.#userFamilies.get(family.userId) ?? []).filter((id) => id !== familyId);
+      if (remaining.length === 0) this.#userFamilies.delete(family.userId);
+      else this.#userFamilies.set(family.userId, remaining);
+    }
     this.#families.delete(familyId);
     for (const hash of this.#familyTokens.get(familyId) ?? []) this.#tokens.delete(hash);
     this.#familyTokens.delete(familyId);
@@ -305,7 +334,7 @@ export class JsonSessionStore implements SessionStore {
     if (!Array.isArray(file.families) || !Array.isArray(file.refreshTokens) || !Array.isArray(file.deniedAccessTokens)) {
       throw new CorruptFileError(`Cannot start: ${this.#file.path} is not a sessions file`);
     }
-    for (const family of file.families) this.#families.set(family.id, family);
+    for (const family of file.families) this.#addFamily(family); // in the order they started
     for (const record of file.refreshTokens) this.#addRecord(record); // the file keeps them in issue order
     for (const denied of file.deniedAccessTokens) this.#denied.set(denied.jti, denied);
   }

@@ -51,12 +51,13 @@ describe('a browser through the session', { skip: skipWithoutChromium(import.met
         store.map(({ name, path, httpOnly, secure, sameSite }) => ({ name, path, httpOnly, secure, sameSite })).sort((a, b) => a.name.localeCompare(b.name)),
         [
           { name: '__Host-jwt', path: '/', httpOnly: true, secure: true, sameSite: 'Lax' },
+          { name: '__Secure-device', path: '/login', httpOnly: true, secure: true, sameSite: 'Strict' },
           { name: '__Secure-refresh', path: '/refresh', httpOnly: true, secure: true, sameSite: 'Lax' },
         ],
       );
       // HttpOnly: an injected script (XSS) reading document.cookie finds no token to steal.
       const visibleToScript = await page.evaluate(() => document.cookie);
-      assert.doesNotMatch(visibleToScript, /__Host-jwt|__Secure-refresh/);
+      assert.doesNotMatch(visibleToScript, /__Host-jwt|__Secure-refresh|__Secure-device/);
       assert.equal(visibleToScript.includes(jwt.value), false);
       await screenshot(page, 'order');
     }, { viewport: { width: 720, height: 480 } });
@@ -98,7 +99,8 @@ describe('a browser through the session', { skip: skipWithoutChromium(import.met
       await signUp(page, server.origin, 'leaver');
       await Promise.all([page.waitForURL(`${server.origin}/login`), page.getByRole('button', { name: 'Sign out' }).click()]);
       assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Sign in');
-      assert.deepEqual(await cookies(), [], 'both cookies are gone from the store');
+      // Sign-out keeps the device cookie: it opens no session, it only marks a browser that signed in before.
+      assert.deepEqual((await cookies()).map((cookie) => cookie.name), ['__Secure-device'], 'both session cookies are gone from the store');
 
       hops.length = 0;
       await page.goto(`${server.origin}/order`);

@@ -65,11 +65,69 @@ describe('per-account backoff after failed logins', () => {
   });
 });
 
+describe('parallel guesses against one account', () => {
+  const clock = manualClock();
+  let server: InProcessServer;
+  /** Verifications started (wrong guesses and the right password alike), and a gate that holds them. */
+  let verifications = 0;
+  let openGate: () => void = () => {};
+
+  before(async () => {
+    server = await startInProcess({ clock: clock.now, env: { RATE_LIMIT: '20' } });
+    const client = keepAliveClient(server);
+    assert.equal((await client.send('POST', '/signup', FORM, credentials('carol'))).status, 303);
+    client.close();
+    // Hold every verification until the whole burst has arrived, as a burst of real argon2 work would.
+    const passwords = server.running.services.passwords;
+    const verify = passwords.verify.bind(passwords);
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    passwords.verify = async (hash, password) => {
+      verifications++;
+      await gate;
+      return verify(hash, password);
+    };
+  });
+
+  after(async () => {
+    await server.close();
+  });
+
+  test('a burst released at once is verified only as far as the backoff allows, and the right password in it does not get in', async () => {
+    // 29 wrong guesses from 5 addresses, all in flight at once; then the right one while they still are.
+    const guesses = Array.from({ length: 29 }, (_, i) => loginFrom(server, 20 + (i % 5), 'carol', `wrong guess ${i}`));
+    const settled: number[] = [];
+    for (const guess of guesses) void guess.then((response) => settled.push(response.status));
+    await until(() => verifications + settled.length === 29);
+    const right = loginFrom(server, 25, 'carol', PASSWORD);
+    void right.then((response) => settled.push(response.status));
+    await until(() => verifications + settled.length === 30);
+    openGate();
+
+    const statuses = [...(await Promise.all(guesses)).map((response) => response.status), (await right).status];
+    const count = (status: number) => statuses.filter((s) => s === status).length;
+    assert.equal(verifications, 6, 'five free failures and one more, then the account waits');
+    assert.deepEqual({ 401: count(401), 429: count(429), 303: count(303) }, { 401: 6, 429: 24, 303: 0 });
+    assert.equal((await right).status, 429);
+  });
+});
+
+test('an attempt abandoned before its password was checked (a 503) gives its place back', () => {
+  const backoff = new LoginBackoff(true, manualClock().now);
+  for (let i = 0; i < 20; i++) backoff.reserve('dave').abandoned();
+  for (let i = 0; i < 6; i++) backoff.reserve('dave'); // five free failures and one more still pass
+  assert.throws(() => backoff.reserve('dave'), { status: 429 });
+});
+
+/** Polls `condition` until it holds (the test's own timeout ends a wait that never does). */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
 describe('memory stays bounded when an attacker rotates keys', () => {
   const CAP = 100;
 
   test('the per-address limiter never tracks more than its cap of addresses', () => {
-    const limiter = new RateLimiter(1, manualClock().now, CAP);
+    const limiter = new RateLimiter(1, manualClock().now, { maxKeys: CAP });
     for (let i = 0; i < 10 * CAP; i++) {
       limiter.take(`10.0.${i >> 8}.${i & 255}`);
       assert.ok(limiter.trackedKeys <= CAP, `${limiter.trackedKeys} keys after ${i + 1} addresses`);
@@ -80,7 +138,7 @@ describe('memory stays bounded when an attacker rotates keys', () => {
   test('the per-account backoff never tracks more than its cap of usernames', () => {
     const backoff = new LoginBackoff(true, manualClock().now, CAP);
     for (let i = 0; i < 10 * CAP; i++) {
-      backoff.recordFailure(`user${i}`);
+      backoff.reserve(`user${i}`);
       assert.ok(backoff.trackedKeys <= CAP, `${backoff.trackedKeys} keys after ${i + 1} usernames`);
     }
     assert.equal(backoff.trackedKeys, CAP);
@@ -91,7 +149,7 @@ describe('memory stays bounded when an attacker rotates keys', () => {
     const backoff = new LoginBackoff(true, manualClock().now, entries);
     const before = heapAfterGc();
     // A login body may hold a 16 KB "username": kept as is, 1,000 of them would hold 16 MB.
-    for (let i = 0; i < entries; i++) backoff.recordFailure(`${i}:`.padEnd(16 * 1024, 'x'));
+    for (let i = 0; i < entries; i++) backoff.reserve(`${i}:`.padEnd(16 * 1024, 'x'));
     const grown = heapAfterGc() - before;
     assert.ok(grown < 2 * 1024 * 1024, `${grown} bytes kept for ${entries} long usernames`);
   });

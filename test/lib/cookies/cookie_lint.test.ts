@@ -6,6 +6,8 @@ import { createRequestListener, type Route } from '../../../lib/http/listener.ts
 import { lintSetCookie, type CookieRule } from '../../../lib/cookies/cookie_lint.ts';
 import type { Logger } from '../../../lib/support/log.ts';
 import { Router } from '../../../lib/http/router.ts';
+import { deviceCookie } from '../../../lib/cookies/device_cookie.ts';
+import { DeviceTokens } from '../../../lib/auth/device_tokens.ts';
 import { CLEAR_ACCESS_COOKIE, CLEAR_REFRESH_COOKIE, accessCookie, refreshCookie } from '../../../lib/cookies/session_cookies.ts';
 
 /** An unsigned JWT-shaped value: the linter reads only `iat` and `exp`. */
@@ -23,6 +25,7 @@ describe('lintSetCookie()', () => {
     ['the refresh cookie the server sets', refreshCookie('opaque-token', 7 * 24 * 3600)],
     ['the clearing access cookie', CLEAR_ACCESS_COOKIE],
     ['the clearing refresh cookie', CLEAR_REFRESH_COOKIE],
+    ['the device cookie the server sets', deviceCookie(new DeviceTokens(new Uint8Array(32), Date.now).issue('alice'))],
     ['attribute names in any case', `__Host-jwt=${TOKEN}; path=/; max-age=900; httponly; secure; samesite=strict`],
   ];
   for (const [what, cookie] of valid) {

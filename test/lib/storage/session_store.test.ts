@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { CorruptFileError, StorageError } from '../../../lib/storage/durable_file.ts';
-import { DEFAULT_LIFETIMES, RefreshError, JsonSessionStore, type RefreshFailure } from '../../../lib/storage/session_store.ts';
+import { DEFAULT_LIFETIMES, MAX_SESSIONS_PER_USER, RefreshError, JsonSessionStore, type RefreshFailure } from '../../../lib/storage/session_store.ts';
 import { FaultyFileSystem } from '../../helpers/faulty_fs.ts';
 import { manualClock, TEST_SECRET } from '../../helpers/server.ts';
 
@@ -48,6 +48,39 @@ describe('JsonSessionStore', () => {
     const second = await store.start('user-1');
     assert.notEqual(first.sessionId, second.sessionId);
     assert.notEqual(first.refreshToken, second.refreshToken);
+  });
+
+  test(`start() keeps at most ${MAX_SESSIONS_PER_USER} live sessions per user: the oldest ends when another starts`, async () => {
+    const store = await open();
+    const other = await store.start('user-2');
+    const sessions = [];
+    for (let i = 0; i < MAX_SESSIONS_PER_USER + 2; i++) {
+      sessions.push(await store.start('user-1'));
+      clock.advance(SECOND);
+    }
+    const [oldest, second, ...live] = sessions;
+    for (const ended of [oldest!, second!]) {
+      assert.equal(store.isActive(ended.sessionId), false);
+      await assert.rejects(store.rotate(ended.refreshToken), refused('unknown'));
+    }
+    for (const session of live) assert.equal(store.isActive(session.sessionId), true);
+    assert.equal(live.length, MAX_SESSIONS_PER_USER);
+    assert.equal(store.isActive(other.sessionId), true, "another user's session is not counted");
+  });
+
+  test('the cap on sessions per user holds across a restart, and an ended session no longer counts', async () => {
+    const store = await open();
+    const sessions = [];
+    for (let i = 0; i < MAX_SESSIONS_PER_USER; i++) sessions.push(await store.start('user-1'));
+    await store.end(sessions[1]!.sessionId, { jti: 'jti-1', exp: clock.now() / 1000 + 60 });
+
+    const reopened = await open();
+    const newest = await reopened.start('user-1'); // the tenth live one: nothing ends
+    assert.equal(reopened.isActive(sessions[0]!.sessionId), true);
+    await reopened.start('user-1'); // the eleventh: the oldest ends
+    assert.equal(reopened.isActive(sessions[0]!.sessionId), false);
+    assert.equal(reopened.isActive(sessions[2]!.sessionId), true);
+    assert.equal(reopened.isActive(newest.sessionId), true);
   });
 
   test('rotate() exchanges a refresh token for a new one in the same session', async () => {
