@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createRequestListener } from './http/listener.ts';
+import { trackConnections } from './http/graceful_stop.ts';
 import type { Services } from './services.ts';
 import { loadOrCreateCertificate } from './http/certificate.ts';
 import { answerClientError } from './http/parser_errors.ts';
@@ -45,8 +46,8 @@ export const DEFAULT_TIMEOUTS: ServerTimeouts = Object.freeze({
   checkIntervalMs: 1_000,
 });
 
-/** How long shutdown waits for requests in flight before cutting connections. */
-const SHUTDOWN_GRACE_MS = 10_000;
+/** How long a stop waits for requests in flight before cutting their connections. */
+export const SHUTDOWN_GRACE_MS = 10_000;
 
 /** What tests and tools may swap; the server itself uses the defaults. */
 export interface StartOptions {
@@ -59,6 +60,8 @@ export interface StartOptions {
   timeouts?: Partial<ServerTimeouts>;
   /** The stores' file operations, so a test can make a write fail at open, write, fsync or rename. */
   fs?: FileSystem;
+  /** How long `close()` waits for requests in flight; `SHUTDOWN_GRACE_MS` by default. */
+  shutdownGraceMs?: number;
 }
 
 export interface RunningServer {
@@ -68,7 +71,10 @@ export interface RunningServer {
   readonly services: Services;
   /** The certificate in PEM, for clients that should trust exactly this server. */
   readonly certificate: string;
-  /** Stops accepting, lets requests in flight finish, and waits for every write to reach the disk. */
+  /**
+   * Stops accepting, lets requests in flight finish (cut after the grace period), closes every other
+   * connection at once, and waits for every write to reach the disk.
+   */
   close(): Promise<void>;
 }
 
@@ -98,6 +104,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   server.requestTimeout = timeouts.requestMs;
   server.keepAliveTimeout = timeouts.keepAliveMs;
   server.on('clientError', answerClientError); // Node's default answer, flushed before the socket closes (Deno)
+  const connections = trackConnections(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
@@ -117,11 +124,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     services,
     certificate: tls.cert,
     async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
-      await closed;
-      clearTimeout(force);
+      await connections.stop(options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS);
       await Promise.all([services.users.flush(), services.sessions.flush()]);
     },
   };
