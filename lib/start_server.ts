@@ -2,7 +2,6 @@
  * Builds everything from the configuration and starts listening: what `server.ts` runs, and what
  * tests, the trace and the benchmark start in-process with their own clock or logger.
  */
-import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +11,6 @@ import type { Services } from './services.ts';
 import { loadOrCreateCertificate } from './http/certificate.ts';
 import { answerClientError } from './http/parser_errors.ts';
 import { systemClock, type Clock } from './support/clock.ts';
-import type { Config } from './config.ts';
 import type { FileSystem } from './storage/durable_file.ts';
 import { loadOrCreateSecret } from './auth/jwt_secret.ts';
 import { createLogger, type Logger } from './support/log.ts';
@@ -23,6 +21,8 @@ import { JsonSessionStore, type SessionLifetimes } from './storage/session_store
 import { loadStaticFiles } from './http/static_files.ts';
 import { AccessTokens } from './auth/access_tokens.ts';
 import { JsonUserStore } from './storage/user_store.ts';
+import { prepareDataDir } from './storage/data_dir.ts';
+import { ConfigError, type Config } from './config.ts';
 
 export const PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
 
@@ -81,7 +81,7 @@ export interface RunningServer {
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const log = options.log ?? createLogger();
   const clock = options.clock ?? systemClock;
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await prepareDataDir(config.dataDir);
 
   const tls = await loadOrCreateCertificate(config.tlsCertFile, config.tlsKeyFile, log);
   const secret = config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir));
@@ -106,9 +106,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   server.on('clientError', answerClientError); // Node's default answer, flushed before the socket closes (Deno)
   const connections = trackConnections(server);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const refuse = (error: NodeJS.ErrnoException) => reject(listenRefusal(error, config));
+    server.once('error', refuse);
     server.listen(config.port, config.host, () => {
-      server.off('error', reject);
+      server.off('error', refuse);
       resolve();
     });
   });
@@ -128,4 +129,19 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       await Promise.all([services.users.flush(), services.sessions.flush()]);
     },
   };
+}
+
+/** A listen failure the operator can fix, as one line saying what to do; anything else as it is. */
+function listenRefusal(error: NodeJS.ErrnoException, { host, port }: Config): Error {
+  const start = `Cannot listen on ${host}:${port}: `;
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return new ConfigError(`${start}the port is in use (EADDRINUSE), perhaps by an earlier start still running; stop that process, or set PORT to a free port`);
+    case 'EACCES':
+      return new ConfigError(`${start}permission denied (EACCES); ports below 1024 need privileges: set PORT to 1024 or above`);
+    case 'EADDRNOTAVAIL':
+      return new ConfigError(`${start}no network interface here has that address (EADDRNOTAVAIL); set HOST to one of this machine's addresses`);
+    default:
+      return error;
+  }
 }
