@@ -143,8 +143,8 @@ describe('a corrupt users.json', () => {
 });
 
 describe('shutdown and restart', () => {
-  test('SIGTERM and SIGINT stop the server with exit code 0', async () => {
-    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  test('SIGTERM, SIGINT and SIGHUP (the terminal closing) stop the server with exit code 0', async () => {
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
       const server = await launchServer();
       assert.equal(await server.stop(signal), 0, signal);
     }
