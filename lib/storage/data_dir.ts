@@ -19,7 +19,7 @@ export async function prepareDataDir(dataDir: string): Promise<void> {
   const probe = path.join(dataDir, `.write-check-${process.pid}`);
   try {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
-    await writeFile(probe, '', { flag: 'wx' });
+    await writeFile(probe, ''); // replaces one a crash left behind
     await rm(probe);
   } catch (error) {
     throw await refusal(dataDir, error);
@@ -29,6 +29,7 @@ export async function prepareDataDir(dataDir: string): Promise<void> {
 async function refusal(dataDir: string, error: unknown): Promise<unknown> {
   const code = (error as NodeJS.ErrnoException).code ?? '';
   const start = `Cannot write to DATA_DIR "${dataDir}": `;
+  // mkdir's: ENOTDIR for a file among the parents, EEXIST for a file at the path itself.
   if (code === 'ENOTDIR' || code === 'EEXIST') {
     return new ConfigError(`${start}"${await fileInTheWay(dataDir)}" is a file, not a folder (${code}); set DATA_DIR to a folder`);
   }
