@@ -1,6 +1,6 @@
 /**
  * Starts the HTTPS server: configuration, certificate, stores, routes, listen, and a clean shutdown.
- * The same file runs under Node (`npm start`, through tsx) and Deno (`npm run start:deno`).
+ * The same file runs under Node (`npm start`, with tsx's loader) and Deno (`npm run start:deno`).
  */
 import { ConfigError, readConfig } from './lib/config.ts';
 import { CorruptFileError } from './lib/storage/durable_file.ts';
@@ -8,8 +8,15 @@ import { startServer } from './lib/start_server.ts';
 
 try {
   const running = await startServer(readConfig(process.env));
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
+  let stopping = false;
+  // SIGHUP too: the terminal closing is no reason to drop requests in flight.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      // A Ctrl+C arrives twice under npm: from the terminal, which signals the whole foreground group,
+      // and from npm, which passes its own copy on. Left to its default, the second would end the
+      // process at once and cut the stop short; the stop has a time limit of its own.
+      if (stopping) return;
+      stopping = true;
       console.log(`${signal}: finishing requests in flight, then stopping`);
       running.close().then(
         () => process.exit(0),

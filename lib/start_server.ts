@@ -2,16 +2,15 @@
  * Builds everything from the configuration and starts listening: what `server.ts` runs, and what
  * tests, the trace and the benchmark start in-process with their own clock or logger.
  */
-import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createRequestListener } from './http/listener.ts';
+import { trackConnections } from './http/graceful_stop.ts';
 import type { Services } from './services.ts';
 import { loadOrCreateCertificate } from './http/certificate.ts';
 import { answerClientError } from './http/parser_errors.ts';
 import { systemClock, type Clock } from './support/clock.ts';
-import type { Config } from './config.ts';
 import type { FileSystem } from './storage/durable_file.ts';
 import { loadOrCreateSecret } from './auth/jwt_secret.ts';
 import { createLogger, type Logger } from './support/log.ts';
@@ -23,6 +22,8 @@ import { loadStaticFiles } from './http/static_files.ts';
 import { AccessTokens } from './auth/access_tokens.ts';
 import { DeviceTokens } from './auth/device_tokens.ts';
 import { JsonUserStore } from './storage/user_store.ts';
+import { prepareDataDir } from './storage/data_dir.ts';
+import { ConfigError, type Config } from './config.ts';
 
 export const PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
 
@@ -46,8 +47,8 @@ export const DEFAULT_TIMEOUTS: ServerTimeouts = Object.freeze({
   checkIntervalMs: 1_000,
 });
 
-/** How long shutdown waits for requests in flight before cutting connections. */
-const SHUTDOWN_GRACE_MS = 10_000;
+/** How long a stop waits for requests in flight before cutting their connections. */
+export const SHUTDOWN_GRACE_MS = 10_000;
 
 /** What tests and tools may swap; the server itself uses the defaults. */
 export interface StartOptions {
@@ -60,6 +61,8 @@ export interface StartOptions {
   timeouts?: Partial<ServerTimeouts>;
   /** The stores' file operations, so a test can make a write fail at open, write, fsync or rename. */
   fs?: FileSystem;
+  /** How long `close()` waits for requests in flight; `SHUTDOWN_GRACE_MS` by default. */
+  shutdownGraceMs?: number;
 }
 
 export interface RunningServer {
@@ -69,14 +72,17 @@ export interface RunningServer {
   readonly services: Services;
   /** The certificate in PEM, for clients that should trust exactly this server. */
   readonly certificate: string;
-  /** Stops accepting, lets requests in flight finish, and waits for every write to reach the disk. */
+  /**
+   * Stops accepting, lets requests in flight finish (cut after the grace period), closes every other
+   * connection at once, and waits for every write to reach the disk.
+   */
   close(): Promise<void>;
 }
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const log = options.log ?? createLogger();
   const clock = options.clock ?? systemClock;
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await prepareDataDir(config.dataDir);
 
   const tls = await loadOrCreateCertificate(config.tlsCertFile, config.tlsKeyFile, log);
   const secret = config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir));
@@ -112,10 +118,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   server.requestTimeout = timeouts.requestMs;
   server.keepAliveTimeout = timeouts.keepAliveMs;
   server.on('clientError', answerClientError); // Node's default answer, flushed before the socket closes (Deno)
+  const connections = trackConnections(server);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const refuse = (error: NodeJS.ErrnoException) => reject(listenRefusal(error, config));
+    server.once('error', refuse);
     server.listen(config.port, config.host, () => {
-      server.off('error', reject);
+      server.off('error', refuse);
       resolve();
     });
   });
@@ -131,12 +139,23 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     services,
     certificate: tls.cert,
     async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
-      await closed;
-      clearTimeout(force);
+      await connections.stop(options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS);
       await Promise.all([services.users.flush(), services.sessions.flush()]);
     },
   };
+}
+
+/** A listen failure the operator can fix, as one line saying what to do; anything else as it is. */
+function listenRefusal(error: NodeJS.ErrnoException, { host, port }: Config): Error {
+  const start = `Cannot listen on ${host}:${port}: `;
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return new ConfigError(`${start}the port is in use (EADDRINUSE), perhaps by an earlier start still running; stop that process, or set PORT to a free port`);
+    case 'EACCES':
+      return new ConfigError(`${start}permission denied (EACCES); ports below 1024 need privileges: set PORT to 1024 or above`);
+    case 'EADDRNOTAVAIL':
+      return new ConfigError(`${start}no network interface here has that address (EADDRNOTAVAIL); set HOST to one of this machine's addresses`);
+    default:
+      return error;
+  }
 }

@@ -1,42 +1,29 @@
 /**
- * `npm run start:deno`: runs `server.ts` under Deno with the permissions `deno_permissions.ts` computes
- * from the environment, passes SIGINT and SIGTERM on, and exits with the server's exit code.
+ * `npm run start:deno`, first half: prints the `deno run` command for this environment, with the
+ * permissions `deno_permissions.ts` computes, quoted for the shell. The npm script then hands over to
+ * it with `exec`, so the process npm started is Deno itself:
+ *
+ *     deno_run=$(node --import tsx scripts/start_deno.ts) && eval "exec $deno_run"
+ *
+ * No launcher stays in between: a signal npm passes on reaches the server, and a SIGKILL to the
+ * process npm started kills the server, instead of leaving it running, re-parented, holding the port.
+ * (Node 20 cannot replace itself with another program, so the shell does it.)
  */
-import { spawn } from 'node:child_process';
-import { constants } from 'node:os';
 import path from 'node:path';
 import { DENO, denoRunArgs } from './deno_permissions.ts';
 
-let args: string[];
 try {
-  args = await denoRunArgs(process.env);
+  const command = [DENO, ...(await denoRunArgs(process.env))];
+  // The whole command, for the operator, so what Deno may touch is there to read (the README says why
+  // each flag is needed). On stderr: stdout is the shell's.
+  console.error(`$ ${path.relative(process.cwd(), DENO)} ${command.slice(1).join(' ')}`);
+  console.log(command.map(shellQuote).join(' '));
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);
   process.exit(1);
 }
 
-// The whole command, so what Deno may touch is there to read (the README says why each flag is needed).
-console.log(`$ ${path.relative(process.cwd(), DENO)} ${args.join(' ')}`);
-
-// Deno gets a process group of its own, so each signal reaches it once, from here. Otherwise a Ctrl+C
-// would reach it twice, from the terminal (which signals the whole foreground group) and from us, and
-// a second signal cuts the graceful stop short.
-const deno = spawn(DENO, args, { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
-deno.once('error', (error) => {
-  console.error(`Cannot start ${DENO}: ${error.message} (run npm install)`);
-  process.exit(1);
-});
-
-let stopping = false;
-// SIGHUP too: in its own group, Deno no longer hears the terminal close.
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(signal, () => {
-    if (!stopping) deno.kill(signal); // later ones (npm forwards its own copy of a Ctrl+C) are dropped
-    stopping = true;
-  });
+/** One word for a POSIX shell, whatever it holds: single quotes keep everything but `'` literal. */
+function shellQuote(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
 }
-
-deno.once('exit', (code, signal) => {
-  // A process killed by a signal exits 128 + its number, as a shell reports it.
-  process.exit(code ?? 128 + (signal === null ? 0 : constants.signals[signal]));
-});

@@ -4,20 +4,24 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { send } from '../helpers/https_client.ts';
-import { PROJECT_ROOT, launchServer, makeTempDir } from '../helpers/server.ts';
+import { DENO, denoRunArgs } from '../../scripts/deno_permissions.ts';
+import { PROJECT_ROOT, RUNTIME, launchServer, makeTempDir } from '../helpers/server.ts';
 
-/** Runs server.ts expecting it to refuse to start; resolves with its exit code and output. */
-async function runUntilExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+/**
+ * Runs server.ts under the test runtime (with the permissions `npm run start:deno` grants) expecting it
+ * to refuse to start; resolves with its exit code and output. `spawnAs` runs it as another user.
+ */
+async function runUntilExit(env: Record<string, string>, spawnAs: { uid?: number; gid?: number } = {}): Promise<{ code: number | null; output: string }> {
   const dir = await makeTempDir();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: path.join(dir, 'data'), TLS_CERT: path.join(dir, 'c.pem'), TLS_KEY: path.join(dir, 'k.pem'), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const fullEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: path.join(dir, 'data'), TLS_CERT: path.join(dir, 'c.pem'), TLS_KEY: path.join(dir, 'k.pem'), ...env };
+  const [command, args] =
+    RUNTIME === 'deno' ? [DENO, await denoRunArgs(fullEnv, PROJECT_ROOT)] : [process.execPath, ['--import', 'tsx', 'server.ts']];
+  const child = spawn(command, args, { cwd: PROJECT_ROOT, env: { ...fullEnv, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'], ...spawnAs });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk));
@@ -84,6 +88,46 @@ describe('bad configuration stops the start with a message naming the variable',
   });
 });
 
+describe('a start the machine refuses stops with one line saying what to do', () => {
+  test('a port already in use: the message names it (an earlier start may still be running)', async (t) => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    t.after(() => holder.close());
+    const { port } = holder.address() as AddressInfo;
+    const { code, output } = await runUntilExit({ PORT: String(port) });
+    assert.equal(code, 1, output);
+    assert.match(output, new RegExp(`^Cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use .*PORT`, 'm'));
+    assert.doesNotMatch(output, /\n\s+at |errno/, 'no stack trace, no raw error object');
+  });
+
+  // Root writes anywhere whatever the modes say, so as root the server runs as `nobody`: the same
+  // EACCES an ordinary user meets.
+  const asRoot = process.getuid?.() === 0;
+  const nobody = asRoot ? { uid: 65534, gid: 65534 } : {};
+  const cases: [name: string, dataDir: (locked: string, file: string) => string, reason: RegExp][] = [
+    ['a DATA_DIR inside a folder the server may not write', (locked) => path.join(locked, 'data'), /permission denied \(EACCES\)/],
+    ['a DATA_DIR that exists but the server may not write', (locked) => locked, /permission denied \(EACCES\)/],
+    ['a DATA_DIR below a file', (_locked, file) => path.join(file, 'data'), /"[^"]*not-a-folder" is a file, not a folder \(ENOTDIR\)/],
+  ];
+  for (const [name, dataDirOf, reason] of cases) {
+    test(`${name}: the message names the folder, the permission and the fix`, async () => {
+      const dir = await makeTempDir();
+      const locked = path.join(dir, 'locked');
+      await mkdir(locked, { mode: 0o555 });
+      await writeFile(path.join(dir, 'not-a-folder'), '');
+      const dataDir = dataDirOf(locked, path.join(dir, 'not-a-folder'));
+      if (asRoot) await chown(dir, nobody.uid!, nobody.gid!); // its TLS files go beside `locked`
+      const { code, output } = await runUntilExit({ DATA_DIR: dataDir, TLS_CERT: path.join(dir, 'c.pem'), TLS_KEY: path.join(dir, 'k.pem') }, nobody);
+      assert.equal(code, 1, output);
+      const line = output.split('\n').find((text) => text.startsWith('Cannot')) ?? output;
+      assert.ok(line.startsWith(`Cannot write to DATA_DIR "${dataDir}": `), line);
+      assert.match(line, reason);
+      assert.match(line, /set DATA_DIR/);
+      assert.doesNotMatch(output, /\n\s+at |errno/, 'no stack trace, no raw error object');
+    });
+  }
+});
+
 describe('a corrupt users.json', () => {
   test('is refused at start, with a message, and left exactly as it was', async () => {
     const dir = await makeTempDir();
@@ -99,8 +143,8 @@ describe('a corrupt users.json', () => {
 });
 
 describe('shutdown and restart', () => {
-  test('SIGTERM and SIGINT stop the server with exit code 0', async () => {
-    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  test('SIGTERM, SIGINT and SIGHUP (the terminal closing) stop the server with exit code 0', async () => {
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
       const server = await launchServer();
       assert.equal(await server.stop(signal), 0, signal);
     }

@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ENV_VARIABLES } from '../../lib/config.ts';
 import { DENO, denoPermissions, denoRunArgs } from '../../scripts/deno_permissions.ts';
-import { send } from '../helpers/https_client.ts';
-import { holdSignup } from '../helpers/in_flight.ts';
 import { PROJECT_ROOT, TEST_SECRET, makeTempDir } from '../helpers/server.ts';
 
 let root: string;
@@ -67,24 +65,12 @@ describe('denoPermissions()', () => {
 });
 
 /** Runs a command to its end; resolves with its exit code and everything it printed. */
-function run(command: string, args: string[], env: Record<string, string>, whileRunning?: (output: () => string, signal: (name: NodeJS.Signals) => void) => Promise<void>) {
+function run(command: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   const child = spawn(command, args, { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const done = whileRunning?.(() => output, (name) => child.kill(name));
-  return Promise.all([exited, done]).then(([code]) => ({ code, output }));
-}
-
-/** Resolves with the first group of `pattern` (or the whole match) once the output has it. */
-async function until(output: () => string, pattern: RegExp, timeoutMs = 60_000): Promise<string> {
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
-    const match = pattern.exec(output());
-    if (match) return match[1] ?? match[0];
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`Cannot see ${pattern} in the output after ${timeoutMs} ms:\n${output()}`);
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, output })));
 }
 
 /** The environment of a server whose files live in `root/<folder>`. */
@@ -100,25 +86,25 @@ function serverEnv(folder: string) {
 }
 
 describe('npm run start:deno (scripts/start_deno.ts)', () => {
-  const launcher = ['--import', 'tsx', 'scripts/start_deno.ts'];
+  test('prints the deno run command quoted for the shell, so the shell runs exactly those words', async () => {
+    // A space, a quote and a dollar sign: each would break or change an unquoted command line.
+    const env = { ...serverEnv("it's a $HOME"), HOST: '127.0.0.1' };
+    const printed = await run(process.execPath, ['--import', 'tsx', 'scripts/start_deno.ts'], env);
+    assert.equal(printed.code, 0, printed.output);
+    const command = printed.output.split('\n').find((line) => line.startsWith(`'`)) ?? '';
+    const words = await run('sh', ['-c', `eval "set -- $COMMAND"; printf '%s\\n' "$@"`], { COMMAND: command });
+    assert.deepEqual(words.output.trimEnd().split('\n'), [DENO, ...(await denoRunArgs({ ...process.env, ...env }, PROJECT_ROOT))]);
+  });
 
-  test('passes a Ctrl+C on once, even when it arrives twice (terminal and npm), and exits 0 after a graceful stop', async () => {
-    const env = serverEnv('launched');
-    let origin = '';
-    const { code, output } = await run(process.execPath, launcher, env, async (printed, signal) => {
-      origin = await until(printed, /Listening on (https:\/\/\S+)/);
-      const signup = await holdSignup(origin, await readFile(env.TLS_CERT, 'utf8'), 'dave');
-      signal('SIGINT');
-      await until(printed, /SIGINT: finishing requests in flight/);
-      signal('SIGINT'); // passed on too, it would stop the server at once, dropping the sign-up
-      assert.deepEqual(await signup.finish(), { status: 303, location: '/order' });
-    });
-    assert.equal(code, 0, output);
-    await assert.rejects(send(`${origin}/`, '', 'GET'), { code: 'ECONNREFUSED' }); // Deno is gone too
+  test('exits 1 with the message, and runs nothing, when no command can grant what the environment asks', async () => {
+    const { code, output } = await run('npm', ['run', 'start:deno'], { ...serverEnv('a,b'), NO_COLOR: '1' });
+    assert.equal(code, 1);
+    assert.match(output, /contains a comma, which a permission flag cannot express/);
+    assert.doesNotMatch(output, /Listening on/);
   });
 
   test("exits with the server's exit code and message when the server refuses to start", async () => {
-    const { code, output } = await run(process.execPath, launcher, { ...serverEnv('refused'), JWT_SECRET: 'short' });
+    const { code, output } = await run('npm', ['run', 'start:deno'], { ...serverEnv('refused'), JWT_SECRET: 'short' });
     assert.equal(code, 1);
     assert.match(output, /^Cannot start: JWT_SECRET is 5 bytes/m);
   });
