@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SHUTDOWN_GRACE_MS } from '../../lib/start_server.ts';
 import { send } from '../helpers/https_client.ts';
 import { holdSignup } from '../helpers/in_flight.ts';
-import { openTls } from '../helpers/raw_tls.ts';
+import { openTls } from '../../scripts/support/wire.ts';
 import { launchServer, makeTempDir, RUNTIME, type LaunchedServer } from '../helpers/server.ts';
 
 test(`SIGTERM stops new connections, lets the request in flight finish and store its work, then exits 0 (${RUNTIME})`, async (t) => {
