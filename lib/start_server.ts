@@ -68,7 +68,7 @@ export interface RunningServer {
   readonly services: Services;
   /** The certificate in PEM, for clients that should trust exactly this server. */
   readonly certificate: string;
-  /** Stops accepting, lets requests in flight finish, and waits for every write to reach the disk. */
+  /** Stops accepting, lets requests in flight finish, and closes the stores (every write on disk, snapshots written). */
   close(): Promise<void>;
 }
 
@@ -80,8 +80,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const tls = await loadOrCreateCertificate(config.tlsCertFile, config.tlsKeyFile, log);
   const secret = config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir));
   const services: Services = {
-    users: await JsonUserStore.open(config.dataDir, { fs: options.fs, clock }),
-    sessions: await JsonSessionStore.open(config.dataDir, { secret, clock, lifetimes: options.lifetimes, fs: options.fs }),
+    users: await JsonUserStore.open(config.dataDir, { fs: options.fs, clock, log }),
+    sessions: await JsonSessionStore.open(config.dataDir, { secret, clock, lifetimes: options.lifetimes, fs: options.fs, log }),
     tokens: await AccessTokens.create(secret, { clock, lifetimeSeconds: options.accessSeconds }),
     passwords: new PasswordHasher(options.passwords),
     attempts: new RateLimiter(config.rateLimit, clock),
@@ -122,7 +122,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
       await closed;
       clearTimeout(force);
-      await Promise.all([services.users.flush(), services.sessions.flush()]);
+      await Promise.all([services.users.close(), services.sessions.close()]);
     },
   };
 }
