@@ -81,12 +81,12 @@ export class JsonUserStore implements UserStore {
     return this.#byId.size;
   }
 
-  async findByName(username: string): Promise<User | undefined> {
-    return this.#byKey.get(usernameKey(username));
+  findByName(username: string): Promise<User | undefined> {
+    return Promise.resolve(this.#byKey.get(usernameKey(username)));
   }
 
-  async findById(id: string): Promise<User | undefined> {
-    return this.#byId.get(id);
+  findById(id: string): Promise<User | undefined> {
+    return Promise.resolve(this.#byId.get(id));
   }
 
   async add(username: string, passwordHash: string): Promise<User> {
