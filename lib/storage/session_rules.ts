@@ -145,6 +145,14 @@ export function judgeRefresh(
   return { kind: 'revoke' };
 }
 
+/**
+ * Whether a session goes on: before its absolute limit, and while its newest refresh token can still be
+ * used (once that has expired, nothing can continue the session, and an access token never outlives it).
+ */
+export function isLive(family: Family, currentToken: RefreshRecord | undefined, now: number): boolean {
+  return currentToken !== undefined && now < family.expiresAt && now < currentToken.expiresAt;
+}
+
 /** The sessions a new login must end so the user keeps at most `MAX_SESSIONS_PER_USER`: the oldest. */
 export function sessionsToEnd(liveSessions: readonly Family[]): string[] {
   const excess = liveSessions.length - (MAX_SESSIONS_PER_USER - 1);
