@@ -203,11 +203,13 @@ const attacks: Attack[] = [
   },
   {
     name: 'refresh-token reuse',
-    defence: "a stolen refresh token, already rotated: 401, and the victim's new one dies with it (RFC 9700 §4.14.2)",
+    defence: "a stolen refresh token, spent and its successor used: 401, and the victim's new one dies with it (RFC 9700 §4.14.2)",
     async run({ target, victimName }) {
       const session = await logIn(target, victimName);
       const stolen = session.cookie('__Secure-refresh');
       await session.get('/refresh?next=/order'); // the victim refreshes: the stolen token is now spent
+      // ...and again: its successor used, the stolen token's exchange cannot have been an aborted one.
+      await session.get('/refresh?next=/order');
       await letTimePass(target, DEFAULT_LIFETIMES.graceMs + 1000); // past the grace window for racing tabs
       const thief = await exchange(target, 'GET', '/refresh?next=/order', [['Cookie', `__Secure-refresh=${stolen}`]]);
       const victimAfter = await session.get('/refresh?next=/order');
