@@ -124,11 +124,13 @@ export class JsonUserStore implements UserStore {
   #apply(change: UserChange): () => void {
     if (change.op === 'add') {
       const { user } = change;
-      if (this.#byId.has(user.id) || this.#byKey.has(usernameKey(user.username))) throw new Error(`user "${user.username}" is already there`);
-      this.#put(user);
+      const key = usernameKey(user.username);
+      if (this.#byId.has(user.id) || this.#byKey.has(key)) throw new Error(`user "${user.username}" is already there`);
+      this.#byId.set(user.id, user);
+      this.#byKey.set(key, user);
       return () => {
         this.#byId.delete(user.id);
-        this.#byKey.delete(usernameKey(user.username));
+        this.#byKey.delete(key);
       };
     }
     const old = this.#byId.get(change.id);
@@ -163,5 +165,5 @@ function checkUser(value: unknown): User {
     typeof user.id === 'string' && typeof user.username === 'string' &&
     typeof user.passwordHash === 'string' && typeof user.createdAt === 'string';
   if (!valid) throw new Error('a user needs "id", "username", "passwordHash" and "createdAt"');
-  return { id: user.id, username: user.username, passwordHash: user.passwordHash, createdAt: user.createdAt } as User;
+  return user as User;
 }
