@@ -1,11 +1,12 @@
 /**
- * Writes a `users.json` with `count` users named `seed0`, `seed1`, ..., all sharing one precomputed
- * argon2id hash (hashing 100,000 passwords for real would take over an hour; the store does not care).
- * The layout is the store's own: one user object per line.
+ * Writes a data folder as the stores leave it after a clean stop: `users.json` with `count` users named
+ * `seed0`, `seed1`, ..., all sharing one precomputed argon2id hash (hashing 100,000 passwords for real
+ * would take over an hour; the store does not care), and, if asked, `sessions.json` with one live
+ * session per user. The layout is the stores' own: a snapshot, one item per line.
  *
  * Also runnable by hand: `node --import tsx bench/make_users.ts <dataDir> <count>`.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -13,14 +14,33 @@ export function seedName(i: number): string {
   return `seed${i}`;
 }
 
-export async function makeUsers(dataDir: string, count: number, passwordHash: string): Promise<void> {
+const DAY = 24 * 60 * 60 * 1000;
+
+/** `{"version":2,"seq":0,` then each list one item per line: the stores' snapshot format. */
+function snapshot(lists: Record<string, unknown[]>): string {
+  const parts = Object.entries(lists).map(([key, items]) => `${JSON.stringify(key)}:[${items.length > 0 ? `\n${items.map((item) => JSON.stringify(item)).join(',\n')}\n` : ''}]`);
+  return `{"version":2,"seq":0,\n${parts.join(',\n')}}\n`;
+}
+
+/** Writes `users.json`; returns the users' ids. */
+export async function makeUsers(dataDir: string, count: number, passwordHash: string): Promise<string[]> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const createdAt = new Date().toISOString();
-  const lines: string[] = [];
-  for (let i = 0; i < count; i++) {
-    lines.push(JSON.stringify({ id: randomUUID(), username: seedName(i), passwordHash, createdAt }));
-  }
-  await writeFile(path.join(dataDir, 'users.json'), `{"version":1,"users":[\n${lines.join(',\n')}\n]}\n`, { mode: 0o600 });
+  const users = Array.from({ length: count }, (_, i) => ({ id: randomUUID(), username: seedName(i), passwordHash, createdAt }));
+  await writeFile(path.join(dataDir, 'users.json'), snapshot({ users }), { mode: 0o600 });
+  return users.map((user) => user.id);
+}
+
+/** Writes `sessions.json` with one live session (a family and its one refresh token) per user id. */
+export async function makeSessions(dataDir: string, userIds: readonly string[]): Promise<void> {
+  const now = Date.now();
+  const families = userIds.map((userId) => ({ id: randomUUID(), userId, expiresAt: now + 30 * DAY }));
+  const refreshTokens = families.map((family) => ({
+    hash: createHash('sha256').update(randomBytes(32)).digest('hex'),
+    familyId: family.id,
+    expiresAt: now + 7 * DAY,
+  }));
+  await writeFile(path.join(dataDir, 'sessions.json'), snapshot({ families, refreshTokens, deniedAccessTokens: [] }), { mode: 0o600 });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

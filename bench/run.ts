@@ -3,7 +3,8 @@
  *
  *   1. GET /order with a valid cookie vs a bare node:https server sending a page of the same size
  *   2. POST /signup vs raw argon2id hashing at the same parameters and concurrency
- *   3. signup latency with 0, 10,000 and 100,000 existing users; startup time and memory at 100,000
+ *   3. signup and refresh with 0, 10,000 and 100,000 users and sessions stored: latency, throughput,
+ *      bytes written per write, startup time and memory (and bench/storage.svg, the chart of it)
  *   4. POST /login vs raw argon2id verification; GET /refresh rotations per second
  *
  * Every server runs in a child process of its own; this process only generates load. Targets are
@@ -16,6 +17,7 @@
 import { hash } from '@node-rs/argon2';
 import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:https';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,7 +26,8 @@ import { OWASP_ARGON2ID } from '../lib/auth/passwords.ts';
 import { httpsRequest } from '../scripts/support/https_client.ts';
 import { PROJECT_ROOT } from '../scripts/support/project_root.ts';
 import { load, type LoadResult } from './load.ts';
-import { makeUsers, seedName } from './make_users.ts';
+import { makeSessions, makeUsers, seedName } from './make_users.ts';
+import { storageChart } from './chart.ts';
 import {
   cookieValue,
   runRawArgon2,
@@ -178,40 +181,135 @@ async function benchSignup(root: string, tls: TlsFiles, secret: string): Promise
   rows.push({ section: '2. signup', measure: 'CPU ms per signup vs per raw hash (all threads)', project: median(cpuPerSignup), limit: median(cpuPerHash), ratio: median(cpuPerHash) / median(cpuPerSignup) });
 }
 
-async function benchStoreScaling(root: string, tls: TlsFiles, secret: string, storedHash: string): Promise<void> {
-  log('3. signup as the store grows');
-  const p99s = new Map<number, number>();
+/** What one store size measured, for the rows and the chart. */
+interface StorePoint {
+  size: number;
+  signupP99: number;
+  signupBytes: number;
+  refreshRps: number;
+  refreshBytes: number;
+}
+
+/**
+ * Bytes the process has caused to be written to the storage layer (`write_bytes` in /proc/<pid>/io):
+ * counted as pages are dirtied, so an append and its fsync cost at least a 4 KiB page, whatever their
+ * size. Includes the request log, the same at every size.
+ */
+function bytesWrittenBy(pid: number): number {
+  return Number(/^write_bytes: (\d+)/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? NaN);
+}
+
+async function benchStoreScaling(root: string, tls: TlsFiles, secret: string, storedHash: string): Promise<StorePoint[]> {
+  log('3. signup and refresh as the store grows (users and sessions)');
+  const ca = await readFile(tls.certFile, 'utf8');
+  const points: StorePoint[] = [];
   for (const size of STORE_SIZES) {
     const dataDir = path.join(root, `store-${size}`, 'data');
-    if (size > 0) await makeUsers(dataDir, size, storedHash);
+    if (size > 0) await makeSessions(dataDir, await makeUsers(dataDir, size, storedHash));
     const project = await startProject(dataDir, tls, secret, `store-${size}`);
-    // Memory once the server has settled: the store encodes the blocks it loaded during the first
-    // few hundred milliseconds after listening.
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // settled: the first garbage collections are over
     const atStart = project.memory();
-    const result = await signupLoad(project, seconds(8));
-    checkStatuses(`POST /signup with ${size} users`, result, 303);
+    let written = bytesWrittenBy(project.pid);
+    const signup = await signupLoad(project, seconds(8));
+    checkStatuses(`POST /signup with ${size} users`, signup, 303);
+    const signupBytes = (bytesWrittenBy(project.pid) - written) / signup.total;
+
+    // Sessions to rotate: users signed up now, one keep-alive connection each.
+    const tokens: string[] = [];
+    for (let i = 0; i < FAST_CONNECTIONS; i++) {
+      const response = await httpsRequest(`${project.url}/signup`, { ca, method: 'POST', headers: FORM, body: formBody(uniqueName()) });
+      const token = cookieValue(response.setCookies, '__Secure-refresh');
+      if (token === undefined) throw new Error(`signup for the refresh run failed: ${response.status}`);
+      tokens.push(token);
+    }
+    written = bytesWrittenBy(project.pid);
+    const refresh = await measured(project, () => rotateLoad(project.url, ca, tokens, seconds(6)));
+    checkStatuses(`GET /refresh with ${size} sessions`, refresh, 303);
+    const refreshBytes = (bytesWrittenBy(project.pid) - written) / refresh.total;
     const { peakMb } = project.memory();
     await project.stop();
-    const fileMb = (await stat(path.join(dataDir, 'users.json'))).size / 2 ** 20;
-    log(`   ${size} users: start ${project.startupMs.toFixed(0)} ms, RSS ${atStart.rssMb.toFixed(0)} MiB, signup ${result.rps.toFixed(1)}/s p50 ${result.p50} p99 ${result.p99} ms`);
-    p99s.set(size, result.p99);
-    const label = size.toLocaleString('en');
-    rows.push({
-      section: '3. store',
-      measure: `${label} users: signup p50 / p99 ms, signups/s`,
-      project: `${result.p50} / ${result.p99}, ${result.rps.toFixed(1)}/s`,
-      ...(size > 0 && { ratio: result.p99 / p99s.get(0)!, target: 'p99 ≤ 1.5× at 0', met: result.p99 / p99s.get(0)! <= 1.5 }),
-      note: `users.json ${fileMb.toFixed(1)} MiB after the run`,
-    });
-    rows.push({
-      section: '3. store',
-      measure: `${label} users: startup ms (CPU ms), RSS MiB settled (peak during signups)`,
-      project: `${project.startupMs.toFixed(0)} (${project.startupCpuMs.toFixed(0)}), ${atStart.rssMb.toFixed(0)} (${peakMb.toFixed(0)})`,
-      ...(size === 100_000 && { target: '< 1000 ms, < 150 MB', met: project.startupMs < 1000 && atStart.rssMb * 2 ** 20 < 150e6 }),
-      ...(size === 0 && { note: 'the server alone: Node, tsx and its loader thread, TLS' }),
-    });
+
+    log(
+      `   ${size} users and sessions: start ${project.startupMs.toFixed(0)} ms, RSS ${atStart.rssMb.toFixed(0)} MiB, ` +
+        `signup ${signup.rps.toFixed(1)}/s p99 ${signup.p99} ms ${(signupBytes / 1024).toFixed(1)} KiB each, ` +
+        `refresh ${refresh.rps.toFixed(0)}/s p99 ${refresh.p99} ms ${(refreshBytes / 1024).toFixed(1)} KiB and ${refresh.cpuUsPerRequest.toFixed(0)} µs CPU each`,
+    );
+    const first = points[0];
+    points.push({ size, signupP99: signup.p99, signupBytes, refreshRps: refresh.rps, refreshBytes });
+    const label = `${size.toLocaleString('en')} users and sessions`;
+    const largest = size === STORE_SIZES.at(-1);
+    rows.push(
+      {
+        section: '3. store',
+        measure: `${label}: signup p50 / p99 ms, signups/s`,
+        project: `${signup.p50} / ${signup.p99}, ${signup.rps.toFixed(1)}/s`,
+        ...(first && { ratio: signup.p99 / first.signupP99 }),
+        ...(largest && first && { target: 'p99 ≤ 1.2× at 0', met: signup.p99 / first.signupP99 <= 1.2 }),
+      },
+      {
+        section: '3. store',
+        measure: `${label}: startup ms (CPU ms), RSS MiB settled (peak)`,
+        project: `${project.startupMs.toFixed(0)} (${project.startupCpuMs.toFixed(0)}), ${atStart.rssMb.toFixed(0)} (${peakMb.toFixed(0)})`,
+        ...(largest && { target: '≤ 1000 ms, ≤ 150 MB', met: project.startupMs <= 1000 && atStart.rssMb * 2 ** 20 <= 150e6 }),
+        ...(size === 0 && { note: 'the server alone: Node, tsx and its loader thread, TLS' }),
+      },
+      {
+        section: '3. store',
+        measure: `${label}: bytes written per signup / per rotation`,
+        project: `${(signupBytes / 1024).toFixed(1)} KiB / ${(refreshBytes / 1024).toFixed(1)} KiB`,
+        ...(first && {
+          ratio: Math.max(signupBytes / first.signupBytes, refreshBytes / first.refreshBytes),
+          target: '≤ 2× at 0',
+          met: signupBytes / first.signupBytes <= 2 && refreshBytes / first.refreshBytes <= 2,
+        }),
+        note: 'write_bytes of the server process: pages dirtied (4 KiB per fsynced append, shared by a batch), the request log included',
+      },
+      {
+        section: '3. store',
+        measure: `${label}: rotations/s, p50 / p99 ms, server CPU µs per rotation (${FAST_CONNECTIONS} sessions)`,
+        project: `${refresh.rps.toFixed(0)}/s, ${refresh.p50} / ${refresh.p99}, ${refresh.cpuUsPerRequest.toFixed(0)} µs`,
+        ...(first && { ratio: refresh.rps / first.refreshRps }),
+        ...(largest && first && {
+          target: '≥ 0.8× the rate at 0, ≤ 150 µs',
+          met: refresh.rps / first.refreshRps >= 0.8 && refresh.cpuUsPerRequest <= 150,
+        }),
+      },
+    );
   }
+  return points;
+}
+
+/** The chart: this run's figures against those recorded before the journal (issue 13, RESULTS.md of 2026-11-27). */
+function chartOf(points: readonly StorePoint[]): string {
+  const after = (value: (point: StorePoint) => number) => points.map((point) => [point.size, value(point)] as const);
+  return storageChart([
+    {
+      title: 'bytes written per write',
+      log: true,
+      series: [
+        { label: 'signup, before (rewrite users.json)', before: true, colour: '#c0392b', points: [[30, 25_000], [2_530, 1_200_000]] },
+        { label: 'refresh, before (rewrite sessions.json)', before: true, colour: '#2471a3', points: [[30, 4_200], [2_530, 175_000]] },
+        { label: 'signup, after (journal)', before: false, colour: '#c0392b', points: after((point) => point.signupBytes) },
+        { label: 'refresh, after (journal)', before: false, colour: '#2471a3', points: after((point) => point.refreshBytes) },
+      ],
+    },
+    {
+      title: 'signup latency p99, ms',
+      log: false,
+      series: [
+        { label: 'signup, before (rewrite users.json)', before: true, colour: '#c0392b', points: [[0, 364], [10_000, 424], [100_000, 579]] },
+        { label: 'signup, after (journal)', before: false, colour: '#c0392b', points: after((point) => point.signupP99) },
+      ],
+    },
+    {
+      title: 'refreshes per second',
+      log: false,
+      series: [
+        { label: 'refresh, before (rewrite sessions.json)', before: true, colour: '#2471a3', points: [[30, 486], [100_000, 23]] },
+        { label: 'refresh, after (journal)', before: false, colour: '#2471a3', points: after((point) => point.refreshRps) },
+      ],
+    },
+  ]);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -309,7 +407,7 @@ async function main(): Promise<void> {
 
     if (ONLY.has(1)) await benchOrder(root, tls, secret);
     if (ONLY.has(2)) await benchSignup(root, tls, secret);
-    if (ONLY.has(3)) await benchStoreScaling(root, tls, secret, storedHash);
+    const storePoints = ONLY.has(3) ? await benchStoreScaling(root, tls, secret, storedHash) : [];
     if (ONLY.has(4)) await benchLoginAndRefresh(root, tls, secret, storedHash);
 
     const machine = {
@@ -321,8 +419,12 @@ async function main(): Promise<void> {
       seconds: Math.round((Date.now() - started) / 1000),
       quick: QUICK,
     };
-    const report = formatReport(machine, rows);
+    const chart = storePoints.length > 0 ? chartOf(storePoints) : undefined;
+    const report =
+      formatReport(machine, rows) +
+      (chart === undefined ? '' : `\n![Bytes written per write, signup p99 and refreshes per second against the users and sessions stored, before the journal (dashed) and after](storage.svg)\n`);
     process.stdout.write(`\n${report}\n`);
+    if (chart !== undefined) await writeFile(path.join(PROJECT_ROOT, 'bench', QUICK || PARTIAL ? 'storage.partial.svg' : 'storage.svg'), chart);
     if (!QUICK && !PARTIAL) await writeFile(path.join(PROJECT_ROOT, 'bench', 'RESULTS.md'), report);
   } finally {
     await rm(root, { recursive: true, force: true });

@@ -114,7 +114,12 @@ function login(services: Services): Route {
       attempt.succeeded();
       if (services.passwords.needsRehash(user.passwordHash)) {
         // The only moment the server sees the password again: upgrade a hash made under older parameters.
-        await services.users.setPasswordHash(user.id, await services.passwords.hash(password));
+        // Best effort: the password was right and the old hash still works, so a store that cannot take
+        // the write now does not turn a good login into a 503; the next login tries again.
+        await services.users.setPasswordHash(user.id, await services.passwords.hash(password)).catch((error: unknown) => {
+          if (!(error instanceof StorageError)) throw error;
+          console.warn(`Cannot upgrade the password hash of user ${user.id} now: ${error.message}`);
+        });
       }
       const cookies = [...(await startSession(services, user)), deviceCookie(services.devices.issue(account))];
       return seeOther(next, { 'Set-Cookie': cookies, ...NO_STORE });

@@ -74,7 +74,7 @@ export interface RunningServer {
   readonly certificate: string;
   /**
    * Stops accepting, lets requests in flight finish (cut after the grace period), closes every other
-   * connection at once, and waits for every write to reach the disk.
+   * connection at once, and closes the stores (every write on disk, snapshots written).
    */
   close(): Promise<void>;
 }
@@ -87,8 +87,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const tls = await loadOrCreateCertificate(config.tlsCertFile, config.tlsKeyFile, log);
   const secret = config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir));
   const services: Services = {
-    users: await JsonUserStore.open(config.dataDir, { fs: options.fs, clock }),
-    sessions: await JsonSessionStore.open(config.dataDir, { secret, clock, lifetimes: options.lifetimes, fs: options.fs }),
+    users: await JsonUserStore.open(config.dataDir, { fs: options.fs, clock, log }),
+    sessions: await JsonSessionStore.open(config.dataDir, { secret, clock, lifetimes: options.lifetimes, fs: options.fs, log }),
     tokens: await AccessTokens.create(secret, { clock, lifetimeSeconds: options.accessSeconds }),
     passwords: await PasswordHasher.create(options.passwords),
     attempts: new RateLimiter(config.rateLimit, clock),
@@ -140,7 +140,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     certificate: tls.cert,
     async close() {
       await connections.stop(options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS);
-      await Promise.all([services.users.flush(), services.sessions.flush()]);
+      await Promise.all([services.users.close(), services.sessions.close()]);
     },
   };
 }

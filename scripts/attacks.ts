@@ -202,7 +202,7 @@ const attacks: Attack[] = [
   },
   {
     name: 'refresh-token reuse',
-    defence: "a stolen refresh token, already rotated: 401, and the victim's new one dies with it (RFC 9700 §4.14.2)",
+    defence: "a stolen refresh token, spent and its successor used: 401, and the victim's new one dies with it (RFC 9700 §4.14.2)",
     async run({ target, victimName }) {
       const session = await logIn(target, victimName);
       const stolen = session.cookie('__Secure-refresh');

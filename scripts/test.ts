@@ -16,6 +16,8 @@ export const STAGES: readonly Stage[] = [
   { name: 'unit', tests: ['test/lib/*.test.ts', 'test/lib/*/*.test.ts', 'test/scenarios/*.test.ts', 'test/scripts/*.test.ts', 'test/docs/*.test.ts'] },
   { name: 'http', tests: ['test/https/*.test.ts'] },
   { name: 'deno', tests: ['test/https/*.test.ts'], env: { TEST_RUNTIME: 'deno' } },
+  // The embedded store's own tests (recovery, the model, the contract) under Deno's test runner.
+  { name: 'deno-storage', command: ['deno', 'test', '-A', '--no-check', 'test/lib/storage/'] },
   { name: 'browser', tests: ['test/browser/*.test.ts'], needs: { program: CHROME_PATH, hint: 'apt-get install chromium (or set CHROME_PATH)' } },
 ];
 

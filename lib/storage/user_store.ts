@@ -1,11 +1,13 @@
 /**
- * Users, kept in `DATA_DIR/users.json` and indexed in memory so a lookup never scans.
+ * Users, indexed in memory so a lookup never scans, and kept in `DATA_DIR/users.json` plus its journal
+ * (see `journal.ts`): each sign-up appends one line, whatever the number of users.
  */
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { usernameKey } from '../auth/credentials.ts';
 import { systemClock, type Clock } from '../support/clock.ts';
-import { CorruptFileError, DurableFile, type FileSystem } from './durable_file.ts';
+import type { Logger } from '../support/log.ts';
+import type { FileSystem } from './durable_file.ts';
+import { Journal, type JournalRecord } from './journal.ts';
 
 export interface User {
   readonly id: string;
@@ -29,39 +31,27 @@ export class UsernameTakenError extends Error {
 export interface UserStore {
   findByName(username: string): Promise<User | undefined>;
   findById(id: string): Promise<User | undefined>;
-  /** Resolves once the user is on disk; rejects with `UsernameTakenError` or `StorageError`. */
+  /** Resolves once the user is stored; rejects with `UsernameTakenError` or `StorageError`. */
   add(username: string, passwordHash: string): Promise<User>;
-  /** Replaces a hash made with older parameters; resolves once on disk. */
+  /** Replaces a hash made with older parameters; resolves once stored. */
   setPasswordHash(id: string, passwordHash: string): Promise<void>;
-  /** Resolves when every pending write is on disk. */
+  /** Resolves when every pending write is stored. */
   flush(): Promise<void>;
+  /** Stores everything pending, leaves the storage tidy (a snapshot, a closed pool), and refuses writes after. */
+  close(): Promise<void>;
 }
 
-/**
- * Users per block of `users.json`; see `JsonUserStore`. Every commit re-encodes the last block, so a
- * small block keeps that cheap (1,000 cost ~3 % of the CPU in the signup benchmark); 100,000 users
- * are still only ~800 buffers for one writev(2).
- */
-const BLOCK_SIZE = 128;
-
-/** A run of consecutive users in the file, and their lines encoded as UTF-8 once they are known. */
-interface Block {
-  readonly users: User[];
-  /** `{...},\n{...}`, one user per line; undefined until encoded, and again after any change. */
-  bytes: Buffer | undefined;
+export interface UserStoreOptions {
+  fs?: FileSystem;
+  clock?: Clock;
+  log?: Pick<Logger, 'warn' | 'error'>;
+  /** Journal size that triggers a snapshot (tests make it small). */
+  compactAfterBytes?: number;
 }
 
-const FILE_HEAD = Buffer.from('{"version":1,"users":[\n');
-const SEPARATOR = Buffer.from(',\n');
-const FILE_TAIL = Buffer.from('\n]}\n');
+/** The changes the journal records, one JSON line each. */
+type UserChange = { op: 'add'; user: User } | { op: 'setPasswordHash'; id: string; passwordHash: string };
 
-/**
- * The whole file is rewritten on each (group) commit, as the atomic rename requires, but it is not
- * serialised anew each time. Users are kept in blocks of 128, each holding its lines already
- * encoded, so a commit re-encodes only the block that changed (nearly always the last, where new
- * users go) and hands the disk a list of buffers. With 100,000 users, joining and encoding every line
- * on each commit took the event loop for tens of milliseconds and left ~20 MB of garbage per commit.
- */
 export class JsonUserStore implements UserStore {
   readonly #byId = new Map<string, User>();
   readonly #byKey = new Map<string, User>();
@@ -71,48 +61,26 @@ export class JsonUserStore implements UserStore {
    * sign in. The earlier user keeps the key, and with it every other spelling; nobody new can take one.
    */
   readonly #byExactName = new Map<string, User>();
-  /** Every user in file order, block by block; only the last block takes new users. */
-  readonly #blocks: Block[] = [];
-  readonly #file: DurableFile;
   readonly #clock: Clock;
+  #journal!: Journal;
 
-  private constructor(file: (serialize: () => readonly Uint8Array[]) => DurableFile, clock: Clock) {
-    this.#file = file(() => this.#serialize());
+  private constructor(clock: Clock) {
     this.#clock = clock;
   }
 
-  /** Loads `dataDir/users.json`, or starts empty; throws `CorruptFileError` rather than lose a file. */
-  static async open(dataDir: string, options: { fs?: FileSystem; clock?: Clock } = {}): Promise<JsonUserStore> {
-    const file = (serialize: () => readonly Uint8Array[]) => new DurableFile(path.join(dataDir, 'users.json'), serialize, options.fs);
-    const store = new JsonUserStore(file, options.clock ?? systemClock);
-    const data = await store.#file.read();
-    if (data !== undefined) store.#load(data);
-    store.#encodeInBackground(0);
+  /** Loads `dataDir/users.json` and its journal, or starts empty; throws `CorruptFileError` rather than guess. */
+  static async open(dataDir: string, options: UserStoreOptions = {}): Promise<JsonUserStore> {
+    const store = new JsonUserStore(options.clock ?? systemClock);
+    store.#journal = await Journal.open(
+      {
+        loadSnapshot: (document) => store.#loadSnapshot(document),
+        replay: (record) => store.#apply(toChange(record)),
+        // Users in sign-up order: a Map keeps insertion order, and a replaced user keeps its place.
+        capture: () => ({ users: [...store.#byId.values()] }),
+      },
+      { dir: dataDir, name: 'users', fs: options.fs, log: options.log, compactAfterBytes: options.compactAfterBytes },
+    );
     return store;
-  }
-
-  #load(data: unknown): void {
-    const users = (data as { users?: unknown } | null)?.users;
-    if (!Array.isArray(users)) throw new CorruptFileError(`Cannot start: ${this.#file.path} has no "users" list`);
-    for (const user of users as unknown[]) {
-      if (!isUser(user) || this.#byId.has(user.id) || this.#findExact(user.username) !== undefined) {
-        throw new CorruptFileError(`Cannot start: ${this.#file.path} holds an invalid or duplicate user entry`);
-      }
-      this.#index(user);
-    }
-  }
-
-  /**
-   * Encodes the blocks read at start one per turn of the event loop (a millisecond or two each), so
-   * that neither the start nor the first signup waits for all of them at once.
-   */
-  #encodeInBackground(from: number): void {
-    if (from >= this.#blocks.length) return;
-    setImmediate(() => {
-      const block = this.#blocks[from];
-      if (block !== undefined) block.bytes ??= encode(block);
-      this.#encodeInBackground(from + 1);
-    }); // not unref()'d: an unref()'d immediate runs only when something else wakes the loop
   }
 
   get size(): number {
@@ -131,61 +99,58 @@ export class JsonUserStore implements UserStore {
     // Checked and reserved in one synchronous step, so two sign-ups of one name cannot both pass.
     if (this.#byKey.has(usernameKey(username))) throw new UsernameTakenError(`Cannot sign up: "${username}" is taken`);
     const user: User = { id: randomUUID(), username, passwordHash, createdAt: new Date(this.#clock()).toISOString() };
-    this.#index(user);
-    try {
-      await this.#file.commit();
-    } catch (error) {
-      this.#unindex(user);
-      throw error;
-    }
+    await this.#commit({ op: 'add', user });
     return user;
   }
 
   async setPasswordHash(id: string, passwordHash: string): Promise<void> {
-    const old = this.#byId.get(id);
-    if (old === undefined) return;
-    const updated = { ...old, passwordHash };
-    this.#replace(old, updated);
-    try {
-      await this.#file.commit();
-    } catch (error) {
-      this.#replace(updated, old);
-      throw error;
-    }
+    if (!this.#byId.has(id)) return;
+    await this.#commit({ op: 'setPasswordHash', id, passwordHash });
   }
 
   flush(): Promise<void> {
-    return this.#file.flush();
+    return this.#journal.flush();
   }
 
-  /** Adds a user at the end of the file. */
-  #index(user: User): void {
+  close(): Promise<void> {
+    return this.#journal.close();
+  }
+
+  /** Writes a snapshot now rather than when the journal outgrows it (tests, benchmarks). */
+  compact(): Promise<void> {
+    return this.#journal.compact();
+  }
+
+  /** Makes the change in memory and journals it; if the write fails, the journal undoes it. */
+  #commit(change: UserChange): Promise<void> {
+    return this.#journal.append(change, this.#apply(change));
+  }
+
+  /** Applies a change to memory (now, or replayed at start) and returns how to undo it. */
+  #apply(change: UserChange): () => void {
+    if (change.op === 'add') {
+      const { user } = change;
+      if (this.#byId.has(user.id) || this.#findExact(user.username) !== undefined) throw new Error(`user "${user.username}" is already there`);
+      this.#byId.set(user.id, user);
+      this.#indexName(user);
+      return () => {
+        this.#byId.delete(user.id);
+        if (this.#byExactName.get(user.username) === user) this.#byExactName.delete(user.username);
+        else this.#byKey.delete(usernameKey(user.username));
+      };
+    }
+    const old = this.#byId.get(change.id);
+    if (old === undefined) throw new Error(`no user ${change.id}`);
+    this.#put({ ...old, passwordHash: change.passwordHash });
+    return () => this.#put(old);
+  }
+
+  #put(user: User): void {
     this.#byId.set(user.id, user);
     this.#indexName(user);
-    let last = this.#blocks.at(-1);
-    if (last === undefined || last.users.length >= BLOCK_SIZE) this.#blocks.push((last = { users: [], bytes: undefined }));
-    last.users.push(user);
-    last.bytes = undefined;
   }
 
-  #unindex(user: User): void {
-    this.#byId.delete(user.id);
-    this.#byKey.delete(usernameKey(user.username));
-    const block = this.#blockOf(user);
-    block.users.splice(block.users.indexOf(user), 1);
-    block.bytes = undefined;
-  }
-
-  /** Puts `next` where `previous` was, in the indexes and in the file. */
-  #replace(previous: User, next: User): void {
-    this.#byId.set(next.id, next);
-    this.#indexName(next);
-    const block = this.#blockOf(previous);
-    block.users[block.users.indexOf(previous)] = next;
-    block.bytes = undefined;
-  }
-
-  /** The user stored under exactly this name, if any: two of them make the file corrupt. */
+  /** The user stored under exactly this name, if any: two of them make the store corrupt. */
   #findExact(username: string): User | undefined {
     const holder = this.#byKey.get(usernameKey(username));
     return holder?.username === username ? holder : this.#byExactName.get(username);
@@ -199,36 +164,26 @@ export class JsonUserStore implements UserStore {
     else this.#byExactName.set(user.username, user);
   }
 
-  /** The block holding `user`, searched from the newest: rare (undo, rehash), and usually near the end. */
-  #blockOf(user: User): Block {
-    for (let i = this.#blocks.length - 1; i >= 0; i--) {
-      if (this.#blocks[i]!.users.includes(user)) return this.#blocks[i]!;
-    }
-    throw new Error(`Cannot find user ${user.id} in any block`);
-  }
-
-  /** The file as buffers: head, each non-empty block (encoded now if it changed), tail. */
-  #serialize(): Uint8Array[] {
-    const chunks: Uint8Array[] = [FILE_HEAD];
-    for (const block of this.#blocks) {
-      if (block.users.length === 0) continue;
-      if (chunks.length > 1) chunks.push(SEPARATOR);
-      chunks.push((block.bytes ??= encode(block)));
-    }
-    chunks.push(FILE_TAIL);
-    return chunks;
+  #loadSnapshot(document: Record<string, unknown>): void {
+    if (!Array.isArray(document.users)) throw new Error('no "users" list');
+    for (const user of document.users as unknown[]) this.#apply({ op: 'add', user: checkUser(user) });
   }
 }
 
-function encode(block: Block): Buffer {
-  return Buffer.from(block.users.map((user) => JSON.stringify(user)).join(',\n'));
+function toChange(record: JournalRecord): UserChange {
+  if (record.op === 'add') return { op: 'add', user: checkUser(record.user) };
+  if (record.op === 'setPasswordHash' && typeof record.id === 'string' && typeof record.passwordHash === 'string') {
+    return { op: 'setPasswordHash', id: record.id, passwordHash: record.passwordHash };
+  }
+  throw new Error(`not a user change: op "${record.op}"`);
 }
 
-function isUser(value: unknown): value is User {
+function checkUser(value: unknown): User {
   const user = value as Partial<Record<keyof User, unknown>> | null;
-  return (
+  const valid =
     typeof user === 'object' && user !== null &&
     typeof user.id === 'string' && typeof user.username === 'string' &&
-    typeof user.passwordHash === 'string' && typeof user.createdAt === 'string'
-  );
+    typeof user.passwordHash === 'string' && typeof user.createdAt === 'string';
+  if (!valid) throw new Error('a user needs "id", "username", "passwordHash" and "createdAt"');
+  return user as User;
 }

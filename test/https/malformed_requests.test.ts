@@ -4,13 +4,12 @@
  * cookie it should not, and keeps answering everybody else.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { send } from '../helpers/https_client.ts';
 import { keepAliveClient } from '../../scripts/support/https_client.ts';
 import { openTls, rawRequest, readUntilClosed } from '../../scripts/support/wire.ts';
 import { launchServer, type LaunchedServer } from '../helpers/server.ts';
+import { storedUsers } from '../helpers/stored_users.ts';
 
 let server: LaunchedServer;
 let host: string;
@@ -117,7 +116,7 @@ describe('__proto__ and constructor field names', () => {
     const body = `__proto__%5Bpolluted%5D=yes&constructor%5Bprototype%5D%5Bpolluted%5D=yes&username=mallory&password=${encodeURIComponent(PASSWORD)}`;
     const response = await send(`${server.origin}/signup`, server.ca, 'POST', { body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     assert.equal(response.status, 303);
-    const users = JSON.parse(await readFile(path.join(server.dataDir, 'users.json'), 'utf8')).users as object[];
+    const users = await storedUsers(server.dataDir);
     for (const user of users) assert.deepEqual(Object.keys(user).sort(), ['createdAt', 'id', 'passwordHash', 'username']);
   });
 
@@ -219,7 +218,7 @@ describe('cross-site requests are refused before any work', () => {
     } finally {
       client.close();
     }
-    const users = JSON.parse(await readFile(path.join(server.dataDir, 'users.json'), 'utf8')).users as { username: string }[];
+    const users = await storedUsers(server.dataDir);
     assert.equal(users.filter((user) => user.username.startsWith('csrf')).length, 0);
   });
 

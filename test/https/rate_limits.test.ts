@@ -4,11 +4,10 @@
  * affected. (Every 127.x.y.z address is this machine, so one test can be many clients.)
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { keepAliveClient } from '../../scripts/support/https_client.ts';
 import { launchServer, type LaunchedServer } from '../helpers/server.ts';
+import { storedUsers } from '../helpers/stored_users.ts';
 
 const PASSWORD = 'correct horse battery';
 const FORM = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
@@ -25,8 +24,7 @@ after(async () => {
 });
 
 async function storedUsernames(): Promise<string[]> {
-  const file = JSON.parse(await readFile(path.join(server.dataDir, 'users.json'), 'utf8')) as { users: { username: string }[] };
-  return file.users.map((user) => user.username);
+  return (await storedUsers(server.dataDir)).map((user) => user.username);
 }
 
 test('the fourth sign-up or login from one address within a minute gets 429 with Retry-After, and does nothing', async () => {

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { send } from '../helpers/https_client.ts';
 import { launchServer, type LaunchedServer } from '../helpers/server.ts';
+import { storedUsers as readStoredUsers } from '../helpers/stored_users.ts';
 
 let server: LaunchedServer;
 before(async () => {
@@ -16,7 +17,7 @@ after(async () => {
 const JSON_ACCEPT = { accept: 'application/json' };
 
 async function storedUsers(): Promise<{ username: string; passwordHash: string }[]> {
-  return JSON.parse(await readFile(path.join(server.dataDir, 'users.json'), 'utf8')).users;
+  return readStoredUsers(server.dataDir);
 }
 
 describe('POST /signup', () => {
@@ -48,12 +49,12 @@ describe('POST /signup', () => {
     assert.deepEqual(Object.keys(claims).sort(), ['aud', 'exp', 'iat', 'iss', 'jti', 'sid', 'sub']);
   });
 
-  test('stores an argon2id hash, never the password, in a users.json only its owner can read', async () => {
+  test('stores an argon2id hash, never the password, in files only their owner can read', async () => {
     await server.browser().signup('bob', 'a very secret phrase');
     const users = await storedUsers();
     assert.doesNotMatch(JSON.stringify(users), /a very secret phrase/);
     assert.match(users.find((user) => user.username === 'bob')?.passwordHash ?? '', /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
-    assert.equal((await stat(path.join(server.dataDir, 'users.json'))).mode & 0o777, 0o600);
+    for (const name of await readdir(server.dataDir)) assert.equal((await stat(path.join(server.dataDir, name))).mode & 0o777, 0o600, name);
   });
 
   test('has the user on disk by the time the 303 arrives', async () => {

@@ -1,0 +1,53 @@
+/**
+ * `npm start` on a data folder written by the version before the journal (`users.json` and
+ * `sessions.json` at version 1; the fixture in test/lib/storage/fixtures/v1, made by that version):
+ * the server starts, every user can sign in, every session goes on, and a clean stop rewrites both
+ * files in the new format.
+ */
+import assert from 'node:assert/strict';
+import { cp, readdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { keepAliveClient } from '../../scripts/support/https_client.ts';
+import { launchServer, makeTempDir } from '../helpers/server.ts';
+
+const FIXTURE = fileURLToPath(new URL('../lib/storage/fixtures/v1', import.meta.url));
+const EXPECTED = JSON.parse(await readFile(fileURLToPath(new URL('../lib/storage/fixtures/v1.expected.json', import.meta.url)), 'utf8')) as Record<
+  'aliceSpent' | 'aliceToken' | 'bobToken',
+  string
+>;
+const FORM = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+
+const root = await makeTempDir();
+after(() => rm(root, { recursive: true, force: true }));
+
+test('a version 1 data folder starts with every user and session, and is version 2 after a clean stop', async () => {
+  const dataDir = path.join(root, 'data');
+  await cp(FIXTURE, dataDir, { recursive: true });
+  const server = await launchServer({}, root);
+  const client = keepAliveClient(server);
+  try {
+    for (const username of ['alice', 'Bob']) {
+      const login = await client.send('POST', '/login', FORM, new URLSearchParams({ username, password: 'correct horse battery' }).toString());
+      assert.equal(login.status, 303, `${username} cannot sign in`);
+    }
+    const refresh = (token: string) => client.send('POST', '/refresh', { cookie: `__Secure-refresh=${token}` });
+    // Alice's spent token was exchanged and its successor never used: it gets that successor again.
+    const again = await refresh(EXPECTED.aliceSpent);
+    assert.equal(again.status, 204);
+    assert.match(String(again.headers['set-cookie']), new RegExp(`__Secure-refresh=${EXPECTED.aliceToken};`));
+    assert.equal((await refresh(EXPECTED.aliceToken)).status, 204);
+    assert.equal((await refresh(EXPECTED.bobToken)).status, 204);
+  } finally {
+    client.close();
+    assert.equal(await server.stop('SIGTERM'), 0);
+  }
+  const users = JSON.parse(await readFile(path.join(dataDir, 'users.json'), 'utf8')) as { version: number; users: { username: string }[] };
+  assert.equal(users.version, 2);
+  assert.deepEqual(users.users.map((user) => user.username), ['alice', 'Bob']);
+  const sessions = JSON.parse(await readFile(path.join(dataDir, 'sessions.json'), 'utf8')) as { version: number; families: unknown[] };
+  assert.equal(sessions.version, 2);
+  assert.equal(sessions.families.length, 4, 'two sessions from the fixture, two from the logins');
+  assert.deepEqual((await readdir(dataDir)).filter((name) => name.endsWith('.jsonl')), []);
+});

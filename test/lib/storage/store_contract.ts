@@ -1,0 +1,322 @@
+/**
+ * The contract every `UserStore` and `SessionStore` pair must keep, whatever stands behind it: the
+ * journal files here, a database next. A backend's test file calls
+ *
+ *   runStoreContract('the journal', async ({ clock, lifetimes, secret }) => ...);
+ *
+ * with a function that opens fresh, empty stores and says how to restart them on the same storage.
+ * Every test runs against stores it opened itself, and restarts them where a rule must survive one.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, test } from 'node:test';
+import type { Clock } from '../../../lib/support/clock.ts';
+import {
+  DEFAULT_LIFETIMES,
+  MAX_SESSIONS_PER_USER,
+  RefreshError,
+  type IssuedRefresh,
+  type RefreshFailure,
+  type SessionLifetimes,
+  type SessionStore,
+} from '../../../lib/storage/session_store.ts';
+import { UsernameTakenError, type UserStore } from '../../../lib/storage/user_store.ts';
+
+export interface Stores {
+  readonly users: UserStore;
+  readonly sessions: SessionStore;
+  /** Closes both stores cleanly and opens them again on the same storage: a restart. */
+  reopen(): Promise<Stores>;
+  /** Closes both stores and deletes their storage. */
+  destroy(): Promise<void>;
+}
+
+export interface StoreSettings {
+  /** The clock the session store must read (tests move it). */
+  clock: Clock;
+  lifetimes: SessionLifetimes;
+  /** The key successor tokens are derived with. */
+  secret: Uint8Array;
+}
+
+/** Opens fresh, empty stores. */
+export type OpenStores = (settings: StoreSettings) => Promise<Stores>;
+
+const SECOND = 1000;
+const DAY = 24 * 60 * 60 * SECOND;
+const START = Date.UTC(2026, 0, 1);
+const HASH = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA';
+const SECRET = new TextEncoder().encode('store-contract-secret-of-32-bytes-at-least');
+
+/** Matches a `RefreshError` with the given reason, for `assert.rejects`. */
+const refused = (reason: RefreshFailure) => ({ name: 'RefreshError', code: 'ERR_REFRESH', reason });
+
+export function runStoreContract(name: string, open: OpenStores): void {
+  describe(`store contract: ${name}`, () => {
+    let now = START;
+    const clock: Clock = () => now;
+    const advance = (ms: number) => (now += ms);
+    let opened: Stores[] = [];
+
+    /** Fresh stores at the start time; every one opened is destroyed after the test. */
+    async function fresh(): Promise<Stores> {
+      now = START;
+      const stores = await open({ clock, lifetimes: DEFAULT_LIFETIMES, secret: SECRET });
+      opened.push(stores);
+      return stores;
+    }
+    async function restart(stores: Stores): Promise<Stores> {
+      const reopened = await stores.reopen();
+      opened.push(reopened);
+      return reopened;
+    }
+    afterEach(async () => {
+      await opened.at(-1)?.destroy();
+      opened = [];
+    });
+    const logout = (sessions: SessionStore, sessionId: string, jti: string, inSeconds = 900) =>
+      sessions.end(sessionId, { jti, exp: Math.floor(now / 1000) + inSeconds });
+
+    describe('users', () => {
+      test('add() stores a user found by name, whatever its case and width, and by id', async () => {
+        const { users } = await fresh();
+        const alice = await users.add('Alice', HASH);
+        assert.equal(alice.username, 'Alice');
+        assert.equal(alice.passwordHash, HASH);
+        assert.match(alice.createdAt, /^\d{4}-\d\d-\d\dT/);
+        assert.deepEqual(await users.findByName('Alice'), alice);
+        assert.deepEqual(await users.findByName('ＡＬＩＣＥ'), alice);
+        assert.deepEqual(await users.findById(alice.id), alice);
+        assert.equal(await users.findByName('bob'), undefined);
+        assert.equal(await users.findById('no-such-id'), undefined);
+      });
+
+      test('add() refuses a name that is taken, under any case, with UsernameTakenError', async () => {
+        const { users } = await fresh();
+        await users.add('alice', HASH);
+        await assert.rejects(users.add('ALICE', HASH), UsernameTakenError);
+      });
+
+      test('of two sign-ups of one name at once, exactly one wins', async () => {
+        const { users } = await fresh();
+        const results = await Promise.allSettled([users.add('carol', HASH), users.add('Carol', HASH)]);
+        assert.equal(results.filter((result) => result.status === 'fulfilled').length, 1);
+        const lost = results.find((result) => result.status === 'rejected') as PromiseRejectedResult;
+        assert.ok(lost.reason instanceof UsernameTakenError);
+      });
+
+      test('users and their replaced hashes survive a restart', async () => {
+        const stores = await fresh();
+        const alice = await stores.users.add('alice', HASH);
+        const bob = await stores.users.add('bob', HASH);
+        await stores.users.setPasswordHash(bob.id, `${HASH}-new`);
+        assert.equal((await stores.users.findById(bob.id))?.passwordHash, `${HASH}-new`);
+        const { users } = await restart(stores);
+        assert.deepEqual(await users.findByName('alice'), alice);
+        assert.deepEqual(await users.findById(bob.id), { ...bob, passwordHash: `${HASH}-new` });
+      });
+    });
+
+    describe('sessions', () => {
+      test('start() issues a 256-bit refresh token for a new session each time, valid for 7 days', async () => {
+        const { sessions } = await fresh();
+        const first = await sessions.start('user-1');
+        const second = await sessions.start('user-1');
+        assert.equal(first.userId, 'user-1');
+        assert.match(first.refreshToken, /^[\w-]{43}$/);
+        assert.equal(first.maxAgeSeconds, (7 * DAY) / 1000);
+        assert.notEqual(first.sessionId, second.sessionId);
+        assert.notEqual(first.refreshToken, second.refreshToken);
+        assert.ok(sessions.isActive(first.sessionId));
+      });
+
+      test('rotate() exchanges a refresh token for a new one in the same session, again and again', async () => {
+        const { sessions } = await fresh();
+        const started = await sessions.start('user-1');
+        advance(60 * SECOND);
+        const rotated = await sessions.rotate(started.refreshToken);
+        assert.notEqual(rotated.refreshToken, started.refreshToken);
+        assert.deepEqual({ ...rotated, refreshToken: '' }, { userId: 'user-1', sessionId: started.sessionId, refreshToken: '', maxAgeSeconds: (7 * DAY) / 1000 });
+        assert.equal((await sessions.rotate(rotated.refreshToken)).sessionId, started.sessionId);
+      });
+
+      test('rotate() refuses a token it never issued as unknown', async () => {
+        const { sessions } = await fresh();
+        await sessions.start('user-1');
+        await assert.rejects(sessions.rotate('made-up-token'), refused('unknown'));
+      });
+
+      test('an aborted exchange: the old token, presented again before its successor was used, gets the same successor, even after the grace window and a restart', async () => {
+        const stores = await fresh();
+        const started = await stores.sessions.start('user-1');
+        const lost = await stores.sessions.rotate(started.refreshToken); // the answer never reached the browser
+        advance(DEFAULT_LIFETIMES.graceMs + 60 * SECOND);
+        const again = await stores.sessions.rotate(started.refreshToken);
+        assert.equal(again.refreshToken, lost.refreshToken);
+        assert.equal(again.sessionId, started.sessionId);
+        assert.equal(again.maxAgeSeconds, lost.maxAgeSeconds - (DEFAULT_LIFETIMES.graceMs + 60 * SECOND) / 1000, 'the same expiry, seen later');
+        const { sessions } = await restart(stores);
+        assert.equal((await sessions.rotate(started.refreshToken)).refreshToken, lost.refreshToken);
+        assert.equal((await sessions.rotate(lost.refreshToken)).sessionId, started.sessionId);
+      });
+
+      test('two tabs racing: within the grace window the old token gets the same successor even once that was used', async () => {
+        const { sessions } = await fresh();
+        const started = await sessions.start('user-1');
+        const [first, second] = await Promise.all([sessions.rotate(started.refreshToken), sessions.rotate(started.refreshToken)]);
+        assert.equal(first.refreshToken, second.refreshToken);
+        await sessions.rotate(first.refreshToken);
+        advance(DEFAULT_LIFETIMES.graceMs);
+        assert.equal((await sessions.rotate(started.refreshToken)).refreshToken, first.refreshToken);
+      });
+
+      test('reuse: the old token presented after its successor was used, past the grace window, revokes the whole session and only it', async () => {
+        const stores = await fresh();
+        const stolen = await stores.sessions.start('user-1');
+        const other = await stores.sessions.start('user-1');
+        const successor = await stores.sessions.rotate(stolen.refreshToken);
+        const latest = await stores.sessions.rotate(successor.refreshToken);
+        advance(DEFAULT_LIFETIMES.graceMs + 1);
+        await assert.rejects(stores.sessions.rotate(stolen.refreshToken), refused('reused'));
+        assert.equal(stores.sessions.isActive(stolen.sessionId), false);
+        await assert.rejects(stores.sessions.rotate(latest.refreshToken), RefreshError);
+        assert.equal((await stores.sessions.rotate(other.refreshToken)).sessionId, other.sessionId);
+
+        const { sessions } = await restart(stores);
+        assert.equal(sessions.isActive(stolen.sessionId), false);
+        await assert.rejects(sessions.rotate(latest.refreshToken), RefreshError);
+        assert.ok(sessions.isActive(other.sessionId));
+      });
+
+      test('a rotation survives a restart: the old token, its successor used, is still reuse', async () => {
+        const stores = await fresh();
+        const started = await stores.sessions.start('user-1');
+        const successor = await stores.sessions.rotate(started.refreshToken);
+        const restarted = await restart(stores);
+        await restarted.sessions.rotate(successor.refreshToken);
+        advance(DEFAULT_LIFETIMES.graceMs + 1);
+        const { sessions } = await restart(restarted);
+        await assert.rejects(sessions.rotate(started.refreshToken), refused('reused'));
+      });
+
+      test('a refresh token lasts 7 days, and a session 30 days however regularly it is refreshed', async () => {
+        const { sessions } = await fresh();
+        const idle = await sessions.start('user-2');
+        let token = (await sessions.start('user-1')).refreshToken;
+        for (const day of [6, 12, 18, 24, 29]) {
+          advance(day * DAY - (now - START));
+          const rotated = await sessions.rotate(token);
+          assert.equal(rotated.maxAgeSeconds, (Math.min(now + 7 * DAY, START + 30 * DAY) - now) / 1000, `refresh on day ${day}`);
+          token = rotated.refreshToken;
+        }
+        await assert.rejects(sessions.rotate(idle.refreshToken), RefreshError);
+        advance(START + 30 * DAY - now);
+        await assert.rejects(sessions.rotate(token), RefreshError);
+      });
+
+      test('a token still works just before 7 days, and is refused as expired at 7 days', async () => {
+        const { sessions } = await fresh();
+        const early = await sessions.start('user-1');
+        const late = await sessions.start('user-1');
+        advance(7 * DAY - 1);
+        assert.equal((await sessions.rotate(early.refreshToken)).sessionId, early.sessionId);
+        advance(1);
+        await assert.rejects(sessions.rotate(late.refreshToken), RefreshError);
+      });
+
+      test('a session refreshing without end keeps only its last few spent tokens: a forgotten one is unknown, a recent one is reuse', async () => {
+        const stores = await fresh();
+        const tokens = [(await stores.sessions.start('user-1')).refreshToken];
+        for (let i = 0; i < 30; i++) {
+          advance(SECOND);
+          tokens.push((await stores.sessions.rotate(tokens.at(-1)!)).refreshToken);
+        }
+        const { sessions } = await restart(stores);
+        advance(DEFAULT_LIFETIMES.graceMs + SECOND);
+        await assert.rejects(sessions.rotate(tokens[0]!), refused('unknown')); // long forgotten: refused, nothing revoked
+        assert.equal((await sessions.rotate(tokens.at(-1)!)).userId, 'user-1');
+        await assert.rejects(sessions.rotate(tokens.at(-3)!), refused('reused')); // recently spent: the session ends
+      });
+
+      test('end() forgets the session and denies its access token until that expires, across a restart', async () => {
+        const stores = await fresh();
+        const started = await stores.sessions.start('user-1');
+        assert.equal(stores.sessions.isDenied('jti-1'), false);
+        await logout(stores.sessions, started.sessionId, 'jti-1');
+        assert.equal(stores.sessions.isDenied('jti-1'), true);
+        assert.equal(stores.sessions.isDenied('jti-2'), false);
+        assert.equal(stores.sessions.isActive(started.sessionId), false);
+        await assert.rejects(stores.sessions.rotate(started.refreshToken), refused('unknown'));
+
+        const restarted = await restart(stores);
+        assert.equal(restarted.sessions.isDenied('jti-1'), true);
+        assert.equal(restarted.sessions.isActive(started.sessionId), false);
+
+        advance(901 * SECOND);
+        await restarted.sessions.start('user-2'); // any write may prune what expired
+        assert.equal(restarted.sessions.isDenied('jti-1'), false, 'forgotten once it expired');
+        assert.equal((await restart(restarted)).sessions.isDenied('jti-1'), false);
+      });
+
+      test('end() does not list an access token that has already expired, and ends an unknown session quietly', async () => {
+        const { sessions } = await fresh();
+        const started = await sessions.start('user-1');
+        await sessions.end(started.sessionId, { jti: 'jti-old', exp: Math.floor(now / 1000) });
+        assert.equal(sessions.isDenied('jti-old'), false);
+        assert.equal(sessions.isActive(started.sessionId), false);
+        await sessions.end('no-such-session', { jti: 'jti-x', exp: Math.floor(now / 1000) + 60 });
+        assert.equal(sessions.isDenied('jti-x'), true);
+      });
+
+      test('isActive() is false past the absolute limit, or once the newest refresh token expired', async () => {
+        const { sessions } = await fresh();
+        const idle = await sessions.start('user-2');
+        const started = await sessions.start('user-1');
+        let token = started.refreshToken;
+        for (let day = 6; day < 30; day += 6) {
+          advance(6 * DAY);
+          token = (await sessions.rotate(token)).refreshToken;
+        }
+        assert.equal(sessions.isActive(idle.sessionId), false, 'nothing can refresh it after 7 days');
+        advance(START + 30 * DAY - 1 - now);
+        assert.ok(sessions.isActive(started.sessionId));
+        advance(1);
+        assert.equal(sessions.isActive(started.sessionId), false);
+      });
+
+      test(`a user keeps at most ${MAX_SESSIONS_PER_USER} live sessions: one more login ends the oldest, across a restart`, async () => {
+        assert.equal(MAX_SESSIONS_PER_USER, 10);
+        const stores = await fresh();
+        const other = await stores.sessions.start('user-2');
+        const started: IssuedRefresh[] = [];
+        for (let i = 0; i < MAX_SESSIONS_PER_USER; i++) {
+          advance(SECOND);
+          started.push(await stores.sessions.start('user-1'));
+        }
+        assert.ok(started.every((session) => stores.sessions.isActive(session.sessionId)));
+        advance(SECOND);
+        const newest = await stores.sessions.start('user-1');
+        assert.equal(stores.sessions.isActive(started[0]!.sessionId), false, 'the oldest session ended');
+        await assert.rejects(stores.sessions.rotate(started[0]!.refreshToken), refused('unknown'));
+        for (const session of [...started.slice(1), newest, other]) assert.ok(stores.sessions.isActive(session.sessionId));
+
+        const { sessions } = await restart(stores);
+        assert.equal(sessions.isActive(started[0]!.sessionId), false);
+        for (const session of [...started.slice(1), newest, other]) assert.ok(sessions.isActive(session.sessionId));
+        advance(SECOND);
+        await sessions.start('user-1');
+        assert.equal(sessions.isActive(started[1]!.sessionId), false, 'then the next oldest');
+      });
+
+      test('sessions past their limit do not count against the cap', async () => {
+        const { sessions } = await fresh();
+        const old = await sessions.start('user-1');
+        advance(29 * DAY);
+        for (let i = 0; i < MAX_SESSIONS_PER_USER - 1; i++) await sessions.start('user-1');
+        advance(DAY); // the first is over now
+        const next = await sessions.start('user-1');
+        assert.equal(sessions.isActive(old.sessionId), false);
+        assert.ok(sessions.isActive(next.sessionId));
+      });
+    });
+  });
+}
