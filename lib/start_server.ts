@@ -10,6 +10,7 @@ import { createRequestListener } from './http/listener.ts';
 import type { Services } from './services.ts';
 import { loadOrCreateCertificate } from './http/certificate.ts';
 import { answerClientError } from './http/parser_errors.ts';
+import { MAX_HEADER_LINES } from './http/header_limit.ts';
 import { systemClock, type Clock } from './support/clock.ts';
 import type { Config } from './config.ts';
 import type { FileSystem } from './storage/durable_file.ts';
@@ -107,9 +108,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
   const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   const server = createServer(
-    { cert: tls.cert, key: tls.key, ciphers: TLS12_CIPHERS, connectionsCheckingInterval: timeouts.checkIntervalMs },
+    // requireHostHeader is Node's default, stated because security_headers.ts relies on it (Deno does the same).
+    { cert: tls.cert, key: tls.key, ciphers: TLS12_CIPHERS, requireHostHeader: true, connectionsCheckingInterval: timeouts.checkIntervalMs },
     createRequestListener(router, log, { lintCookies: config.development }),
   );
+  server.maxHeadersCount = MAX_HEADER_LINES;
   server.headersTimeout = timeouts.headersMs;
   server.requestTimeout = timeouts.requestMs;
   server.keepAliveTimeout = timeouts.keepAliveMs;
