@@ -10,6 +10,7 @@ import { createRequestListener } from './http/listener.ts';
 import type { Services } from './services.ts';
 import { loadOrCreateCertificate } from './http/certificate.ts';
 import { answerClientError } from './http/parser_errors.ts';
+import { capConnections, defaultMaxConnections } from './http/connection_limits.ts';
 import { MAX_HEADER_LINES } from './http/header_limit.ts';
 import { systemClock, type Clock } from './support/clock.ts';
 import type { Config } from './config.ts';
@@ -76,6 +77,8 @@ export interface StartOptions {
   timeouts?: Partial<ServerTimeouts>;
   /** The stores' file operations, so a test can make a write fail at open, write, fsync or rename. */
   fs?: FileSystem;
+  /** Open connections allowed at once; by default a little under the process's descriptor limit. */
+  maxConnections?: number;
 }
 
 export interface RunningServer {
@@ -113,6 +116,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     createRequestListener(router, log, { lintCookies: config.development }),
   );
   server.maxHeadersCount = MAX_HEADER_LINES;
+  capConnections(server, options.maxConnections ?? defaultMaxConnections(), log);
   server.headersTimeout = timeouts.headersMs;
   server.requestTimeout = timeouts.requestMs;
   server.keepAliveTimeout = timeouts.keepAliveMs;

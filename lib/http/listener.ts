@@ -4,7 +4,7 @@
  */
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { CROSS_SITE_VARY, assertSameOrigin, isUnsafeMethod } from './cross_site.ts';
-import { hangUp } from './connection_limits.ts';
+import { hangUp, isLastRequest } from './connection_limits.ts';
 import { assertHeaderLinesUnderCap } from './header_limit.ts';
 import { lintSetCookie } from '../cookies/cookie_lint.ts';
 import { StorageError } from '../storage/durable_file.ts';
@@ -109,11 +109,12 @@ async function respond(
   if (reply.status !== 204 && reply.status !== 304) headers['Content-Length'] = Buffer.byteLength(reply.body);
   // A body nobody read (a route that takes none, an error answered first) must not hold the connection:
   // a client declaring 1 GB and trickling it kept it until Node's 30 s request timeout, and for ever under
-  // Deno. The answer says so and the server hangs up once it is sent.
+  // Deno. Nor may one connection queue answers without end (see connection_limits.ts). Either way the
+  // answer says so and the server hangs up once it is sent.
   // Node parses the rest of a chunk a moment after the handler starts: give a small body that has
   // already arrived that moment before calling it unread.
   if (!req.complete) await new Promise((resolve) => setImmediate(resolve));
-  const last = !req.complete;
+  const last = !req.complete || isLastRequest(req.socket);
   if (last) headers['Connection'] = 'close';
   res.writeHead(reply.status, headers);
   res.end(method === 'HEAD' ? '' : reply.body); // HEAD: the GET's headers, Content-Length included, no body
