@@ -50,7 +50,7 @@ export const DEFAULT_TIMEOUTS: ServerTimeouts = Object.freeze({
 /**
  * TLS 1.2 suites, all ECDHE (forward secrecy) and AEAD: AES-GCM and ChaCha20-Poly1305, for ECDSA
  * certificates (ours) and RSA ones. No CBC suite (LUCKY13 and the padding oracles before it), no CCM
- * and no ARIA, as in Mozilla's "intermediate" server configuration. TLS 1.3 suites are all AEAD and
+ * and no ARIA: Mozilla's "intermediate" TLS 1.2 list without its DHE suites. TLS 1.3 suites are all AEAD and
  * set separately: Node keeps its defaults. Deno's TLS is rustls, which has no CBC suite to begin with
  * and ignores this option.
  */

@@ -107,12 +107,13 @@ async function respond(
   const headers: OutgoingHttpHeaders = Object.assign({}, securityHeaders(req.headers.host), isUnsafeMethod(method) ? VARY : undefined, reply.headers);
   // A 204 or 304 has no body, and a 304's Content-Length would describe the 200 it stands for.
   if (reply.status !== 204 && reply.status !== 304) headers['Content-Length'] = Buffer.byteLength(reply.body);
-  // A body nobody read (a route that takes none, an error answered first) must not hold the connection:
-  // a client declaring 1 GB and trickling it kept it until Node's 30 s request timeout, and for ever under
-  // Deno. Nor may one connection queue answers without end (see connection_limits.ts). Either way the
-  // answer says so and the server hangs up once it is sent.
-  // Node parses the rest of a chunk a moment after the handler starts: give a small body that has
-  // already arrived that moment before calling it unread.
+  // The server hangs up after this answer, and says so, when:
+  // - the request's body was not read (a route that takes none, an error answered first): a client
+  //   declaring 1 GB and trickling it held the connection until Node's 30 s request timeout, and for
+  //   ever under Deno. Node parses the rest of a packet a moment after the handler starts, so a small
+  //   body that has already arrived gets that moment before it counts as unread;
+  // - it is the connection's last allowed request, so no connection queues answers without end
+  //   (see connection_limits.ts).
   if (!req.complete) await new Promise((resolve) => setImmediate(resolve));
   const last = !req.complete || isLastRequest(req.socket);
   if (last) headers['Connection'] = 'close';
