@@ -151,7 +151,17 @@ describe(`the descriptor limit (${RUNTIME})`, () => {
   });
 });
 
-/** Polls `check` every 100 ms until it holds; the test's timeout ends it otherwise. */
-async function waitFor(check: () => Promise<boolean>): Promise<void> {
-  while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 100));
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Polls `check` every 100 ms until it holds, for at most `ms`: a server that never answers again must
+ * fail the test, not keep it polling (and the test file running) for ever.
+ */
+async function waitFor(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await Promise.race([check(), sleep(deadline - Date.now()).then(() => false)])) return;
+    await sleep(100);
+  }
+  throw new Error(`Cannot get an answer: the server did not answer within ${ms} ms`);
 }
