@@ -10,6 +10,8 @@ import { trackConnections } from './http/graceful_stop.ts';
 import type { Services } from './services.ts';
 import { loadOrCreateCertificate } from './http/certificate.ts';
 import { answerClientError } from './http/parser_errors.ts';
+import { capConnections, defaultMaxConnections } from './http/connection_limits.ts';
+import { MAX_HEADER_LINES } from './http/header_limit.ts';
 import { systemClock, type Clock } from './support/clock.ts';
 import type { FileSystem } from './storage/durable_file.ts';
 import { loadOrCreateSecret } from './auth/jwt_secret.ts';
@@ -47,6 +49,22 @@ export const DEFAULT_TIMEOUTS: ServerTimeouts = Object.freeze({
   checkIntervalMs: 1_000,
 });
 
+/**
+ * TLS 1.2 suites, all ECDHE (forward secrecy) and AEAD: AES-GCM and ChaCha20-Poly1305, for ECDSA
+ * certificates (ours) and RSA ones. No CBC suite (LUCKY13 and the padding oracles before it), no CCM
+ * and no ARIA: Mozilla's "intermediate" TLS 1.2 list without its DHE suites. TLS 1.3 suites are all AEAD and
+ * set separately: Node keeps its defaults. Deno's TLS is rustls, which has no CBC suite to begin with
+ * and ignores this option.
+ */
+export const TLS12_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
 /** How long a stop waits for requests in flight before cutting their connections. */
 export const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -63,6 +81,8 @@ export interface StartOptions {
   fs?: FileSystem;
   /** How long `close()` waits for requests in flight; `SHUTDOWN_GRACE_MS` by default. */
   shutdownGraceMs?: number;
+  /** Open connections allowed at once; by default a little under the process's descriptor limit. */
+  maxConnections?: number;
 }
 
 export interface RunningServer {
@@ -97,7 +117,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     // A browser refreshes a session once per access token (15 min), or a few times at once when tabs
     // wake together; a burst of 10 a session and 60 an address (a household or an office behind one
     // NAT), each refilled at one a second, is never reached by that, and still caps a script that
-    // refreshes in a loop (each rotation rewrites the sessions file). RATE_LIMIT=0 turns them off too.
+    // refreshes in a loop (each rotation is a write to disk). RATE_LIMIT=0 turns them off too.
     sessionRefreshes: new RateLimiter(config.rateLimit > 0 ? 60 : 0, clock, {
       burst: 10,
       message: 'Too many refreshes of this session: wait a moment and try again',
@@ -111,9 +131,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
   const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   const server = createServer(
-    { cert: tls.cert, key: tls.key, connectionsCheckingInterval: timeouts.checkIntervalMs },
+    // requireHostHeader is Node's default, stated because security_headers.ts relies on it (Deno does the same).
+    { cert: tls.cert, key: tls.key, ciphers: TLS12_CIPHERS, requireHostHeader: true, connectionsCheckingInterval: timeouts.checkIntervalMs },
     createRequestListener(router, log, { lintCookies: config.development }),
   );
+  server.maxHeadersCount = MAX_HEADER_LINES;
+  capConnections(server, options.maxConnections ?? defaultMaxConnections(), log);
   server.headersTimeout = timeouts.headersMs;
   server.requestTimeout = timeouts.requestMs;
   server.keepAliveTimeout = timeouts.keepAliveMs;

@@ -8,14 +8,14 @@
  *                                                   a running server; set JWT_SECRET to forge with its key
  */
 import { randomBytes } from 'node:crypto';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { DEFAULT_LIFETIMES } from '../lib/storage/session_store.ts';
 import { Browser } from './browser.ts';
 import { bold, dim, green, red, yellow } from './colour.ts';
 import { base64url, decodeJwt, forge, hmac, unsigned } from './support/forge_jwt.ts';
 import { TARGET_OPTIONS, openTarget, startLocal, type Target } from './target.ts';
-import { exchange, header, rawRequest, setCookies, type HeaderList } from './support/wire.ts';
+import { exchange, header, openTls, rawRequest, setCookies, type HeaderList } from './support/wire.ts';
 
 const { values: args } = parseArgs({ options: { ...TARGET_OPTIONS, help: { type: 'boolean', default: false } } });
 if (args.help) {
@@ -105,6 +105,18 @@ function signJwt(alg: 'HS256' | 'HS512', payload: object, key: Uint8Array): stri
 async function letTimePass(target: Target, ms: number): Promise<void> {
   if (target.advanceClock) target.advanceClock(ms);
   else await new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Resolves true once the server closes `socket`, false if it still holds it after `ms`. */
+function closedWithin(socket: TLSSocket, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    socket.on('error', () => {}); // the reset of a server hanging up
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
 }
 
 // ── the attacks ──────────────────────────────────────────────────────────────────────────
@@ -252,6 +264,83 @@ const attacks: Attack[] = [
       ].join('\r\n');
       const { status } = await rawRequest(target, `${head}\r\n\r\nusername=${'a'.repeat(1000)}`);
       return { status: String(status), blocked: status === 413 };
+    },
+  },
+  {
+    name: 'header overflow',
+    defence: "2,000 filler headers push Origin past the runtime's cap: a request that reaches 100 lines gets 431 (lib/http/header_limit.ts)",
+    async run({ target, victimName }) {
+      const victim = await logIn(target, victimName); // a fresh session: earlier attacks moved the clock
+      const head = [
+        'POST /logout HTTP/1.1',
+        `Host: ${new URL(target.origin).host}`,
+        `Cookie: __Host-jwt=${accessToken(victim)}`,
+        ...Array<string>(2000).fill('X: 1'),
+        `Origin: ${EVIL}`,
+        'Sec-Fetch-Site: cross-site',
+        'Content-Length: 0',
+        'Connection: close',
+      ].join('\r\n');
+      const { status } = await rawRequest(target, `${head}\r\n\r\n`);
+      const stillSignedIn = (await orderWith(target, accessToken(victim))) === 200;
+      return { status: String(status), blocked: status === 431 && stillSignedIn };
+    },
+  },
+  {
+    name: 'unread 1 GB body',
+    defence: 'POST /logout declaring 1 GB, sent flat out: the route reads no body, so the server answers and hangs up (lib/http/listener.ts)',
+    async run({ target }) {
+      const socket = await openTls(target);
+      const hungUp = closedWithin(socket, 10_000);
+      socket.write(`POST /logout HTTP/1.1\r\nHost: ${new URL(target.origin).host}\r\nContent-Length: 1000000000\r\n\r\n`);
+      const chunk = Buffer.alloc(64 * 1024, 'a');
+      let sent = 0;
+      const pump = () => {
+        while (socket.writable && sent < 1e9) {
+          sent += chunk.length;
+          if (!socket.write(chunk)) return void socket.once('drain', pump);
+        }
+      };
+      pump();
+      const closed = await hungUp;
+      socket.destroy();
+      return { status: closed ? `cut at ${Math.round(sent / 1e6)} MB` : 'held', blocked: closed && sent < 100e6 };
+    },
+  },
+  {
+    name: 'chunk extension',
+    defence: 'a chunked sign-up whose chunk carries 20 KB of extension: chunked bodies get 411 before a byte is read (lib/http/body.ts)',
+    async run({ target }) {
+      const body = JSON.stringify({ username: uniqueName('chunky'), password: PASSWORD });
+      const head = ['POST /signup HTTP/1.1', `Host: ${new URL(target.origin).host}`, 'Content-Type: application/json', 'Transfer-Encoding: chunked', 'Connection: close'].join('\r\n');
+      const { status } = await rawRequest(target, `${head}\r\n\r\n${body.length.toString(16)};${'x'.repeat(20_000)}\r\n${body}\r\n0\r\n\r\n`);
+      return { status: String(status), blocked: status === 411 || status === 413 };
+    },
+  },
+  {
+    name: 'pipelined flood',
+    defence: '3,000 pipelined GET / on one connection, answers never read: after 100 requests the server hangs up (lib/http/connection_limits.ts)',
+    async run({ target }) {
+      const socket = await openTls(target); // no 'data' listener: the answers are never read
+      const hungUp = closedWithin(socket, 20_000);
+      const request = `GET / HTTP/1.1\r\nHost: ${new URL(target.origin).host}\r\n\r\n`;
+      socket.write(request.repeat(3_000));
+      const more = setInterval(() => socket.writable && socket.write(request), 200); // a write shows the hang-up
+      const closed = await hungUp;
+      clearInterval(more);
+      socket.destroy();
+      return { status: closed ? 'closed' : 'held', blocked: closed };
+    },
+  },
+  {
+    name: 'CBC cipher on TLS 1.2',
+    defence: 'a TLS 1.2 client offering only ECDHE-ECDSA-AES128-SHA (LUCKY13): only ECDHE AEAD suites are offered (lib/start_server.ts)',
+    async run({ target }) {
+      const refused = await openTls(target, { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA' }).then(
+        (socket) => (socket.destroy(), false),
+        () => true,
+      );
+      return { status: refused ? 'refused' : 'agreed', blocked: refused };
     },
   },
   {

@@ -52,11 +52,19 @@ export function parseMediaType(header: string | undefined): BodyMediaType {
 
 /**
  * Collects the body up to `limit` bytes. A declared `Content-Length` over the limit is refused before
- * reading; a chunked body that grows past it is refused as soon as it does. Either way the 413 closes
+ * reading; a body that grows past it anyway is refused as soon as it does. Either way the 413 closes
  * the connection, so the rest of an oversized upload is never read.
+ *
+ * A chunked body is refused with 411 Length Required (RFC 9110 §15.5.12) before a byte is read.
+ * Browsers send every form with a `Content-Length`; chunked framing only adds parser surface, and
+ * Deno's parser puts no limit on chunk extensions (20 KB of them reached the sign-up handler).
  */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const tooLarge = () => new HttpError(413, `Cannot read body: it is larger than ${limit} bytes`, { headers: { Connection: 'close' } });
+  const closing = { headers: { Connection: 'close' } };
+  if (req.headers['transfer-encoding'] !== undefined) {
+    throw new HttpError(411, 'Cannot read body: send it with a Content-Length, chunked bodies are not accepted', closing);
+  }
+  const tooLarge = () => new HttpError(413, `Cannot read body: it is larger than ${limit} bytes`, closing);
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > limit) throw tooLarge();
 

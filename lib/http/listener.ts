@@ -4,6 +4,8 @@
  */
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { CROSS_SITE_VARY, assertSameOrigin, isUnsafeMethod } from './cross_site.ts';
+import { hangUp, isLastRequest } from './connection_limits.ts';
+import { assertHeaderLinesUnderCap } from './header_limit.ts';
 import { lintSetCookie } from '../cookies/cookie_lint.ts';
 import { StorageError } from '../storage/durable_file.ts';
 import type { Fields } from './body.ts';
@@ -91,6 +93,7 @@ async function respond(
   let route: Route | undefined;
   let reply: Reply;
   try {
+    assertHeaderLinesUnderCap(req); // before anything reads a header the runtime may have dropped
     assertSameOrigin(req); // before routing, so a cross-site request learns nothing and changes nothing
     route = router.match(method, ctx.path);
     reply = await route.handle(ctx);
@@ -104,8 +107,19 @@ async function respond(
   const headers: OutgoingHttpHeaders = Object.assign({}, securityHeaders(req.headers.host), isUnsafeMethod(method) ? VARY : undefined, reply.headers);
   // A 204 or 304 has no body, and a 304's Content-Length would describe the 200 it stands for.
   if (reply.status !== 204 && reply.status !== 304) headers['Content-Length'] = Buffer.byteLength(reply.body);
+  // The server hangs up after this answer, and says so, when:
+  // - the request's body was not read (a route that takes none, an error answered first): a client
+  //   declaring 1 GB and trickling it held the connection until Node's 30 s request timeout, and for
+  //   ever under Deno. Node parses the rest of a packet a moment after the handler starts, so a small
+  //   body that has already arrived gets that moment before it counts as unread;
+  // - it is the connection's last allowed request, so no connection queues answers without end
+  //   (see connection_limits.ts).
+  if (!req.complete) await new Promise((resolve) => setImmediate(resolve));
+  const last = !req.complete || isLastRequest(req.socket);
+  if (last) headers['Connection'] = 'close';
   res.writeHead(reply.status, headers);
   res.end(method === 'HEAD' ? '' : reply.body); // HEAD: the GET's headers, Content-Length included, no body
+  if (last) res.once('finish', () => hangUp(req.socket));
   // Only the paths we serve are logged: anything else may be a token pasted into a URL.
   log.request(method, router.has(ctx.path) ? ctx.path : '-', reply.status, performance.now() - started);
 }

@@ -22,9 +22,13 @@ const WITH_HSTS: ReplyHeaders = Object.freeze({ ...ALWAYS, 'Strict-Transport-Sec
  * The security headers for a request to `host` (the Host header). HSTS is left out for `localhost`,
  * `*.localhost` and IP literals: HSTS applies to a host name on every port, so one visit would pin
  * all of the developer's local servers on `localhost` to HTTPS for a year.
+ *
+ * No Host at all is treated like a local one, no HSTS: HSTS pins a host name, and without one nothing
+ * says which name this is. Only HTTP/1.0 may omit it; every browser sends it, and an HTTP/1.1 request
+ * without it never gets here: the server refuses it with 400 (RFC 9112 §3.2, `requireHostHeader`).
  */
 export function securityHeaders(host: string | undefined): ReplyHeaders {
-  return isLocalHost(hostname(host ?? '')) ? ALWAYS : WITH_HSTS;
+  return host === undefined || isLocalHost(hostname(host)) ? ALWAYS : WITH_HSTS;
 }
 
 /** The host name of a Host header: `[::1]:8443` → `::1`, `example.com:443` → `example.com`. */

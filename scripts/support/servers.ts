@@ -96,7 +96,16 @@ export interface LaunchOptions {
    * pays in production.
    */
   logFile?: string;
+  /**
+   * `StartOptions` that survive JSON (shorter timeouts, a lower connection cap): the child then runs
+   * `start_with_options.ts` instead of `server.ts`, to watch a limit bite under either runtime.
+   */
+  startOptions?: Record<string, unknown>;
+  /** Runs the server under `prlimit --nofile=N` (util-linux), which sets the limit and becomes the server. */
+  descriptors?: number;
 }
+
+const START_WITH_OPTIONS = path.join(PROJECT_ROOT, 'scripts', 'support', 'start_with_options.ts');
 
 /** How long a server may take to print "Listening on" before the launch is given up. */
 const STARTUP_LIMIT_MS = 60_000;
@@ -109,10 +118,13 @@ const STARTUP_LIMIT_MS = 60_000;
 export async function launchServer(options: LaunchOptions = {}): Promise<LaunchedServer> {
   const root = options.dir ?? (await makeTempDir());
   const env = { ...process.env, ...serverEnv(root, options.env ?? {}) };
-  const [command, args] =
+  const script = options.startOptions === undefined ? [] : [START_WITH_OPTIONS, JSON.stringify(options.startOptions)];
+  const [runtime, runtimeArgs] =
     options.runtime === 'deno'
-      ? [DENO, await denoRunArgs(env, PROJECT_ROOT)]
-      : [process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', 'server.ts']];
+      ? [DENO, script.length === 0 ? await denoRunArgs(env, PROJECT_ROOT) : [...(await denoRunArgs(env, PROJECT_ROOT)).slice(0, -1), ...script]]
+      : [process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', ...(script.length === 0 ? ['server.ts'] : script)]];
+  const [command, args] =
+    options.descriptors === undefined ? [runtime, runtimeArgs] : ['prlimit', [`--nofile=${options.descriptors}:${options.descriptors}`, '--', runtime, ...runtimeArgs]];
   const logFd = options.logFile === undefined ? undefined : openLog(options.logFile);
   const started = performance.now();
   const child = killOnExit(spawn(command, args, { cwd: PROJECT_ROOT, env, stdio: ['ignore', logFd ?? 'pipe', 'pipe'] }));

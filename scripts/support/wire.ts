@@ -6,7 +6,7 @@
  *   no HTTP client would send: a broken request line, a missing Host, bad chunked framing, CR/LF where
  *   it must not be, a `/../` path a URL parser would "fix". The bytes written are the bytes the server reads.
  */
-import { connect, type TLSSocket } from 'node:tls';
+import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { httpsRequest, type Endpoint, type HeaderList } from './https_client.ts';
 
 export type { HeaderList } from './https_client.ts';
@@ -66,10 +66,10 @@ export interface RawResponse {
 }
 
 /** Opens a TLS connection that trusts exactly the server's certificate. */
-export function openTls(server: Endpoint): Promise<TLSSocket> {
+export function openTls(server: Endpoint, options: ConnectionOptions = {}): Promise<TLSSocket> {
   const { hostname, port } = new URL(server.origin);
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: hostname.replace(/^\[|\]$/g, ''), port: Number(port || 443), ca: server.ca }, () => resolve(socket));
+    const socket = connect({ host: hostname.replace(/^\[|\]$/g, ''), port: Number(port || 443), ca: server.ca, ...options }, () => resolve(socket));
     socket.once('error', reject);
   });
 }

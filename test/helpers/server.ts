@@ -8,7 +8,7 @@
  * pass in a clock.
  */
 import { silentLogger } from '../../lib/support/log.ts';
-import type { StartOptions } from '../../lib/start_server.ts';
+import type { ServerTimeouts, StartOptions } from '../../lib/start_server.ts';
 import * as servers from '../../scripts/support/servers.ts';
 import { TestBrowser } from './https_client.ts';
 
@@ -49,6 +49,22 @@ function testEnv(overrides: Record<string, string> = {}): Record<string, string>
 /** `server.ts` in a child process, under `RUNTIME`, with its files in `dir` (a temporary folder by default). */
 export async function launchServer(env: Record<string, string> = {}, dir?: string): Promise<LaunchedServer> {
   const launched = await servers.launchServer({ env: testEnv(env), dir, runtime: RUNTIME });
+  return Object.assign(launched, { browser: () => new TestBrowser(launched.origin, launched.ca) });
+}
+
+/** The options that survive JSON: numbers only. */
+export interface ChildOptions {
+  timeouts?: Partial<ServerTimeouts>;
+  maxConnections?: number;
+}
+
+/**
+ * Like `launchServer`, with `StartOptions` made small enough to watch a limit bite, under Node or,
+ * with `TEST_RUNTIME=deno`, under Deno with the permissions `npm run start:deno` grants;
+ * `descriptors` lowers the process's descriptor limit.
+ */
+export async function launchWithOptions(options: ChildOptions, { env = {}, descriptors }: { env?: Record<string, string>; descriptors?: number } = {}): Promise<LaunchedServer> {
+  const launched = await servers.launchServer({ env: testEnv(env), runtime: RUNTIME, startOptions: { ...options }, descriptors });
   return Object.assign(launched, { browser: () => new TestBrowser(launched.origin, launched.ca) });
 }
 

@@ -71,7 +71,7 @@ describe('malformed requests get a 4xx and the server keeps serving', () => {
     { name: 'two different Content-Length headers', request: () => post('/signup', [JSON_TYPE, 'Content-Length: 2', 'Content-Length: 3'], '{}'), status: 400 },
     { name: 'a Content-Length shorter than the body', request: () => post('/signup', [JSON_TYPE, 'Content-Length: 5'], '{"username":"x","password":"y"}'), status: 400 },
     { name: 'a Content-Length over the body limit', request: () => post('/signup', [JSON_TYPE, 'Content-Length: 1000000'], '{}'), status: 413 },
-    { name: 'a chunked body that grows over the limit', request: () => post('/signup', [JSON_TYPE, 'Transfer-Encoding: chunked'], chunked(...Array(5).fill('a'.repeat(4096)))), status: 413 },
+    { name: 'a chunked body that grows over the limit (refused as chunked)', request: () => post('/signup', [JSON_TYPE, 'Transfer-Encoding: chunked'], chunked(...Array(5).fill('a'.repeat(4096)))), status: 411 },
     // Each body below is a good sign-up but for the one flaw, so only the defence stands between it and a 303.
     { name: 'Content-Encoding: gzip', request: () => postBody('/signup', `${JSON_TYPE}\r\nContent-Encoding: gzip`, signupJson('gzip')), status: 415 },
     { name: 'Content-Type: text/plain', request: () => postBody('/signup', 'Content-Type: text/plain', signupJson('plain')), status: 415 },
@@ -91,7 +91,8 @@ describe('malformed requests get a 4xx and the server keeps serving', () => {
   }
 
   test('a 413 closes the connection, so the rest of an oversized upload is never read', async () => {
-    const response = await rawRequest(server, post('/signup', [JSON_TYPE, 'Transfer-Encoding: chunked'], chunked(...Array(5).fill('a'.repeat(4096)))));
+    const response = await rawRequest(server, post('/signup', [JSON_TYPE, 'Content-Length: 1000000'], '{}'));
+    assert.equal(response.status, 413);
     assert.deepEqual(response.headers.get('connection'), ['close']);
   });
 

@@ -204,6 +204,13 @@ describe('readBody()', () => {
     assert.equal(chunksRead(), 2);
   });
 
+  test('answers 411 to a chunked body without reading a byte, and closes the connection', async () => {
+    const { req, chunksRead } = fakeRequest({ 'transfer-encoding': 'chunked' }, ['{}']);
+    const error = await assertHttpError(() => readBody(req, 100), 411, /send it with a Content-Length/);
+    assert.equal(error.headers['Connection'], 'close');
+    assert.equal(chunksRead(), 0);
+  });
+
   test('answers 400 when the client goes away mid-body', async () => {
     const req = Object.assign(new Readable({ read() {} }), { headers: {} }) as unknown as IncomingMessage;
     req.push('part');

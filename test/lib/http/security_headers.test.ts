@@ -32,6 +32,11 @@ describe('securityHeaders()', () => {
     });
   }
 
+  test('leaves out HSTS when there is no Host (HTTP/1.0): no host name to pin', () => {
+    assert.equal(securityHeaders(undefined)['Strict-Transport-Security'], undefined);
+    assert.equal(securityHeaders(undefined)['X-Content-Type-Options'], 'nosniff');
+  });
+
   test('returns a frozen object that one response cannot change for the next', () => {
     assert.ok(Object.isFrozen(securityHeaders('localhost')));
     assert.ok(Object.isFrozen(securityHeaders('example.com')));
