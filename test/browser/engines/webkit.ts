@@ -98,7 +98,7 @@ class WebKitBrowser implements EngineBrowser {
       'webkitgtk:browserOptions': { binary: MINIBROWSER, args: ['--automation'] },
     });
     this.current = session;
-    if (options.viewport) await session.setWindowSize(options.viewport.width, options.viewport.height);
+    if (options.viewport) await setViewport(session, options.viewport);
     return new WebKitProfile(session, await session.windowHandle());
   }
 
@@ -107,6 +107,16 @@ class WebKitBrowser implements EngineBrowser {
     for (const child of this.processes) child.kill();
     await Promise.all(this.processes.map((child) => (child.exitCode === null ? new Promise((resolve) => child.once('exit', resolve)) : undefined)));
   }
+}
+
+/**
+ * WebDriver sizes the window, and MiniBrowser's window has a header bar: resize once more by what the
+ * page measures, so the viewport (what a screenshot shows) is the size asked for.
+ */
+async function setViewport(session: WebDriverSession, { width, height }: Viewport): Promise<void> {
+  await session.setWindowSize(width, height);
+  const [innerWidth, innerHeight] = await session.execute<[number, number]>('return [innerWidth, innerHeight]');
+  if (innerWidth !== width || innerHeight !== height) await session.setWindowSize(2 * width - innerWidth, 2 * height - innerHeight);
 }
 
 class WebKitProfile implements Profile {
