@@ -22,6 +22,9 @@ import { startWatched, type WatchedServer } from './watched_server.ts';
 
 const PASSWORD = 'correct horse battery';
 
+/** A scenario that takes longer has hung (a browser that never answers): fail it rather than wait for ever. */
+const SCENARIO_TIMEOUT = { timeout: 180_000 };
+
 /**
  * The `skip` option for an engine's suite: `false` when the engine is installed, or when `CI=true` (a
  * missing browser must then fail the run, not pass it quietly); otherwise the reason, printed loudly.
@@ -45,6 +48,8 @@ export function runScenarios(engine: Engine): void {
     const attackerOrigins = new Map<Attacker, string>();
 
     before(async () => {
+      const missing = missingPrograms(engine);
+      if (missing !== undefined) throw new Error(`Cannot run the ${engine.name} tests: ${missing}`);
       for (const gap of engine.gaps) process.stderr.write(`note: ${engine.name} cannot show the tests ${gap}\n`);
       server = await startWatched({ clock: clock.now });
       const otherSite = createHttpServer(attackerPages(server.origin));
@@ -95,7 +100,7 @@ export function runScenarios(engine: Engine): void {
       return path.join(ARTIFACTS_DIR, `${name}-${engine.name.toLowerCase()}.png`);
     };
 
-    test('signing up ends at /order naming the user, with HttpOnly cookies page script cannot read', async () => {
+    test('signing up ends at /order naming the user, with HttpOnly cookies page script cannot read', SCENARIO_TIMEOUT, async () => {
       await visit(async (profile, tab) => {
         await tab.goto(`${server.origin}/`);
         await tab.fill('#username', 'alice');
@@ -132,7 +137,7 @@ export function runScenarios(engine: Engine): void {
       }, { width: 720, height: 480 });
     });
 
-    test('once the access token has expired, /order goes through /refresh and back without the user noticing', async () => {
+    test('once the access token has expired, /order goes through /refresh and back without the user noticing', SCENARIO_TIMEOUT, async () => {
       await visit(async (profile, tab) => {
         await signUp(tab, 'returning');
         const before = await profile.cookies(server.origin);
@@ -162,7 +167,7 @@ export function runScenarios(engine: Engine): void {
       return [first, second];
     }
 
-    test('two tabs refreshing at the same moment both stay signed in, each back on its own page', async () => {
+    test('two tabs refreshing at the same moment both stay signed in, each back on its own page', SCENARIO_TIMEOUT, async () => {
       await visit(async (profile, first) => {
         const tabs = await twoSignedInTabs(profile, first, 'twotabs');
         const pages = ['/order?tab=1', '/order?tab=2'];
@@ -185,7 +190,7 @@ export function runScenarios(engine: Engine): void {
       });
     });
 
-    test(`two tabs reloading /order at once: ${IDENTICAL_LOADS[engine.name]}`, async () => {
+    test(`two tabs reloading /order at once: ${IDENTICAL_LOADS[engine.name]}`, SCENARIO_TIMEOUT, async () => {
       await visit(async (profile, first) => {
         const tabs = await twoSignedInTabs(profile, first, 'samepage');
         // Both tabs are redirected to the same URL, /refresh?next=/order. Wait a little for the second
@@ -201,7 +206,7 @@ export function runScenarios(engine: Engine): void {
       });
     });
 
-    test('after signing out, /order leads to sign-in, and signing in returns to /order', async () => {
+    test('after signing out, /order leads to sign-in, and signing in returns to /order', SCENARIO_TIMEOUT, async () => {
       await visit(async (profile, tab) => {
         await signUp(tab, 'leaver');
         await tab.clickAndWait('form[action="/logout"] button');
@@ -226,7 +231,7 @@ export function runScenarios(engine: Engine): void {
       });
     });
 
-    test('signing in with a next path returns to that path', async () => {
+    test('signing in with a next path returns to that path', SCENARIO_TIMEOUT, async () => {
       await visit(async (profile, tab) => {
         await signUp(tab, 'wanderer');
         await profile.clearCookies(server.origin);
@@ -241,7 +246,7 @@ export function runScenarios(engine: Engine): void {
       });
     });
 
-    test('the keyboard alone reaches every control, with a visible focus ring, and signs up', async () => {
+    test('the keyboard alone reaches every control, with a visible focus ring, and signs up', SCENARIO_TIMEOUT, async () => {
       await visit(async (_profile, tab) => {
         await tab.goto(`${server.origin}/`);
         const seen: string[] = [];
@@ -274,7 +279,7 @@ export function runScenarios(engine: Engine): void {
         await waitUntil(`the answer to the forged ${formPath}`, async () => (await tab.url()) === `${server.origin}${formPath}` && (await tab.evaluate<string>('return document.readyState')) === 'complete');
       }
 
-      test(`a form on ${attacker} cannot sign anyone up`, async () => {
+      test(`a form on ${attacker} cannot sign anyone up`, SCENARIO_TIMEOUT, async () => {
         await visit(async (profile, tab) => {
           await visitAttacker(tab, '/signup');
           assert.deepEqual(server.hops, ['403 /signup']);
@@ -285,7 +290,7 @@ export function runScenarios(engine: Engine): void {
         });
       });
 
-      test(`a form on ${attacker} cannot sign the user out`, async () => {
+      test(`a form on ${attacker} cannot sign the user out`, SCENARIO_TIMEOUT, async () => {
         const victim = `victim-${expectedSite}`;
         await visit(async (profile, tab) => {
           await signUp(tab, victim);
@@ -306,7 +311,7 @@ export function runScenarios(engine: Engine): void {
       });
     }
 
-    test('the watch itself notices a CSP violation, so "no violations" above means something', async () => {
+    test('the watch itself notices a CSP violation, so "no violations" above means something', SCENARIO_TIMEOUT, async () => {
       const profile = await browser.newProfile();
       try {
         await profile.tab.goto(`${server.origin}/`);
