@@ -29,24 +29,28 @@ export const webkit: Engine = {
 
 async function launchWebKit(): Promise<EngineBrowser> {
   const display = await startXvfb();
-  let driver: ChildProcess | undefined;
+  const drivers: ChildProcess[] = [];
   try {
-    const port = await freePort();
-    driver = spawn(DRIVER, [`--port=${port}`], {
-      env: {
-        ...process.env,
-        DISPLAY: `:${display.number}`,
-        // WebKit's sandbox (bubblewrap) cannot start as root, as tests run in CI containers.
-        WEBKIT_DISABLE_SANDBOX_THIS_IS_DANGEROUS: '1',
-      },
-      stdio: 'ignore',
-    });
-    const server = `http://127.0.0.1:${port}`;
-    await waitUntil('WebKitWebDriver to listen', async () => (await fetch(`${server}/status`)).ok);
-    return new WebKitBrowser(server, [driver, display.process]);
+    const servers = [];
+    for (let i = 0; i < 2; i++) {
+      const port = await freePort();
+      drivers.push(
+        spawn(DRIVER, [`--port=${port}`], {
+          env: {
+            ...process.env,
+            DISPLAY: `:${display.number}`,
+            // WebKit's sandbox (bubblewrap) cannot start as root, as tests run in CI containers.
+            WEBKIT_DISABLE_SANDBOX_THIS_IS_DANGEROUS: '1',
+          },
+          stdio: 'ignore',
+        }),
+      );
+      servers.push(`http://127.0.0.1:${port}`);
+    }
+    for (const server of servers) await waitUntil('WebKitWebDriver to listen', async () => (await fetch(`${server}/status`)).ok);
+    return new WebKitBrowser(servers, [...drivers, display.process]);
   } catch (error) {
-    driver?.kill();
-    display.process.kill();
+    for (const child of [...drivers, display.process]) child.kill();
     throw error;
   }
 }
@@ -77,36 +81,52 @@ async function freePort(): Promise<number> {
 
 /**
  * WebKitWebDriver holds one session at a time ("Maximum number of active sessions"), and each session
- * is a new MiniBrowser with its own ephemeral cookie store: a profile is a session.
+ * is a new MiniBrowser with its own ephemeral cookie store: a profile is a session. Starting one takes
+ * seconds, so two drivers take turns: while a scenario runs in one, the other starts the next
+ * scenario's browser.
  */
 class WebKitBrowser implements EngineBrowser {
-  private current: WebDriverSession | undefined;
-
-  private readonly server: string;
   private readonly processes: ChildProcess[];
+  /** The session in use, and the next one starting on the other driver. */
+  private current: WebDriverSession | undefined;
+  private next: Promise<WebDriverSession>;
+  /** Which driver starts the session after `next`: the one `current` runs in, once it has ended. */
+  private readonly servers: string[];
+  private turn = 1;
 
-  constructor(server: string, processes: ChildProcess[]) {
-    this.server = server;
+  constructor(servers: string[], processes: ChildProcess[]) {
+    this.servers = servers;
     this.processes = processes;
+    this.next = startSession(servers[0]!);
+    this.next.catch(() => undefined); // a failure is reported to the profile that awaits it
   }
 
   async newProfile(options: { viewport?: Viewport } = {}): Promise<Profile> {
-    await this.current?.end().catch(() => undefined);
-    const session = await WebDriverSession.create(this.server, {
-      // acceptInsecureCerts trusts every certificate: WebKitWebDriver has no way to pin ours.
-      acceptInsecureCerts: true,
-      'webkitgtk:browserOptions': { binary: MINIBROWSER, args: ['--automation'] },
-    });
+    const ending = this.current?.end().catch(() => undefined);
+    const session = await this.next;
     this.current = session;
+    const server = this.servers[this.turn]!;
+    this.turn = 1 - this.turn;
+    this.next = Promise.resolve(ending).then(() => startSession(server));
+    this.next.catch(() => undefined); // a failure is reported to the profile that awaits it
     if (options.viewport) await setViewport(session, options.viewport);
     return new WebKitProfile(session, await session.windowHandle());
   }
 
   async close(): Promise<void> {
     await this.current?.end().catch(() => undefined);
+    await this.next.then((spare) => spare.end()).catch(() => undefined);
     for (const child of this.processes) child.kill();
     await Promise.all(this.processes.map((child) => (child.exitCode === null ? new Promise((resolve) => child.once('exit', resolve)) : undefined)));
   }
+}
+
+function startSession(server: string): Promise<WebDriverSession> {
+  return WebDriverSession.create(server, {
+    // acceptInsecureCerts trusts every certificate: WebKitWebDriver has no way to pin ours.
+    acceptInsecureCerts: true,
+    'webkitgtk:browserOptions': { binary: MINIBROWSER, args: ['--automation'] },
+  });
 }
 
 /**
