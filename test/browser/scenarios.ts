@@ -199,7 +199,7 @@ export function runScenarios(engine: Engine): void {
         const tabs = await twoSignedInTabs(profile, first, 'samepage');
         // Both tabs are redirected to the same URL, /refresh?next=/order. Wait a little for the second
         // request at the barrier: it comes at once, or only after the first is answered.
-        const raced = server.holdRefreshes(2, 3_000);
+        const raced = server.holdRefreshes(2, 5_000);
         for (const tab of tabs) await tab.startGoing(`${server.origin}/order`);
         assert.equal(await raced, IDENTICAL_LOADS_RACE[engine.name] ? 2 : 1, IDENTICAL_LOADS[engine.name]);
 
@@ -278,10 +278,10 @@ export function runScenarios(engine: Engine): void {
 
     for (const { attacker, expectedSite } of ATTACKERS) {
       /** Opens the attacker's page, whose form posts to the app at once, and waits for the app's answer. */
-      async function visitAttacker(tab: Tab, formPath: '/signup' | '/logout'): Promise<void> {
+      const visitAttacker = async (tab: Tab, formPath: '/signup' | '/logout'): Promise<void> => {
         await tab.goto(`${attackerOrigins.get(attacker)}${formPath}`).catch(() => undefined); // the form's post interrupts this load
         await waitUntil(`the answer to the forged ${formPath}`, async () => (await tab.url()) === `${server.origin}${formPath}` && (await tab.evaluate<string>('return document.readyState')) === 'complete');
-      }
+      };
 
       test(`a form on ${attacker} cannot sign anyone up`, scenarioOptions, async () => {
         await visit(async (profile, tab) => {
@@ -326,7 +326,7 @@ export function runScenarios(engine: Engine): void {
           script.textContent = 'document.title = "pwned"';
           document.body.append(script);`);
         assert.equal(await profile.tab.title(), 'Sign up');
-        await waitUntil('the CSP report', async () => server.cspReports.length > 0);
+        await waitUntil('the CSP report', () => Promise.resolve(server.cspReports.length > 0));
         assert.match(server.cspReports[0]!, /^script-src(-elem)? refused inline/);
       } finally {
         await profile.close();

@@ -100,8 +100,8 @@ class PlaywrightTab implements Tab {
     await this.page.evaluate((target) => void setTimeout(() => location.assign(target), 0), url);
   }
 
-  async url(): Promise<string> {
-    return this.page.url();
+  url(): Promise<string> {
+    return Promise.resolve(this.page.url());
   }
 
   title(): Promise<string> {

@@ -117,8 +117,8 @@ export class PuppeteerTab implements Tab {
     await this.page.evaluate((target) => void setTimeout(() => location.assign(target), 0), url);
   }
 
-  async url(): Promise<string> {
-    return this.page.url();
+  url(): Promise<string> {
+    return Promise.resolve(this.page.url());
   }
 
   title(): Promise<string> {

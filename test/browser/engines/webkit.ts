@@ -230,7 +230,7 @@ class WebKitTab implements Tab {
     return this.session.title();
   }
 
-  async text(css: string): Promise<string> {
+  text(css: string): Promise<string> {
     return this.evaluate(`return document.querySelector(${JSON.stringify(css)})?.textContent.trim() ?? ''`);
   }
 
