@@ -26,8 +26,8 @@ const PASSWORD = 'correct horse battery';
 const SCENARIO_TIMEOUT_MS = 180_000;
 
 /**
- * The `skip` option for an engine's suite: `false` when the engine is installed, or when `CI=true` (a
- * missing browser must then fail the run, not pass it quietly); otherwise the reason, printed loudly.
+ * The `skip` option of an engine's scenarios: `false` when the engine is installed, or when `CI=true`
+ * (a missing browser must then fail the run, not pass it quietly); otherwise the reason, printed loudly.
  */
 export function skipWithout(engine: Engine): string | false {
   const missing = missingPrograms(engine);
