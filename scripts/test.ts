@@ -18,7 +18,10 @@ export const STAGES: readonly Stage[] = [
   { name: 'deno', tests: ['test/https/*.test.ts'], env: { TEST_RUNTIME: 'deno' } },
   // The embedded store's own tests (recovery, the model, the contract) under Deno's test runner.
   { name: 'deno-storage', command: ['deno', 'test', '-A', '--no-check', 'test/lib/storage/'] },
-  { name: 'browser', tests: ['test/browser/*.test.ts'], needs: { program: CHROME_PATH, hint: 'apt-get install chromium (or set CHROME_PATH)' } },
+  // The browser scenarios, one engine after another (on two cores, engines side by side only slow each other).
+  { name: 'chromium', tests: ['test/browser/chromium.test.ts', 'test/browser/forms.test.ts', 'test/browser/pages.test.ts'], needs: { program: CHROME_PATH, hint: 'apt-get install chromium (or set CHROME_PATH)' } },
+  { name: 'firefox', tests: ['test/browser/firefox.test.ts'], needs: { program: 'firefox-esr', hint: 'apt-get install firefox-esr' } },
+  { name: 'webkit', tests: ['test/browser/webkit.test.ts'], needs: { program: 'WebKitWebDriver', hint: 'apt-get install webkit2gtk-driver xvfb' } },
 ];
 
 const names = process.argv.slice(2);

@@ -6,17 +6,14 @@
  * `/usr/bin/chromium`, Debian's `apt-get install chromium`).
  */
 import { X509Certificate, createHash } from 'node:crypto';
-import { accessSync, constants, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Cookie, type Page } from 'playwright-core';
-import { PROJECT_ROOT } from '../helpers/server.ts';
+import { ARTIFACTS_DIR, isExecutable } from './engines/engine.ts';
 
 export const CHROME_PATH = process.env.CHROME_PATH || '/usr/bin/chromium';
-
-/** Where the tests save screenshots: git-ignored; the README's copies live in docs/screenshots/. */
-export const ARTIFACTS_DIR = path.join(PROJECT_ROOT, 'test', 'artifacts');
 
 const INSTALL_HINT = `no Chromium at ${CHROME_PATH}: install it with \`apt-get install chromium\` (or set CHROME_PATH)`;
 
@@ -33,15 +30,6 @@ export function skipWithoutChromium(testFile: string): string | false {
   const first = readdirSync(path.dirname(here)).filter((name) => name.endsWith('.test.ts')).sort()[0];
   if (path.basename(here) === first) process.stderr.write(`\n!!! ${reason} !!!\n\n`);
   return reason;
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
- * How the pages look in a browser: readable on a narrow phone, light and dark, keyboard focus that
- * can be seen, nothing loaded from anywhere else. Also saves the screenshots the README shows.
+ * How the pages look in a browser: readable on a narrow phone, light and dark, nothing loaded from
+ * anywhere else. Also saves the screenshots the README shows.
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:https';
@@ -139,22 +139,5 @@ describe('the pages in a browser', { skip: skipWithoutChromium(import.meta.url) 
       await new Promise((resolve) => other.close(resolve));
     }
   });
-
-  test('keyboard focus is visible on every control the Tab key reaches', async () => {
-    await withVisit(browser, async ({ page }) => {
-      await page.goto(`${server.origin}/`);
-      const seen: string[] = [];
-      for (let i = 0; i < 4; i++) {
-        await page.keyboard.press('Tab');
-        const focused = await page.evaluate(() => {
-          const element = document.activeElement as HTMLElement;
-          const style = getComputedStyle(element);
-          return { what: `${element.tagName.toLowerCase()}${element.id ? `#${element.id}` : ''}`, outline: `${style.outlineStyle} ${style.outlineWidth}` };
-        });
-        assert.match(focused.outline, /^solid [2-9]/, `${focused.what} shows a focus ring (outline: ${focused.outline})`);
-        seen.push(focused.what);
-      }
-      assert.deepEqual(seen, ['input#username', 'input#password', 'button', 'a']);
-    });
-  });
+  // Keyboard focus rings: the shared scenarios (scenarios.ts) tab through the form in every engine.
 });
