@@ -22,6 +22,8 @@ import { JsonSessionStore, type SessionLifetimes } from './storage/session_store
 import { loadStaticFiles } from './http/static_files.ts';
 import { AccessTokens } from './auth/access_tokens.ts';
 import { JsonUserStore } from './storage/user_store.ts';
+import { describeDatabase } from './storage/postgres/database.ts';
+import { openPostgres } from './storage/postgres/open.ts';
 
 export const PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
 
@@ -79,9 +81,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
   const tls = await loadOrCreateCertificate(config.tlsCertFile, config.tlsKeyFile, log);
   const secret = config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir));
+  // DATABASE_URL: users and sessions shared with every other instance (docs/instances.md).
+  const database = config.databaseUrl === undefined ? undefined : await openPostgres(config.databaseUrl, { secret, clock, lifetimes: options.lifetimes });
+  if (config.databaseUrl !== undefined) log.info(`Storage: PostgreSQL at ${describeDatabase(config.databaseUrl)}`);
   const services: Services = {
-    users: await JsonUserStore.open(config.dataDir, { fs: options.fs, clock }),
-    sessions: await JsonSessionStore.open(config.dataDir, { secret, clock, lifetimes: options.lifetimes, fs: options.fs }),
+    users: database?.users ?? (await JsonUserStore.open(config.dataDir, { fs: options.fs, clock })),
+    sessions: database?.sessions ?? (await JsonSessionStore.open(config.dataDir, { secret, clock, lifetimes: options.lifetimes, fs: options.fs })),
     tokens: await AccessTokens.create(secret, { clock, lifetimeSeconds: options.accessSeconds }),
     passwords: new PasswordHasher(options.passwords),
     attempts: new RateLimiter(config.rateLimit, clock),
@@ -123,6 +128,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       await closed;
       clearTimeout(force);
       await Promise.all([services.users.flush(), services.sessions.flush()]);
+      await database?.close();
     },
   };
 }
