@@ -5,7 +5,7 @@
  * Without a reachable database the suites are skipped, visibly and with the install hint; under
  * `CI=true` they fail instead, since CI installs PostgreSQL and must not pass by skipping.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { describe, test, type SuiteFn } from 'node:test';
 import postgres from 'postgres';
@@ -56,6 +56,8 @@ export interface TestDatabase {
   readonly url: string;
   /** A connection of the test's own, to look at or change rows directly. */
   readonly sql: postgres.Sql;
+  /** The number a `SELECT count(*)` query counts: database.count`SELECT count(*) FROM users`. */
+  count(query: TemplateStringsArray, ...values: postgres.ParameterOrFragment<never>[]): Promise<number>;
   drop(): Promise<void>;
 }
 
@@ -69,6 +71,10 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   return {
     url,
     sql,
+    async count(query, ...values) {
+      const [row] = await sql<{ count: string }[]>(query, ...values);
+      return Number(row?.count);
+    },
     async drop() {
       await sql.end({ timeout: 1 });
       await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
@@ -95,6 +101,11 @@ export function localCluster(): { stop(): void; start(): void } | undefined {
   const [version, cluster] = line as [string, string];
   return {
     stop: () => execFileSync('pg_ctlcluster', [version, cluster, 'stop', '-m', 'immediate'], { stdio: 'ignore' }),
-    start: () => execFileSync('pg_ctlcluster', [version, cluster, 'start'], { stdio: 'ignore' }),
+    /** Starts it, or leaves it running when it is. */
+    start: () => {
+      if (spawnSync('pg_ctlcluster', [version, cluster, 'status'], { stdio: 'ignore' }).status !== 0) {
+        execFileSync('pg_ctlcluster', [version, cluster, 'start'], { stdio: 'ignore' });
+      }
+    },
   };
 }

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
-import { DEFAULT_LIFETIMES, RefreshError, type RefreshFailure } from '../../lib/storage/session_store.ts';
+import { DEFAULT_LIFETIMES, RefreshError, type IssuedRefresh, type RefreshFailure } from '../../lib/storage/session_store.ts';
 import { UsernameTakenError } from '../../lib/storage/user_store.ts';
 import { migrate, MIGRATIONS } from '../../lib/storage/postgres/schema.ts';
 import { connect } from '../../lib/storage/postgres/database.ts';
@@ -81,7 +81,7 @@ describeWithPostgres('PostgreSQL stores', () => {
     const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).users.add(i < 5 ? name : name.toUpperCase(), 'h')));
     assert.equal(results.filter((result) => result.status === 'fulfilled').length, 1);
     for (const result of results) if (result.status === 'rejected') assert.ok(result.reason instanceof UsernameTakenError);
-    const [{ count }] = await database.sql<{ count: number }[]>`SELECT count(*)::int AS count FROM users WHERE username_key = ${name.toLowerCase()}`;
+    const count = await database.count`SELECT count(*) FROM users WHERE username_key = ${name.toLowerCase()}`;
     assert.equal(count, 1);
   });
 
@@ -192,7 +192,7 @@ describeWithPostgres('PostgreSQL stores', () => {
       clock.advance(SECOND);
       tokens.push((await a.sessions.rotate(tokens.at(-1)!)).refreshToken);
     }
-    const [{ count }] = await database.sql<{ count: number }[]>`SELECT count(*)::int AS count FROM refresh_tokens WHERE session_id = ${started.sessionId}`;
+    const count = await database.count`SELECT count(*) FROM refresh_tokens WHERE session_id = ${started.sessionId}`;
     assert.equal(count, 9, 'the current token and 8 spent ones');
     clock.advance(GRACE + SECOND);
     await assert.rejects(a.sessions.rotate(tokens[0]!), refused('unknown'));
@@ -225,7 +225,7 @@ describeWithPostgres('PostgreSQL stores', () => {
   test(`at most ${MAX_SESSIONS_PER_USER} live sessions per user: starting one more, on any instance, ends the oldest everywhere`, async () => {
     const [a, b] = [await instance(), await instance()];
     const userId = newUserId();
-    const sessions = [];
+    const sessions: IssuedRefresh[] = [];
     for (let i = 0; i < MAX_SESSIONS_PER_USER; i++) sessions.push(await (i % 2 === 0 ? a : b).sessions.start(userId));
     await eventually(() => sessions.every((session) => a.sessions.isActive(session.sessionId)));
     const newest = await b.sessions.start(userId);
@@ -240,7 +240,7 @@ describeWithPostgres('PostgreSQL stores', () => {
     const [a, b] = [await instance(), await instance()];
     const userId = newUserId();
     await Promise.all(Array.from({ length: 16 }, (_, i) => (i % 2 === 0 ? a : b).sessions.start(userId)));
-    const [{ count }] = await database.sql<{ count: number }[]>`SELECT count(*)::int AS count FROM sessions WHERE user_id = ${userId}`;
+    const count = await database.count`SELECT count(*) FROM sessions WHERE user_id = ${userId}`;
     assert.equal(count, MAX_SESSIONS_PER_USER);
   });
 

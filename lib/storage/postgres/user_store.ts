@@ -74,6 +74,11 @@ export class PostgresUserStore implements UserStore {
   /** Every write has been awaited by its caller: nothing is pending. */
   async flush(): Promise<void> {}
 
+  /** Reads a user into the cache in the background; a failure only means the first request reads it. */
+  prefetch(id: string): void {
+    if (!this.#byId.has(id)) this.findById(id).catch(() => {});
+  }
+
   /** Another instance changed this user: the cached copy is dropped, and read again when needed. */
   forget(id: string): void {
     this.#byId.delete(id);
