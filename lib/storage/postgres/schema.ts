@@ -58,7 +58,7 @@ export const MIGRATIONS: readonly string[] = [
 const MIGRATION_LOCK = 0x6a77_7473; // 'jwts'
 
 /** Brings the schema to the newest version; returns the version it is at. */
-export async function migrate(sql: Sql): Promise<number> {
+export function migrate(sql: Sql): Promise<number> {
   return sql.begin(async (tx) => {
     // Held until this transaction ends: a second instance starting now waits here, then sees the work done.
     await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
