@@ -57,7 +57,7 @@ export interface ProjectServer {
  * the contract allows for load tests), and its log going through the real logger to a real file.
  * (Node writes to stdout synchronously when stdout is a file or a pipe, so this is the honest setting.)
  */
-export async function startProject(dataDir: string, tls: TlsFiles, secret: string, name = 'project'): Promise<ProjectServer> {
+export async function startProject(dataDir: string, tls: TlsFiles, secret: string, name = 'project', extraEnv: Record<string, string> = {}): Promise<ProjectServer> {
   const logFile = path.join(dataDir, '..', `${name}.log`);
   mkdirSync(path.dirname(logFile), { recursive: true });
   const logFd = openSync(logFile, 'a');
@@ -74,6 +74,7 @@ export async function startProject(dataDir: string, tls: TlsFiles, secret: strin
       TLS_CERT: tls.certFile,
       TLS_KEY: tls.keyFile,
       JWT_SECRET: secret,
+      ...extraEnv, // DATABASE_URL for the PostgreSQL benchmark (bench/instances.ts)
     },
     stdio: ['ignore', logFd, 'pipe'],
   }));
