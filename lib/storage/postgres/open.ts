@@ -39,7 +39,7 @@ export async function openPostgres(url: string, options: PostgresOptions): Promi
       {
         apply(event) {
           if (event.kind === 'user-changed') users.forget(event.id);
-          else sessions.apply(event);
+          else sessions.receive(event);
           // The session's requests may come here next: have its user in memory before they do.
           if (event.kind === 'started') users.prefetch(event.userId);
         },

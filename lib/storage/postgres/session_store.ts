@@ -27,6 +27,13 @@ const SPENT_TOKENS_KEPT = 8;
 export const MAX_SESSIONS_PER_USER = 10;
 /** Expired rows are deleted at most this often, by whichever instance gets there. */
 const PRUNE_EVERY_MS = 60_000;
+/**
+ * How long a login or a logout waits for its own notice to come back through the database. PostgreSQL
+ * hands a notice to every listening instance at once, so once it is back here, the others have it too:
+ * the browser's next request finds the new session (or the logout) on whichever instance it reaches.
+ * Bounded, so that a listener that is down delays an answer by this much at most.
+ */
+const ECHO_WAIT_MS = 500;
 
 interface LiveSession {
   userId: string;
@@ -71,6 +78,8 @@ export class PostgresSessionStore implements SessionStore {
    */
   readonly #ended = new Map<string, number>();
   #feed: SessionEventFeed | undefined;
+  /** Notices this instance sent and awaits back, by `echoKey`. */
+  readonly #echoes = new Map<string, () => void>();
   #lastPrune = 0;
 
   constructor(sql: Sql, options: PostgresSessionStoreOptions) {
@@ -91,6 +100,7 @@ export class PostgresSessionStore implements SessionStore {
     const session = { id: randomUUID(), userId, expiresAt: now + this.lifetimes.sessionMs };
     const refreshToken = randomBytes(32).toString('base64url');
     const tokenExpiresAt = Math.min(now + this.lifetimes.refreshMs, session.expiresAt);
+    const echo = this.#expectEcho({ kind: 'started', ...session });
     const ended = await storing('start a session', () =>
       this.#sql.begin(async (tx) => {
         // One start at a time per user, on every instance, so the cap cannot be overrun by a race.
@@ -107,9 +117,10 @@ export class PostgresSessionStore implements SessionStore {
         if (endedIds.length > 0) await announce(tx, { kind: 'ended', ids: endedIds });
         return endedIds;
       }),
-    );
-    this.apply({ kind: 'started', ...session });
-    if (ended.length > 0) this.apply({ kind: 'ended', ids: ended });
+    ).catch(echo.cancel);
+    this.#apply({ kind: 'started', ...session });
+    if (ended.length > 0) this.#apply({ kind: 'ended', ids: ended });
+    await echo.arrived();
     return { userId, sessionId: session.id, refreshToken, maxAgeSeconds: secondsUntil(tokenExpiresAt, now) };
   }
 
@@ -170,7 +181,7 @@ export class PostgresSessionStore implements SessionStore {
     if ('refused' in outcome) {
       // Committed before it is said: the session of a reused token is over here at once, and on the
       // other instances as soon as they hear of it.
-      if (outcome.endedId !== undefined) this.apply({ kind: 'ended', ids: [outcome.endedId] });
+      if (outcome.endedId !== undefined) this.#apply({ kind: 'ended', ids: [outcome.endedId] });
       throw new RefreshError(outcome.refused);
     }
     // This instance may not have heard of the session yet (started elsewhere a moment ago).
@@ -182,6 +193,9 @@ export class PostgresSessionStore implements SessionStore {
     const now = this.#clock();
     this.#pruneSometimes(now);
     const denied = accessToken.exp * 1000 > now ? { kind: 'denied' as const, jti: accessToken.jti, expiresAt: accessToken.exp * 1000 } : undefined;
+    const ended = { kind: 'ended' as const, ids: [sessionId] };
+    // The last notice of the transaction: when it is back, the ones before it are too (commit order).
+    const echo = this.#expectEcho(denied ?? ended);
     await storing('end the session', () =>
       this.#sql.begin(async (tx) => {
         await this.#endSessions(tx, [sessionId]);
@@ -190,9 +204,10 @@ export class PostgresSessionStore implements SessionStore {
           await announce(tx, denied);
         }
       }),
-    );
-    this.apply({ kind: 'ended', ids: [sessionId] });
-    if (denied !== undefined) this.apply(denied);
+    ).catch(echo.cancel);
+    this.#apply(ended);
+    if (denied !== undefined) this.#apply(denied);
+    await echo.arrived();
   }
 
   /** True when this access token was logged out. From memory. */
@@ -215,8 +230,14 @@ export class PostgresSessionStore implements SessionStore {
   /** Every write was awaited by its caller: nothing is pending. */
   async flush(): Promise<void> {}
 
-  /** Applies an event from this or another instance; each is idempotent. */
-  apply(event: SessionEvent): void {
+  /** An event delivered by the database, from this instance or another. */
+  receive(event: SessionEvent): void {
+    this.#apply(event);
+    this.#echoes.get(echoKey(event))?.();
+  }
+
+  /** Applies an event to memory; each is idempotent, so a change is applied when made and again when its notice arrives. */
+  #apply(event: SessionEvent): void {
     switch (event.kind) {
       case 'started':
         this.#learn(event.id, { userId: event.userId, expiresAt: event.expiresAt });
@@ -248,6 +269,32 @@ export class PostgresSessionStore implements SessionStore {
     for (const row of sessions) this.#learn(row.id, { userId: row.user_id, expiresAt: millis(row.expires_at) });
     this.#denied.clear();
     for (const row of denied) this.#denied.set(row.jti, millis(row.expires_at));
+  }
+
+  /**
+   * Starts waiting for `event` to come back from the database: before the transaction, as the notice
+   * may arrive before the commit's answer. `arrived()` resolves when it does, after `ECHO_WAIT_MS`, or
+   * at once when this instance is not listening; `cancel` (the transaction failed) stops waiting and
+   * rethrows.
+   */
+  #expectEcho(event: SessionEvent): { arrived(): Promise<void>; cancel(error: unknown): never } {
+    const key = echoKey(event);
+    let resolve!: () => void;
+    const echoed = new Promise<void>((done) => (resolve = done));
+    this.#echoes.set(key, resolve);
+    return {
+      arrived: async () => {
+        if (this.#feed?.fresh !== true) resolve(); // not listening: nothing will come back
+        const timer = setTimeout(resolve, ECHO_WAIT_MS);
+        await echoed;
+        clearTimeout(timer);
+        this.#echoes.delete(key);
+      },
+      cancel: (error) => {
+        this.#echoes.delete(key);
+        throw error;
+      },
+    };
   }
 
   #learn(id: string, session: LiveSession): void {
@@ -286,6 +333,19 @@ export class PostgresSessionStore implements SessionStore {
         await tx`DELETE FROM denied_access_tokens WHERE expires_at <= ${now}`;
       })
       .catch(() => {});
+  }
+}
+
+/** What identifies one notice among those in flight. */
+function echoKey(event: SessionEvent): string {
+  switch (event.kind) {
+    case 'started':
+    case 'user-changed':
+      return `${event.kind}:${event.id}`;
+    case 'ended':
+      return `ended:${event.ids.join(',')}`;
+    case 'denied':
+      return `denied:${event.jti}`;
   }
 }
 
