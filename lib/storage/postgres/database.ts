@@ -14,7 +14,7 @@ export type Transaction = postgres.TransactionSql;
  * A query fails within ~2 s when the database cannot be reached (postgres.js waits 30 s by default),
  * so sign-up, login and refresh answer 503 quickly instead of holding the browser.
  */
-const CONNECT_TIMEOUT_SECONDS = 2;
+export const CONNECT_TIMEOUT_SECONDS = 2;
 /** Per instance. Each request holds a connection for a few milliseconds, inside one transaction. */
 const POOL_SIZE = 10;
 

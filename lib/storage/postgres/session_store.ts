@@ -33,7 +33,7 @@ const PRUNE_EVERY_MS = 60_000;
  * the browser's next request finds the new session (or the logout) on whichever instance it reaches.
  * Bounded, so that a listener that is down delays an answer by this much at most.
  */
-const ECHO_WAIT_MS = 500;
+export const ECHO_WAIT_MS = 500;
 
 interface LiveSession {
   userId: string;
