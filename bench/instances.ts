@@ -156,19 +156,25 @@ async function main(): Promise<void> {
       ratios.push(onPostgres.rps / onEmbedded.rps);
       log(`   round ${round}: embedded ${onEmbedded.rps.toFixed(0)} req/s (p99 ${onEmbedded.p99} ms), PostgreSQL ${onPostgres.rps.toFixed(0)} req/s (p99 ${onPostgres.p99} ms): ${ratios.at(-1)!.toFixed(2)}×`);
     }
-    await embedded.stop();
     log(`   median ${median(ratios).toFixed(2)}× (target ≥ 0.9)`);
 
-    log(`2. POST /signup on PostgreSQL vs raw argon2id (${ARGON2_CONCURRENCY} in flight, 2 alternating rounds)`);
+    // The embedded store's signup runs in the same rounds: on a busy machine, raw argon2's four threads
+    // take a larger share of the cores than the server's two hashing slots, whatever the store.
+    log(`2. POST /signup on PostgreSQL vs raw argon2id, and vs the embedded store (${ARGON2_CONCURRENCY} in flight, 2 alternating rounds)`);
     await signupRate(a, seconds(2)); // warm-up
+    await signupRate(embedded, seconds(2));
     const signupRatios: number[] = [];
+    const storeRatios: number[] = [];
     for (let round = 1; round <= 2; round++) {
       const raw = await runRawArgon2('hash', ARGON2_CONCURRENCY, seconds(8));
       const signups = await signupRate(a, seconds(8));
+      const embeddedSignups = await signupRate(embedded, seconds(8));
       signupRatios.push(signups / raw.opsPerSec);
-      log(`   round ${round}: signup ${signups.toFixed(1)}/s, raw hash ${raw.opsPerSec.toFixed(1)}/s: ${signupRatios.at(-1)!.toFixed(2)}×`);
+      storeRatios.push(signups / embeddedSignups);
+      log(`   round ${round}: PostgreSQL ${signups.toFixed(1)}/s, embedded ${embeddedSignups.toFixed(1)}/s, raw hash ${raw.opsPerSec.toFixed(1)}/s: ${signupRatios.at(-1)!.toFixed(2)}× raw, ${storeRatios.at(-1)!.toFixed(2)}× embedded`);
     }
-    log(`   median ${median(signupRatios).toFixed(2)}× (target ≥ 0.85)`);
+    await embedded.stop();
+    log(`   median ${median(signupRatios).toFixed(2)}× raw argon2 (target ≥ 0.85), ${median(storeRatios).toFixed(2)}× the embedded store`);
 
     log(`3. revocation propagation A → B (${REVOCATIONS} logouts, B polled throughout)`);
     const b = await start('pg-b', { DATABASE_URL: databaseUrl });

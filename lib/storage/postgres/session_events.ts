@@ -68,6 +68,8 @@ export class SessionEventFeed {
   /** `performance.now()` when a heartbeat last came back (monotonic: the session clock may be a test's). */
   #heardAt = -Infinity;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The heartbeat in progress, so that closing waits for it rather than leave a connection behind. */
+  #beating: Promise<void> = Promise.resolve();
   #closed = false;
 
   constructor(url: string, sql: Sql, handlers: FeedHandlers, timing: FeedTiming = DEFAULT_FEED_TIMING) {
@@ -93,6 +95,7 @@ export class SessionEventFeed {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#timer);
+    await this.#beating;
     await this.#listener?.end({ timeout: 1 });
   }
 
@@ -138,7 +141,9 @@ export class SessionEventFeed {
 
   #schedule(): void {
     if (this.#closed) return;
-    this.#timer = setTimeout(() => void this.#beat().finally(() => this.#schedule()), this.#timing.heartbeatMs);
+    this.#timer = setTimeout(() => {
+      this.#beating = this.#beat().finally(() => this.#schedule());
+    }, this.#timing.heartbeatMs);
     this.#timer.unref(); // a heartbeat alone does not keep the process alive
   }
 
