@@ -53,6 +53,8 @@ describeWithPostgres(`two instances on one PostgreSQL database (servers under ${
     b = await launch('b');
   });
   after(async () => {
+    // A server that died mid-run says why.
+    for (const server of [a, b]) if (server !== undefined && server.child.exitCode !== null) console.error(`${server.origin} exited:\n${server.output()}`);
     await Promise.all([a?.stop(), b?.stop()]);
     await database?.drop();
     await rm(root, { recursive: true, force: true });

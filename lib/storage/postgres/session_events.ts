@@ -104,12 +104,15 @@ export class SessionEventFeed {
     // `onlisten` runs after the first LISTEN and again each time postgres.js listens anew on a fresh
     // connection: each time, events may have been missed, so the state is read again.
     // Until the reload is done, memory is answered from as it was: still bounded by `staleAfterMs`.
-    await listener.listen(CHANNEL, (payload) => this.#receive(payload), () => (this.#resyncing = this.#resync()));
+    // Reloads run one after another: a new LISTEN may come while the previous reload is still reading.
+    const onListen = () => (this.#resyncing = this.#resyncing.then(() => this.#resync()));
+    await listener.listen(CHANNEL, (payload) => this.#receive(payload), onListen);
     await this.#resyncing;
   }
 
   async #resync(): Promise<void> {
-    this.#queued = [];
+    const queued: SessionEvent[] = [];
+    this.#queued = queued;
     try {
       await this.#handlers.reload();
       this.#synced = true;
@@ -117,7 +120,6 @@ export class SessionEventFeed {
       this.#synced = false;
       // Not synced: the heartbeat sees it, and the next beat listens anew and reloads.
     } finally {
-      const queued = this.#queued;
       this.#queued = undefined;
       for (const event of queued) this.#handlers.apply(event);
     }
