@@ -20,9 +20,9 @@ export type SessionEvent =
   | { kind: 'denied'; jti: string; expiresAt: number }
   | { kind: 'user-changed'; id: string };
 
-/** Announces `event` to every instance when `tx` commits. */
-export async function announce(tx: Transaction | Sql, event: SessionEvent): Promise<void> {
-  await tx`SELECT pg_notify(${CHANNEL}, ${JSON.stringify(event)})`;
+/** Announces `event` to every instance when `tx` commits. Like any query, it runs once awaited. */
+export function announce(tx: Transaction | Sql, event: SessionEvent): PromiseLike<unknown> {
+  return tx`SELECT pg_notify(${CHANNEL}, ${JSON.stringify(event)})`;
 }
 
 export interface FeedTiming {
