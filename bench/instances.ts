@@ -101,15 +101,19 @@ async function revocations(a: ProjectServer, b: ProjectServer, ca: string): Prom
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const results: Revocation[] = [];
   let misses = 0;
+  const lateMs: number[] = [];
   for (let i = 0; i < REVOCATIONS; i++) {
     const login = await httpsRequest(`${a.url}/login`, ca, 'POST', FORM, signupBody(name));
     const cookie = `__Host-jwt=${cookieValue(login.setCookies, '__Host-jwt')}`;
     // A session started on A is usually known to B before A answers; when B has not heard yet, it says
     // 401 and a browser goes through /refresh. Here B is simply asked again; the misses are counted.
     const loggedInAt = performance.now();
-    while ((await order(b.url, ca, agent, cookie)) !== 200) {
-      if (performance.now() - loggedInAt > 1_000) throw new Error('B did not accept a session started on A within 1 s');
+    if ((await order(b.url, ca, agent, cookie)) !== 200) {
       misses++;
+      while ((await order(b.url, ca, agent, cookie)) !== 200) {
+        if (performance.now() - loggedInAt > 1_000) throw new Error('B did not accept a session started on A within 1 s');
+      }
+      lateMs.push(performance.now() - loggedInAt);
     }
     const sent = performance.now();
     const answered = httpsRequest(`${a.url}/logout`, ca, 'POST', { Cookie: cookie }).then(() => performance.now());
@@ -120,7 +124,8 @@ async function revocations(a: ProjectServer, b: ProjectServer, ca: string): Prom
     results.push({ sentToRefusedMs: refused - sent, answeredToRefusedMs: refused - (await answered) });
   }
   agent.destroy();
-  log(`   a new session on A was not yet known to B on ${misses} of ${REVOCATIONS} first tries`);
+  const late = lateMs.length > 0 ? ` (known ${percentile(lateMs, 50).toFixed(0)} ms later at the median, ${Math.max(...lateMs).toFixed(0)} ms at worst)` : '';
+  log(`   a new session on A was not yet known to B at the first request in ${misses} of ${REVOCATIONS} logins${late}`);
   return results;
 }
 
