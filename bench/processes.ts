@@ -46,9 +46,9 @@ export interface ProjectServer {
  * switch docs/http.md gives for load tests), and its log going through the real logger to a real file.
  * (Node writes to stdout synchronously when stdout is a file or a pipe, so this is the honest setting.)
  */
-export async function startProject(dataDir: string, tls: TlsFiles, secret: string, name = 'project'): Promise<ProjectServer> {
+export async function startProject(dataDir: string, tls: TlsFiles, secret: string, name = 'project', extraEnv: Record<string, string> = {}): Promise<ProjectServer> {
   const server = await launchServer({
-    env: { NODE_ENV: 'production', RATE_LIMIT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, TLS_CERT: tls.certFile, TLS_KEY: tls.keyFile, JWT_SECRET: secret },
+    env: { NODE_ENV: 'production', RATE_LIMIT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, TLS_CERT: tls.certFile, TLS_KEY: tls.keyFile, JWT_SECRET: secret, ...extraEnv }, // extraEnv: DATABASE_URL for bench/instances.ts
     dir: path.dirname(dataDir),
     nodeFlags: profileFlags(name),
     logFile: path.join(dataDir, '..', `${name}.log`),

@@ -16,6 +16,12 @@ export interface Config {
   readonly tlsKeyFile: string;
   /** In development the server lints every Set-Cookie it sends and warns about any broken rule. */
   readonly development: boolean;
+  /**
+   * From `DATABASE_URL` (`postgres://user:password@host:port/db`): users and sessions in PostgreSQL,
+   * shared by every instance (docs/instances.md). Unset: the embedded store in `dataDir`. It holds a
+   * password, so it is never logged; `describeDatabase` gives the loggable form.
+   */
+  readonly databaseUrl: string | undefined;
 }
 
 /** A configuration mistake the operator must fix; the message names the variable. */
@@ -28,12 +34,17 @@ export class ConfigError extends Error {
 export const MIN_SECRET_BYTES = 32;
 
 /** The variables the server reads; Deno's `--allow-env` is scoped to exactly these. */
-export const ENV_VARIABLES = ['PORT', 'HOST', 'DATA_DIR', 'JWT_SECRET', 'RATE_LIMIT', 'TLS_CERT', 'TLS_KEY', 'NODE_ENV'] as const;
+export const ENV_VARIABLES = ['PORT', 'HOST', 'DATA_DIR', 'JWT_SECRET', 'RATE_LIMIT', 'TLS_CERT', 'TLS_KEY', 'NODE_ENV', 'DATABASE_URL'] as const;
 
 type Env = Partial<Record<(typeof ENV_VARIABLES)[number], string>>;
 
 export function readConfig(env: Env, cwd = process.cwd()): Config {
   const dataDir = path.resolve(cwd, nonEmpty(env.DATA_DIR) ?? 'data');
+  const databaseUrl = readDatabaseUrl(env.DATABASE_URL);
+  if (databaseUrl !== undefined && nonEmpty(env.JWT_SECRET) === undefined) {
+    // Each instance would otherwise make its own secret in its own DATA_DIR, and refuse the others' tokens.
+    throw new ConfigError('Cannot start: DATABASE_URL needs JWT_SECRET, the same on every instance that shares the database');
+  }
   return Object.freeze({
     port: readInteger('PORT', env.PORT, 8443, 0, 65535),
     host: nonEmpty(env.HOST) ?? 'localhost',
@@ -43,7 +54,24 @@ export function readConfig(env: Env, cwd = process.cwd()): Config {
     tlsCertFile: path.resolve(cwd, nonEmpty(env.TLS_CERT) ?? 'certs/localhost-cert.pem'),
     tlsKeyFile: path.resolve(cwd, nonEmpty(env.TLS_KEY) ?? 'certs/localhost-key.pem'),
     development: env.NODE_ENV !== 'production',
+    databaseUrl,
   });
+}
+
+/** A postgres:// URL with a host. The value is never quoted back: it may hold a password. */
+function readDatabaseUrl(raw: string | undefined): string | undefined {
+  const text = nonEmpty(raw)?.trim();
+  if (text === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || !['postgres:', 'postgresql:'].includes(url.protocol) || url.hostname === '') {
+    throw new ConfigError('Cannot start: DATABASE_URL must look like postgres://user:password@host:5432/database');
+  }
+  return text;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -26,6 +26,8 @@ import { DeviceTokens } from './auth/device_tokens.ts';
 import { JsonUserStore } from './storage/user_store.ts';
 import { prepareDataDir } from './storage/data_dir.ts';
 import { ConfigError, type Config } from './config.ts';
+import { describeDatabase } from './storage/postgres/database.ts';
+import { openPostgres } from './storage/postgres/open.ts';
 
 export const PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
 
@@ -106,9 +108,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
   const tls = await loadOrCreateCertificate(config.tlsCertFile, config.tlsKeyFile, log);
   const secret = config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir));
+  // DATABASE_URL: users and sessions shared with every other instance (docs/instances.md).
+  const database = config.databaseUrl === undefined ? undefined : await openPostgres(config.databaseUrl, { secret, clock, lifetimes: options.lifetimes });
+  if (config.databaseUrl !== undefined) log.info(`Storage: PostgreSQL at ${describeDatabase(config.databaseUrl)}`);
   const services: Services = {
-    users: await JsonUserStore.open(config.dataDir, { fs: options.fs, clock, log }),
-    sessions: await JsonSessionStore.open(config.dataDir, { secret, clock, lifetimes: options.lifetimes, fs: options.fs, log }),
+    users: database?.users ?? (await JsonUserStore.open(config.dataDir, { fs: options.fs, clock, log })),
+    sessions: database?.sessions ?? (await JsonSessionStore.open(config.dataDir, { secret, clock, lifetimes: options.lifetimes, fs: options.fs, log })),
     tokens: await AccessTokens.create(secret, { clock, lifetimeSeconds: options.accessSeconds }),
     passwords: await PasswordHasher.create(options.passwords),
     attempts: new RateLimiter(config.rateLimit, clock),
@@ -164,6 +169,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     async close() {
       await connections.stop(options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS);
       await Promise.all([services.users.close(), services.sessions.close()]);
+      await database?.close();
     },
   };
 }

@@ -39,6 +39,7 @@ export async function denoPermissions(env: NodeJS.ProcessEnv, cwd = process.cwd(
     allow.read.push(path.join(PROJECT_ROOT, 'public'), config.dataDir, ...tlsFiles, ...tlsFolders);
     allow.write.push(config.dataDir, ...tlsFolders);
     allow.net.push(...(await listenAddresses(config.host, config.port)));
+    if (config.databaseUrl !== undefined) allow.net.push(databaseAddress(config.databaseUrl));
   }
   return [
     '--no-prompt', // a server has nobody to ask: a missing permission fails at once, with Deno's message
@@ -68,6 +69,12 @@ async function listenAddresses(host: string, port: number): Promise<string[]> {
   if (isIP(host) !== 0) return [hostPort(host, port)];
   const addresses = await lookup(host, { all: true });
   return [port === 0 ? host : hostPort(host, port), ...addresses.map(({ address }) => hostPort(address, port))];
+}
+
+/** DATABASE_URL's host and port (5432 unless it says otherwise): the one place the server connects to. */
+function databaseAddress(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  return hostPort(url.hostname.replace(/^\[|\]$/g, ''), Number(url.port || 5432));
 }
 
 function hostPort(host: string, port: number): string {

@@ -16,6 +16,8 @@ export interface Stage {
   /** Or a command whose exit code is the stage's result, counted as one check (the type check). */
   readonly command?: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
+  /** Test files run at once (node's `--test-concurrency`); node's default when unset. */
+  readonly concurrency?: number;
   /** A program from outside npm the stage needs, such as a browser or a database. */
   readonly needs?: {
     /** A path, or a name looked up on PATH. */
@@ -107,7 +109,8 @@ async function runStage(stage: Stage, { ci, cwd }: { ci: boolean; cwd: string })
   const files = stage.tests.flatMap((pattern) => expandGlob(pattern, cwd));
   // node --test with no file looks for tests on its own: never what a stage means.
   if (files.length === 0) return { counts: { passed: 0, failed: 1, skipped: 0 }, notes: [...notes, `no file matches ${stage.tests.join(' ')}`], report: '' };
-  const [command = '', ...args] = [...wrapper, process.execPath, '--import', 'tsx', '--test', ...REPORTERS, ...files];
+  const concurrency = stage.concurrency === undefined ? [] : [`--test-concurrency=${stage.concurrency}`];
+  const [command = '', ...args] = [...wrapper, process.execPath, '--import', 'tsx', '--test', ...concurrency, ...REPORTERS, ...files];
   const { code, stdout: tap, stderr: spec } = await run(command, args, stage.env, cwd);
   const totals = tapTotals(tap);
   const counts: Counts = {

@@ -17,6 +17,7 @@ describe('readConfig()', () => {
       tlsCertFile: path.join(CWD, 'certs/localhost-cert.pem'),
       tlsKeyFile: path.join(CWD, 'certs/localhost-key.pem'),
       development: true,
+      databaseUrl: undefined,
     });
   });
 
@@ -93,6 +94,6 @@ describe('readConfig()', () => {
   });
 
   test('lists exactly the variables it reads, for Deno --allow-env', () => {
-    assert.deepEqual([...ENV_VARIABLES].sort(), ['DATA_DIR', 'HOST', 'JWT_SECRET', 'NODE_ENV', 'PORT', 'RATE_LIMIT', 'TLS_CERT', 'TLS_KEY']);
+    assert.deepEqual([...ENV_VARIABLES].sort(), ['DATABASE_URL', 'DATA_DIR', 'HOST', 'JWT_SECRET', 'NODE_ENV', 'PORT', 'RATE_LIMIT', 'TLS_CERT', 'TLS_KEY']);
   });
 });

@@ -34,6 +34,15 @@ describe('JsonSessionStore', () => {
     return (await Promise.all(names.map((name) => readFile(path.join(dataDir, name), 'utf8')))).join('\n');
   };
 
+  test('isActive() is false once the session\'s newest refresh token has expired: nothing can refresh it after 7 days', async () => {
+    const store = await open();
+    const idle = await store.start('user-1');
+    now += DEFAULT_LIFETIMES.refreshMs - 1;
+    assert.equal(store.isActive(idle.sessionId), true);
+    now += 1;
+    assert.equal(store.isActive(idle.sessionId), false);
+  });
+
   test('the journal and the snapshot hold only hashes of refresh tokens, never the tokens', async () => {
     const store = await open();
     const started = await store.start('user-1');

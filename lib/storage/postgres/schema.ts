@@ -1,0 +1,77 @@
+/**
+ * The tables, created and migrated when an instance starts. Each migration runs once, in order, and is
+ * recorded in `schema_migrations` in the same transaction, so a crash midway leaves the schema at the
+ * previous version rather than half-way. Instances starting together queue on an advisory lock: the
+ * first migrates, the others then find nothing left to do.
+ *
+ * Times are milliseconds since the epoch (`bigint`), taken from the server's clock like the embedded
+ * store's, so the session rules read the same on both backends and tests can move the clock.
+ */
+import type { Sql } from './database.ts';
+
+/** Append only: a released migration is never edited; a change is a new entry. */
+export const MIGRATIONS: readonly string[] = [
+  // 1: users, sessions (refresh-token families), their refresh tokens, and logged-out access tokens.
+  `
+  CREATE TABLE users (
+    id            text PRIMARY KEY,
+    username      text NOT NULL,
+    -- usernameKey(username): NFKC, trimmed, lower case. The unique index is what makes two sign-ups
+    -- of one name on two instances give exactly one account.
+    username_key  text NOT NULL,
+    password_hash text NOT NULL,
+    created_at    timestamptz NOT NULL
+  );
+  CREATE UNIQUE INDEX users_username_key ON users (username_key);
+
+  CREATE TABLE sessions (
+    id         text PRIMARY KEY,
+    -- No foreign key: a session outlives nothing, and users are never deleted.
+    user_id    text NOT NULL,
+    -- Start order, for the per-user cap: the oldest session is the one ended.
+    number     bigint GENERATED ALWAYS AS IDENTITY,
+    expires_at bigint NOT NULL
+  );
+  CREATE INDEX sessions_by_user ON sessions (user_id, number);
+  CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+
+  CREATE TABLE refresh_tokens (
+    -- SHA-256 of the token, hex: a copy of the table opens no session.
+    hash       text PRIMARY KEY,
+    session_id text NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    -- Issue order within the session: 0 at login, +1 per rotation.
+    seq        integer NOT NULL,
+    expires_at bigint NOT NULL,
+    rotated_at bigint
+  );
+  CREATE INDEX refresh_tokens_by_session ON refresh_tokens (session_id, seq);
+  CREATE INDEX refresh_tokens_by_expiry ON refresh_tokens (expires_at);
+
+  CREATE TABLE denied_access_tokens (
+    jti        text PRIMARY KEY,
+    expires_at bigint NOT NULL
+  );
+  `,
+];
+
+/** Any constant shared by every instance; it names the lock "migrating this schema". */
+const MIGRATION_LOCK = 0x6a77_7473; // 'jwts'
+
+/** Brings the schema to the newest version; returns the version it is at. */
+export function migrate(sql: Sql): Promise<number> {
+  return sql.begin(async (tx) => {
+    // Held until this transaction ends: a second instance starting now waits here, then sees the work done.
+    await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+    await tx`CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`;
+    const [row] = await tx<{ version: number | null }[]>`SELECT max(version) AS version FROM schema_migrations`;
+    const current = row?.version ?? 0;
+    if (current > MIGRATIONS.length) {
+      throw new Error(`Cannot start: the database schema is at version ${current}, newer than this server (${MIGRATIONS.length}); upgrade the server`);
+    }
+    for (let version = current + 1; version <= MIGRATIONS.length; version++) {
+      await tx.unsafe(MIGRATIONS[version - 1]!);
+      await tx`INSERT INTO schema_migrations (version) VALUES (${version})`;
+    }
+    return MIGRATIONS.length;
+  });
+}

@@ -1,0 +1,276 @@
+/**
+ * The PostgreSQL stores, in this process: the session rules exactly as the embedded store keeps them,
+ * and what only a shared database adds, seen through two stores on one database (two instances).
+ */
+import assert from 'node:assert/strict';
+import { after, afterEach, before, beforeEach, test } from 'node:test';
+import { DEFAULT_LIFETIMES, RefreshError, type IssuedRefresh, type RefreshFailure } from '../../lib/storage/session_store.ts';
+import { UsernameTakenError } from '../../lib/storage/user_store.ts';
+import { migrate, MIGRATIONS } from '../../lib/storage/postgres/schema.ts';
+import { connect } from '../../lib/storage/postgres/database.ts';
+import { MAX_SESSIONS_PER_USER } from '../../lib/storage/session_rules.ts';
+import { openPostgres, type PostgresStorage } from '../../lib/storage/postgres/open.ts';
+import { manualClock, TEST_SECRET } from '../helpers/server.ts';
+import { createTestDatabase, describeWithPostgres, type TestDatabase } from './database.ts';
+
+const SECRET = new TextEncoder().encode(TEST_SECRET);
+const SECOND = 1000;
+const DAY = 24 * 60 * 60 * SECOND;
+const GRACE = DEFAULT_LIFETIMES.graceMs;
+
+const refused = (reason: RefreshFailure) => ({ name: 'RefreshError', code: 'ERR_REFRESH', reason });
+
+/** Resolves once `check` holds, polling; rejects after `ms`. */
+async function eventually(check: () => boolean, ms = 1_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(`not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describeWithPostgres('PostgreSQL stores', () => {
+  let database: TestDatabase;
+  let clock: ReturnType<typeof manualClock>;
+  const opened: PostgresStorage[] = [];
+  let userNumber = 0;
+  /** A user id of its own for each test, so the per-user cap of one test never meets another's sessions. */
+  const newUserId = () => `user-${++userNumber}-${Date.now()}`;
+
+  before(async () => {
+    database = await createTestDatabase();
+  });
+  after(async () => {
+    await database.drop();
+  });
+  beforeEach(() => {
+    clock = manualClock(Date.UTC(2026, 0, 1) + userNumber * 100 * DAY); // later each test: earlier rows are expired
+  });
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((storage) => storage.close()));
+  });
+
+  /** One instance: its own pool, its own listener, its own memory. */
+  async function instance(): Promise<PostgresStorage> {
+    const storage = await openPostgres(database.url, { secret: SECRET, clock: clock.now });
+    opened.push(storage);
+    return storage;
+  }
+
+  test('the schema is migrated once, even by instances starting together, and again is a no-op', async () => {
+    const pools = [connect(database.url), connect(database.url), connect(database.url)];
+    try {
+      assert.deepEqual(await Promise.all(pools.map((sql) => migrate(sql))), [MIGRATIONS.length, MIGRATIONS.length, MIGRATIONS.length]);
+      const rows = await database.sql<{ version: number }[]>`SELECT version FROM schema_migrations ORDER BY version`;
+      assert.deepEqual(rows.map((row) => row.version), MIGRATIONS.map((_, index) => index + 1));
+    } finally {
+      await Promise.all(pools.map((sql) => sql.end()));
+    }
+  });
+
+  test('a user added on one instance is found by name and by id on another', async () => {
+    const [a, b] = [await instance(), await instance()];
+    const added = await a.users.add('Zoë', 'hash-1');
+    assert.deepEqual(await b.users.findByName('  zoë '), added);
+    assert.deepEqual(await b.users.findById(added.id), added);
+  });
+
+  test('the same name signed up on two instances at once gives exactly one account', async () => {
+    const [a, b] = [await instance(), await instance()];
+    const name = `race-${Date.now()}`;
+    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).users.add(i < 5 ? name : name.toUpperCase(), 'h')));
+    assert.equal(results.filter((result) => result.status === 'fulfilled').length, 1);
+    for (const result of results) if (result.status === 'rejected') assert.ok(result.reason instanceof UsernameTakenError);
+    const count = await database.count`SELECT count(*) FROM users WHERE username_key = ${name.toLowerCase()}`;
+    assert.equal(count, 1);
+  });
+
+  test('a new password hash set on one instance is what the other reads at login', async () => {
+    const [a, b] = [await instance(), await instance()];
+    const user = await a.users.add(`rehash-${Date.now()}`, 'old');
+    await b.users.findById(user.id); // cached on B
+    await a.users.setPasswordHash(user.id, 'new');
+    assert.equal((await b.users.findByName(user.username))?.passwordHash, 'new');
+  });
+
+  test('a session started on one instance is active on the other as soon as it is announced', async () => {
+    const [a, b] = [await instance(), await instance()];
+    const started = await a.sessions.start(newUserId());
+    assert.ok(a.sessions.isActive(started.sessionId));
+    await eventually(() => b.sessions.isActive(started.sessionId));
+  });
+
+  test('a session ended on one instance is inactive on the other within a second, and its access token denied', async () => {
+    const [a, b] = [await instance(), await instance()];
+    const started = await a.sessions.start(newUserId());
+    await eventually(() => b.sessions.isActive(started.sessionId));
+    await a.sessions.end(started.sessionId, { jti: 'jti-end', exp: clock.now() / 1000 + 900 });
+    await eventually(() => !b.sessions.isActive(started.sessionId) && b.sessions.isDenied('jti-end'), 1_000);
+    await assert.rejects(b.sessions.rotate(started.refreshToken), refused('unknown'));
+  });
+
+  test('an instance started later knows the live sessions and the denied tokens', async () => {
+    const a = await instance();
+    const live = await a.sessions.start(newUserId());
+    const ended = await a.sessions.start(newUserId());
+    await a.sessions.end(ended.sessionId, { jti: 'jti-later', exp: clock.now() / 1000 + 900 });
+    const b = await instance();
+    assert.ok(b.sessions.isActive(live.sessionId));
+    assert.equal(b.sessions.isActive(ended.sessionId), false);
+    assert.ok(b.sessions.isDenied('jti-later'));
+  });
+
+  test('rotation hands out a successor in the same session, on any instance', async () => {
+    const [a, b] = [await instance(), await instance()];
+    const started = await a.sessions.start(newUserId());
+    const second = await b.sessions.rotate(started.refreshToken);
+    const third = await a.sessions.rotate(second.refreshToken);
+    assert.equal(third.sessionId, started.sessionId);
+    assert.notEqual(third.refreshToken, second.refreshToken);
+    assert.equal(third.maxAgeSeconds, 7 * DAY / 1000);
+  });
+
+  test('two instances rotating the same token at once hand out one successor', async () => {
+    const [a, b] = [await instance(), await instance()];
+    const started = await a.sessions.start(newUserId());
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).sessions.rotate(started.refreshToken)));
+    assert.equal(new Set(results.map((issued) => issued.refreshToken)).size, 1);
+    const rows = await database.sql`SELECT 1 FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE s.id = ${started.sessionId}`;
+    assert.equal(rows.length, 2, 'the login token and one successor');
+  });
+
+  test('a rotated token gives the same successor again within the grace window (two tabs)', async () => {
+    const a = await instance();
+    const started = await a.sessions.start(newUserId());
+    const first = await a.sessions.rotate(started.refreshToken);
+    await a.sessions.rotate(first.refreshToken); // the successor is used: only the grace window helps now
+    clock.advance(GRACE);
+    assert.equal((await a.sessions.rotate(started.refreshToken)).refreshToken, first.refreshToken);
+  });
+
+  test('an aborted exchange: a rotated token whose successor was never used gets that successor again, even after the grace window', async () => {
+    const [a, b] = [await instance(), await instance()];
+    const started = await a.sessions.start(newUserId());
+    const lost = await a.sessions.rotate(started.refreshToken); // the answer never reached the browser
+    clock.advance(GRACE + 60 * SECOND);
+    const again = await b.sessions.rotate(started.refreshToken);
+    assert.equal(again.refreshToken, lost.refreshToken);
+    assert.ok(b.sessions.isActive(started.sessionId));
+    assert.equal((await b.sessions.rotate(again.refreshToken)).sessionId, started.sessionId);
+  });
+
+  test('reuse: a rotated token whose successor was used, after the grace window, ends the session everywhere', async () => {
+    const [a, b] = [await instance(), await instance()];
+    const started = await a.sessions.start(newUserId());
+    const successor = await a.sessions.rotate(started.refreshToken);
+    const latest = await a.sessions.rotate(successor.refreshToken);
+    await eventually(() => b.sessions.isActive(started.sessionId));
+    clock.advance(GRACE + 1);
+
+    await assert.rejects(b.sessions.rotate(started.refreshToken), refused('reused'));
+    assert.equal(b.sessions.isActive(started.sessionId), false);
+    await eventually(() => !a.sessions.isActive(started.sessionId));
+    await assert.rejects(a.sessions.rotate(latest.refreshToken), refused('unknown'));
+  });
+
+  test('reuse ends only that session: the user\'s other sessions go on', async () => {
+    const a = await instance();
+    const userId = newUserId();
+    const stolen = await a.sessions.start(userId);
+    const other = await a.sessions.start(userId);
+    await a.sessions.rotate((await a.sessions.rotate(stolen.refreshToken)).refreshToken);
+    clock.advance(GRACE + 1);
+    await assert.rejects(a.sessions.rotate(stolen.refreshToken), refused('reused'));
+    assert.equal((await a.sessions.rotate(other.refreshToken)).sessionId, other.sessionId);
+  });
+
+  test('a session keeps only its last 8 spent tokens; a replay of a recent one is reuse, of a forgotten one unknown', async () => {
+    const a = await instance();
+    const started = await a.sessions.start(newUserId());
+    const tokens = [started.refreshToken];
+    for (let i = 0; i < 30; i++) {
+      clock.advance(SECOND);
+      tokens.push((await a.sessions.rotate(tokens.at(-1)!)).refreshToken);
+    }
+    const count = await database.count`SELECT count(*) FROM refresh_tokens WHERE session_id = ${started.sessionId}`;
+    assert.equal(count, 9, 'the current token and 8 spent ones');
+    clock.advance(GRACE + SECOND);
+    await assert.rejects(a.sessions.rotate(tokens[0]!), refused('unknown'));
+    assert.ok(a.sessions.isActive(started.sessionId), 'a forgotten token revokes nothing');
+    await assert.rejects(a.sessions.rotate(tokens.at(-3)!), refused('reused'));
+  });
+
+  test('refresh tokens expire after 7 days, sessions after 30 however often refreshed', async () => {
+    const a = await instance();
+    const idle = await a.sessions.start(newUserId());
+    const busy = await a.sessions.start(newUserId());
+    const start = clock.now();
+    clock.advance(7 * DAY - 1);
+    let token = (await a.sessions.rotate(busy.refreshToken)).refreshToken;
+    clock.advance(1);
+    await assert.rejects(a.sessions.rotate(idle.refreshToken), refused('expired'));
+    for (const day of [12, 18, 24, 29]) {
+      clock.advance(start + day * DAY - clock.now());
+      const rotated = await a.sessions.rotate(token);
+      assert.equal(rotated.maxAgeSeconds, (Math.min(clock.now() + 7 * DAY, start + 30 * DAY) - clock.now()) / 1000);
+      token = rotated.refreshToken;
+    }
+    assert.ok(a.sessions.isActive(busy.sessionId));
+    clock.advance(start + 30 * DAY - clock.now());
+    assert.equal(a.sessions.isActive(busy.sessionId), false);
+    // 'expired', or 'unknown' once the expired rows are pruned (the embedded store's prune does the same).
+    await assert.rejects(a.sessions.rotate(token), RefreshError);
+  });
+
+  test(`at most ${MAX_SESSIONS_PER_USER} live sessions per user: starting one more, on any instance, ends the oldest everywhere`, async () => {
+    const [a, b] = [await instance(), await instance()];
+    const userId = newUserId();
+    const sessions: IssuedRefresh[] = [];
+    for (let i = 0; i < MAX_SESSIONS_PER_USER; i++) sessions.push(await (i % 2 === 0 ? a : b).sessions.start(userId));
+    await eventually(() => sessions.every((session) => a.sessions.isActive(session.sessionId)));
+    const newest = await b.sessions.start(userId);
+
+    await eventually(() => !a.sessions.isActive(sessions[0]!.sessionId));
+    assert.equal(b.sessions.isActive(sessions[0]!.sessionId), false);
+    await assert.rejects(a.sessions.rotate(sessions[0]!.refreshToken), refused('unknown'));
+    for (const session of [...sessions.slice(1), newest]) assert.ok(b.sessions.isActive(session.sessionId));
+  });
+
+  test('the cap holds when two instances start sessions for one user at once', async () => {
+    const [a, b] = [await instance(), await instance()];
+    const userId = newUserId();
+    await Promise.all(Array.from({ length: 16 }, (_, i) => (i % 2 === 0 ? a : b).sessions.start(userId)));
+    const count = await database.count`SELECT count(*) FROM sessions WHERE user_id = ${userId}`;
+    assert.equal(count, MAX_SESSIONS_PER_USER);
+  });
+
+  test('an instance whose listening connection is cut listens again and reloads what it missed', async () => {
+    const [a, b] = [await instance(), await instance()];
+    const started = await a.sessions.start(newUserId());
+    await eventually(() => b.sessions.isActive(started.sessionId));
+    // Cut every listening connection, then end the session while B is not listening.
+    await database.sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query ILIKE 'listen%' AND datname = current_database()`;
+    await a.sessions.end(started.sessionId, { jti: 'jti-missed', exp: clock.now() / 1000 + 900 });
+    await eventually(() => !b.sessions.isActive(started.sessionId) && b.sessions.isDenied('jti-missed'), 5_000);
+  });
+
+  test('a failure to reach the database is a StorageError, and nothing is half-written', async () => {
+    const a = await instance();
+    const userId = newUserId();
+    const started = await a.sessions.start(userId);
+    await database.sql`ALTER TABLE refresh_tokens ADD CONSTRAINT refuse_rotation CHECK (seq < 1)`;
+    try {
+      await assert.rejects(a.sessions.rotate(started.refreshToken), { name: 'StorageError', code: 'ERR_STORAGE' });
+      const [token] = await database.sql<{ rotated_at: string | null }[]>`SELECT rotated_at FROM refresh_tokens WHERE session_id = ${started.sessionId}`;
+      assert.equal(token?.rotated_at, null, 'the old token is not marked rotated either');
+    } finally {
+      await database.sql`ALTER TABLE refresh_tokens DROP CONSTRAINT refuse_rotation`;
+    }
+    assert.equal((await a.sessions.rotate(started.refreshToken)).sessionId, started.sessionId);
+  });
+
+  test('RefreshError and UsernameTakenError are not storage failures', async () => {
+    const a = await instance();
+    await assert.rejects(a.sessions.rotate('never-issued'), (error) => error instanceof RefreshError);
+  });
+});
