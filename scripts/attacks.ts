@@ -15,7 +15,7 @@ import { Browser } from './browser.ts';
 import { bold, dim, green, red, yellow } from './colour.ts';
 import { base64url, decodeJwt, forge, hmac, unsigned } from './support/forge_jwt.ts';
 import { TARGET_OPTIONS, openTarget, startLocal, type Target } from './target.ts';
-import { exchange, header, openTls, rawRequest, setCookies, type HeaderList } from './support/wire.ts';
+import { exchange, header, openTls, rawRequest, sendFlatOut, setCookies, type HeaderList } from './support/wire.ts';
 
 const { values: args } = parseArgs({ options: { ...TARGET_OPTIONS, help: { type: 'boolean', default: false } } });
 if (args.help) {
@@ -293,18 +293,10 @@ const attacks: Attack[] = [
       const socket = await openTls(target);
       const hungUp = closedWithin(socket, 10_000);
       socket.write(`POST /logout HTTP/1.1\r\nHost: ${new URL(target.origin).host}\r\nContent-Length: 1000000000\r\n\r\n`);
-      const chunk = Buffer.alloc(64 * 1024, 'a');
-      let sent = 0;
-      const pump = () => {
-        while (socket.writable && sent < 1e9) {
-          sent += chunk.length;
-          if (!socket.write(chunk)) return void socket.once('drain', pump);
-        }
-      };
-      pump();
+      const sent = sendFlatOut(socket, 1e9);
       const closed = await hungUp;
       socket.destroy();
-      return { status: closed ? `cut at ${Math.round(sent / 1e6)} MB` : 'held', blocked: closed && sent < 100e6 };
+      return { status: closed ? `cut at ${Math.round(sent() / 1e6)} MB` : 'held', blocked: closed && sent() < 100e6 };
     },
   },
   {

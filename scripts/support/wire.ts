@@ -120,3 +120,20 @@ export function parseResponse(raw: string): RawResponse {
   const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1] ?? 0);
   return { status, headers, body: headEnd === -1 ? '' : raw.slice(headEnd + 4), raw };
 }
+
+/**
+ * Writes `total` bytes of filler to `socket` as fast as it takes them (waiting for 'drain'), until all
+ * are written or the socket closes: a body sent flat out. Returns how many bytes it has handed over.
+ */
+export function sendFlatOut(socket: TLSSocket, total: number): () => number {
+  const chunk = Buffer.alloc(64 * 1024, 'a');
+  let sent = 0;
+  const write = () => {
+    while (socket.writable && sent < total) {
+      sent += chunk.length;
+      if (!socket.write(chunk)) return void socket.once('drain', write);
+    }
+  };
+  write();
+  return () => sent;
+}
