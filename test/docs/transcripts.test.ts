@@ -12,8 +12,8 @@
  *
  * Each file gets a fresh server (in this process, port 0, its own DATA_DIR and certificate) and a
  * scratch folder holding that certificate as `certs/localhost-cert.pem`. Commands run there with bash,
- * `https://localhost:8443` replaced by the server's origin; `npm` commands run in the project folder,
- * with NO_COLOR set, and `npm run …` output is reused when the same command appears again.
+ * `https://localhost:8443` replaced by the server's origin; `npm` and `node` commands run in the project
+ * folder, with NO_COLOR set, and `npm run …` output is reused when the same command appears again.
  * Blocks that cannot be run (a server that never exits, a browser) are `text` or `sh`, not `console`.
  */
 import assert from 'node:assert/strict';
@@ -125,6 +125,9 @@ function run(command: string, cwd: string, env: NodeJS.ProcessEnv): Promise<stri
 
 const cachedNpmRuns = new Map<string, Promise<string>>();
 
+/** `npm …` and `node …`, after any `NAME=value` assignments: they need the project folder. */
+const PROJECT_COMMAND = /^(?:\w+=\S*(?:\s|\\\n)+)*(?:npm|node)\s/;
+
 describe('the console blocks of the README and docs/ print what they show', async () => {
   const scratch = await makeTempDir('transcripts-');
   after(() => rm(scratch, { recursive: true, force: true }));
@@ -147,7 +150,7 @@ describe('the console blocks of the README and docs/ print what they show', asyn
           output = cachedNpmRuns.get(command) ?? run(local, ROOT, env);
           cachedNpmRuns.set(command, output);
         } else {
-          output = run(local, /^npm /.test(command) ? ROOT : folder, env);
+          output = run(local, PROJECT_COMMAND.test(command) ? ROOT : folder, env);
         }
         const actual = await output;
         const problem = mismatch(expected, actual);
