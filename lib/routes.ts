@@ -150,7 +150,7 @@ const ORDER_PAGE_CACHE_SIZE = 1_000;
 function order(services: Services): Route {
   // The page is a pure function of the Cookie header: the token in it (claims, expiry), the cookie names,
   // and the user it names (usernames never change). So a reload with the same cookies reuses the page
-  // rendered last time; rendering it was a third of the CPU /order cost (see the README's benchmarks).
+  // rendered last time; rendering it was a third of the CPU /order cost (see docs/benchmarks.md).
   // Only the rendering is skipped: authentication, with the deny-list check, runs first every time.
   // Kept encoded as UTF-8, so a reuse does not even re-encode the text on its way to the socket.
   const pages = new LruMap<string, Buffer>(ORDER_PAGE_CACHE_SIZE);
