@@ -12,7 +12,8 @@ import { StorageError } from './storage/durable_file.ts';
 import { HttpError, type HttpErrorOptions } from './http/http_error.ts';
 import { LruMap } from './support/lru_map.ts';
 import { safeNextPath } from './auth/next_path.ts';
-import { loginPage, orderPage, signInAgainPage, signupPage, type OrderExplanation } from './pages/pages.ts';
+import { loginPage, orderPage, signInAgainPage, type OrderExplanation } from './pages/pages.ts';
+import { SignupPage } from './pages/signup_page.ts';
 import { NO_STORE, htmlReply, noContent, seeOther, type Reply } from './http/reply.ts';
 import { Router } from './http/router.ts';
 import { RefreshError } from './storage/session_store.ts';
@@ -24,8 +25,8 @@ import { UsernameTakenError, type User } from './storage/user_store.ts';
 
 export function buildRouter(services: Services, staticFiles: ReadonlyMap<string, StaticFile>): Router<Route> {
   const router = new Router<Route>();
-  router.add('GET', '/', { handle: () => htmlReply(200, signupPage()) });
-  router.add('POST', '/signup', signup(services));
+  const signupPage = new SignupPage(new TextDecoder().decode(staticFiles.get('/')?.body)); // public/index.html
+  router.add('POST', '/signup', signup(services, signupPage));
   router.add('GET', '/login', { handle: (ctx) => htmlReply(200, loginPage({ next: safeNextPath(ctx.query.get('next')) })) });
   router.add('POST', '/login', login(services));
   router.add('GET', '/order', order(services));
@@ -40,7 +41,7 @@ function clientAddress(ctx: RequestContext): string {
   return ctx.req.socket.remoteAddress ?? 'unknown';
 }
 
-function signup(services: Services): Route {
+function signup(services: Services, page: SignupPage): Route {
   return {
     async handle(ctx) {
       services.attempts.take(clientAddress(ctx));
@@ -64,7 +65,7 @@ function signup(services: Services): Route {
       const device = deviceCookie(services.devices.issue(usernameKey(username)));
       return seeOther('/order', { 'Set-Cookie': [...cookies, device], ...NO_STORE });
     },
-    errorPage: (error, ctx) => signupPage({ error: error.message, field: error.field, username: ctx.fields?.username }),
+    errorPage: (error, ctx) => page.filled({ error: error.message, field: error.field, username: ctx.fields?.username }),
   };
 }
 
@@ -149,7 +150,7 @@ const ORDER_PAGE_CACHE_SIZE = 1_000;
 function order(services: Services): Route {
   // The page is a pure function of the Cookie header: the token in it (claims, expiry), the cookie names,
   // and the user it names (usernames never change). So a reload with the same cookies reuses the page
-  // rendered last time; rendering it was a third of the CPU /order cost (see the README's benchmarks).
+  // rendered last time; rendering it was a third of the CPU /order cost (see docs/benchmarks.md).
   // Only the rendering is skipped: authentication, with the deny-list check, runs first every time.
   // Kept encoded as UTF-8, so a reuse does not even re-encode the text on its way to the socket.
   const pages = new LruMap<string, Buffer>(ORDER_PAGE_CACHE_SIZE);

@@ -22,7 +22,7 @@ export async function denoRunArgs(env: NodeJS.ProcessEnv, cwd = process.cwd()): 
   return ['run', ...(await denoPermissions(env, cwd)), path.join(PROJECT_ROOT, 'server.ts')];
 }
 
-/** One flag per kind of access; the README's "Running on Deno" says why each is needed. */
+/** One flag per kind of access; docs/deno.md says why each is needed. */
 export async function denoPermissions(env: NodeJS.ProcessEnv, cwd = process.cwd()): Promise<string[]> {
   const allow = {
     ffi: argon2Addons(),

@@ -14,7 +14,7 @@ import { DENO, denoRunArgs } from './deno_permissions.ts';
 
 try {
   const command = [DENO, ...(await denoRunArgs(process.env))];
-  // The whole command, for the operator, so what Deno may touch is there to read (the README says why
+  // The whole command, for the operator, so what Deno may touch is there to read (docs/deno.md says why
   // each flag is needed). On stderr: stdout is the shell's.
   console.error(`$ ${path.relative(process.cwd(), DENO)} ${command.slice(1).join(' ')}`);
   console.log(command.map(shellQuote).join(' '));

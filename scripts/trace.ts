@@ -209,6 +209,11 @@ async function trace(target: Target): Promise<void> {
     request: ['No Cookie header at all: the access cookie is gone, and the refresh cookie is not sent to /order'],
     status: ['No valid access cookie: a browser cannot handle a 401 itself, so it is sent round through /refresh (a missing cookie usually means an expired one)'],
     '< location': ['The one path the refresh cookie is sent to; next= says where to come back (same-origin paths only)'],
+    // Node writes Date itself, from the machine's clock (RFC 9110 §6.6.1 asks for the origin's own
+    // clock); the injected clock only moves what the server decides with it.
+    '< date': target.advanceClock
+      ? [`Still the machine's time: the runtime writes Date from the system clock, and the injected clock reaches only what the server decides with it (token times and expiry), now ${target.accessSeconds + 1} s ahead of this Date`]
+      : [],
   });
 
   section('4. Refresh', 'The browser follows to /refresh, and this time the refresh cookie goes along.');

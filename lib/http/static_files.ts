@@ -14,6 +14,7 @@ export interface StaticFile {
 }
 
 const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
   '.svg': 'image/svg+xml',
@@ -22,7 +23,10 @@ const CONTENT_TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-/** Maps `/style.css` to the file `public/style.css`, for each file in `dir` of a known type. */
+/**
+ * Maps `/style.css` to the file `public/style.css`, for each file in `dir` of a known type, and `/` to
+ * `index.html` (served at `/` only, so a page has one address).
+ */
 export async function loadStaticFiles(dir: string): Promise<Map<string, StaticFile>> {
   const files = new Map<string, StaticFile>();
   for (const entry of await readdir(dir, { withFileTypes: true })) {
@@ -30,7 +34,7 @@ export async function loadStaticFiles(dir: string): Promise<Map<string, StaticFi
     if (!entry.isFile() || contentType === undefined) continue;
     const body = await readFile(path.join(dir, entry.name));
     const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
-    files.set(`/${entry.name}`, { body, contentType, etag });
+    files.set(entry.name === 'index.html' ? '/' : `/${entry.name}`, { body, contentType, etag });
   }
   return files;
 }

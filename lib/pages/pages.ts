@@ -3,7 +3,6 @@
  * Content-Security-Policy holds. Errors are shown next to their field and announced to screen readers.
  */
 import { html, type SafeHtml } from './html.ts';
-import { PASSWORD_MIN, USERNAME_MAX, USERNAME_MIN } from '../auth/credentials.ts';
 
 function layout(title: string, main: SafeHtml, scripts: readonly string[] = []): SafeHtml {
   return html`<!doctype html>
@@ -51,17 +50,6 @@ function field(name: 'username' | 'password', label: string, state: FormState, a
 <label for="${name}">${label}</label>
 <input id="${name}" name="${name}" ${attributes}${described ? html` aria-describedby="${described}"` : ''}${invalid ? html` aria-invalid="true"` : ''}${value ? html` value="${value}"` : ''}${error ? html` autofocus` : ''}>
 ${error ? html`<p id="${name}-error" class="error" role="alert">${error}</p>\n` : ''}${hint ? html`<p id="${name}-hint" class="hint">${hint}</p>\n` : ''}</div>`;
-}
-
-export function signupPage(state: FormState = {}): SafeHtml {
-  return layout('Sign up', html`<h1>Create an account</h1>
-<form method="post" action="/signup" novalidate>
-${summary(state)}
-${field('username', 'Username', state, html`type="text" autocomplete="username" required minlength="${USERNAME_MIN}" maxlength="${USERNAME_MAX}" autocapitalize="none" spellcheck="false"`, `${USERNAME_MIN}–${USERNAME_MAX} letters, digits, ".", "_" or "-".`)}
-${field('password', 'Password', state, html`type="password" autocomplete="new-password" required minlength="${PASSWORD_MIN}"`, `At least ${PASSWORD_MIN} characters. A long phrase is best.`)}
-<button type="submit">Sign up</button>
-</form>
-<p>Already have an account? <a href="/login">Sign in</a></p>`);
 }
 
 export function loginPage(state: FormState & { next: string }): SafeHtml {

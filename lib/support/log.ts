@@ -24,7 +24,7 @@ const LOG_FLUSH_MS = 50;
  * Node writes to stdout synchronously when it is a file or a pipe (how a service manager or
  * `npm start > server.log` runs us): every `process.stdout.write` is a blocking write(2) on the one
  * thread that serves all requests. In the benchmark that write was about 5 % of the server's CPU time
- * on /order; one write per 50 ms costs next to nothing (see the README's benchmarks). Anything
+ * on /order; one write per 50 ms costs next to nothing (see docs/benchmarks.md). Anything
  * pending is written out when the process exits, however it exits short of SIGKILL.
  */
 function batchedWriter(stream: NodeJS.WriteStream): (line: string) => void {

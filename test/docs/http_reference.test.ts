@@ -50,7 +50,8 @@ function documentedRoutes(markdown: string, staticPaths: Iterable<string>): stri
     assert.ok(method !== undefined && path !== undefined, `a route row without a method and a path: | ${methodCell} | ${pathCell} |`);
     if (path !== STATIC_FILE_PATH) return [`${method} ${path}`];
     assert.ok(pathCell?.includes('`public/`'), `the ${STATIC_FILE_PATH} row must say it stands for the files in public/`);
-    return [...staticPaths].map((file) => `${method} ${file}`);
+    // public/index.html is served at `/`, which has a row of its own.
+    return [...staticPaths].filter((file) => file !== '/').map((file) => `${method} ${file}`);
   });
 }
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { send, type TestResponse } from '../helpers/https_client.ts';
 import { launchServer, type LaunchedServer } from '../helpers/server.ts';
@@ -30,6 +31,15 @@ describe('pages', () => {
     assert.match(response.body, /<label for="username">/);
     assert.match(response.body, /name="username"[^>]*autocomplete="username"/);
     assert.match(response.body, /name="password"[^>]*autocomplete="new-password"/);
+  });
+
+  test('GET / is public/index.html byte for byte, with an ETag and 304 when it has not changed; /index.html is no second address', async () => {
+    const response = await get('/');
+    assert.equal(response.body, readFileSync(new URL('../../public/index.html', import.meta.url), 'utf8'));
+    const etag = response.headers.etag!;
+    assert.match(etag, /^"[\w-]+"$/);
+    assert.equal((await get('/', { 'if-none-match': etag })).status, 304);
+    assert.equal((await get('/index.html')).status, 404);
   });
 
   test('GET /login is the login form, carrying a same-origin next and dropping any other', async () => {

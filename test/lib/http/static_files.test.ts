@@ -42,7 +42,7 @@ describe('loadStaticFiles()', () => {
     await writeFile(path.join(dir, 'style.css'), 'x');
     await writeFile(path.join(dir, 'secret.env'), 'JWT_SECRET=x');
     await writeFile(path.join(dir, 'README'), 'x');
-    await writeFile(path.join(dir, 'page.html'), '<p>');
+    await writeFile(path.join(dir, 'page.php'), '<?php');
     await mkdir(path.join(dir, 'nested.css'));
     await mkdir(path.join(dir, 'sub'));
     await writeFile(path.join(dir, 'sub', 'inner.css'), 'x');
@@ -50,6 +50,15 @@ describe('loadStaticFiles()', () => {
     const files = await loadStaticFiles(dir);
 
     assert.deepEqual([...files.keys()], ['/style.css']);
+  });
+
+  test('serves index.html at / only, as an HTML page', async () => {
+    await writeFile(path.join(dir, 'index.html'), '<!doctype html>');
+
+    const files = await loadStaticFiles(dir);
+
+    assert.deepEqual([...files.keys()], ['/']);
+    assert.equal(files.get('/')!.contentType, 'text/html; charset=utf-8');
   });
 
   test('gives the same strong ETag to the same content and another to different content', async () => {
