@@ -84,7 +84,8 @@ describeWithPostgres('npm run start:deno with DATABASE_URL', () => {
       RATE_LIMIT: '0',
       DATABASE_URL: database.url,
     };
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start_deno.ts'], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // As a user starts it: npm runs the launcher, which prints the `deno run` command, and npm's shell execs it.
+    const child = spawn('npm', ['run', '--silent', 'start:deno'], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk));
