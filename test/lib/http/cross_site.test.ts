@@ -78,3 +78,19 @@ describe('isUnsafeMethod()', () => {
     });
   }
 });
+
+describe('assertSameOrigin(): an Origin that only begins with our own is another origin', () => {
+  // A prefix or substring match would let any host whose name starts with ours through: the attacker
+  // registers `localhost:8443.evil.example`, or writes our host as the userinfo of theirs.
+  test('refuses https://HOST.evil.example, a host under the attacker\'s domain', () => {
+    assert.throws(() => assertSameOrigin(request('POST', { origin: `https://${HOST}.evil.example` })), { status: 403 });
+  });
+
+  test('refuses https://HOST@evil.example, our host as userinfo in front of the attacker\'s', () => {
+    assert.throws(() => assertSameOrigin(request('POST', { origin: `https://${HOST}@evil.example` })), { status: 403 });
+  });
+
+  test('refuses an Origin with our host and a trailing path or slash', () => {
+    assert.throws(() => assertSameOrigin(request('POST', { origin: `https://${HOST}/` })), { status: 403 });
+  });
+});
