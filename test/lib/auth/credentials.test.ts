@@ -159,3 +159,21 @@ describe('validatePassword()', () => {
     assert.equal(normalizePassword('ｐａｓｓｗｏｒｄ'), 'password');
   });
 });
+
+describe('usernameKey(): the exact form of a key, not only which keys are equal', () => {
+  // Keys are stored (the user store indexes by them) and compared with keys made later, maybe by
+  // another version of this code: a key must be the one documented form, not merely consistent.
+  const keys: [username: string, key: string][] = [
+    ['Alice', 'alice'],
+    ['  Alice\t', 'alice'],
+    ['ＡＬＩＣＥ', 'alice'],
+    ['Straße', 'strasse'],
+    ['İstanbul', 'istanbul'],
+    ['ΣΊΣΥΦΟΣ', 'σίσυφος'],
+  ];
+  for (const [username, key] of keys) {
+    test(`turns ${JSON.stringify(username)} into the key ${JSON.stringify(key)}: NFKC, trimmed, case-folded to lower case`, () => {
+      assert.equal(usernameKey(username), key);
+    });
+  }
+});
