@@ -119,3 +119,22 @@ describe('serializeSetCookie()', () => {
     });
   }
 });
+
+describe('parseCookies(): double quotes are stripped only when they enclose the whole value', () => {
+  // RFC 6265bis §4.1.1: a cookie-value may be wrapped in DQUOTEs, which are not part of it. Anything
+  // else keeps its quotes, so a token is never read with a character cut off its end or its start.
+  const cases: [description: string, header: string, value: string][] = [
+    ['an empty quoted value as empty', 'a=""', ''],
+    ['a quoted value, spaces around the quotes trimmed first', 'a= "v" ', 'v'],
+    ['a value with only a leading quote as it is', 'a="v', '"v'],
+    ['a value with only a trailing quote as it is', 'a=v"', 'v"'],
+    ['a quote inside a value as it is', 'a=x"y', 'x"y'],
+    ['one pair of quotes only, from a doubly quoted value', 'a=""v""', '"v"'],
+  ];
+  for (const [description, header, value] of cases) {
+    test(`reads ${description}: ${header} → ${JSON.stringify(value)}`, () => {
+      assert.equal(parseCookies(header)['a'], value);
+      assert.deepEqual(getCookieValues(header, 'a'), [value]);
+    });
+  }
+});
