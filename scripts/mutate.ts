@@ -7,6 +7,7 @@
  *   npm run mutate                       every module, incremental (only what changed is re-tested)
  *   npm run mutate -- next_path cookies  only these modules
  *   npm run mutate -- --force            every mutant again, ignoring the incremental files
+ *   npm run mutate -- --concurrency 2    two test runs at a time (default 1)
  *
  * `node --test` has no Stryker runner, so each module runs with Stryker's command runner, which runs
  * the whole command once per mutant: the command is only the tests of that module, to stay fast.
@@ -14,7 +15,8 @@
  * incremental file `<module>.incremental.json` that makes a re-run cost only the changed code.
  * Exits 1 when a module scores under the threshold.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Stryker } from '@stryker-mutator/core';
@@ -66,7 +68,6 @@ export function strykerOptions(entry: (typeof MODULES)[number], force: boolean, 
     timeoutMS: 20_000,
     timeoutFactor: 2,
     thresholds: { high: 95, low: THRESHOLD, break: null },
-    logLevel: 'warn',
   };
 }
 
@@ -102,6 +103,19 @@ export function describeSurvivor(result: MutantResult, source: string): string {
   return `${result.fileName}:${start.line}:${start.column} ${result.mutatorName}: ${original.replace(/\s+/g, ' ')} → ${replacement}`;
 }
 
+/**
+ * A digest of a module's tests and the shared test helpers. Stryker's incremental mode re-tests the
+ * mutants whose code changed, but with the command runner it cannot see which tests changed: a
+ * survivor would stay "survived" after a test that kills it was added. So a module whose tests
+ * changed since its last run is run whole again.
+ */
+async function testsDigest(entry: (typeof MODULES)[number]): Promise<string> {
+  const helpers = (await readdir('test/helpers')).filter((name) => name.endsWith('.ts')).map((name) => `test/helpers/${name}`);
+  const hash = createHash('sha256');
+  for (const file of [...entry.tests, ...helpers.sort()]) hash.update(`${file}\0`).update(await readFile(file)).update('\0');
+  return hash.digest('hex');
+}
+
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -121,7 +135,12 @@ async function main(): Promise<void> {
   for (const entry of selected) {
     const moduleStarted = Date.now();
     console.log(`\n${entry.name}: mutating ${entry.module} against ${entry.tests.join(', ')}`);
-    const results = await new Stryker(strykerOptions(entry, values.force, Number(values.concurrency))).runMutationTest();
+    const digestFile = path.join(REPORT_DIR, `${entry.name}.tests.sha256`);
+    const digest = await testsDigest(entry);
+    const testsChanged = (await readFile(digestFile, 'utf8').catch(() => '')) !== digest;
+    if (testsChanged && !values.force) console.log(`${entry.name}: its tests changed since the last run, so every mutant is tested again`);
+    const results = await new Stryker(strykerOptions(entry, values.force || testsChanged, Number(values.concurrency))).runMutationTest();
+    await writeFile(digestFile, digest);
     const score = scoreOf(entry.name, results);
     scores.push(score);
     const source = await readFile(entry.module, 'utf8');
