@@ -42,15 +42,22 @@ export const THRESHOLD = 90;
 
 export const REPORT_DIR = 'reports/mutation';
 
+/** Where the bundled tests go, inside Stryker's sandbox (never in the project itself). */
+const BUILD_DIR = '.mutation-build';
+
 /** The options of one module's run. */
 export function strykerOptions(entry: (typeof MODULES)[number], force: boolean, concurrency: number): PartialStrykerOptions {
   const report = (extension: string) => path.join(REPORT_DIR, `${entry.name}.${extension}`);
   return {
     mutate: [entry.module],
     testRunner: 'command',
-    // Each test file run as a plain script (node:test still runs its tests and exits 1 on a failure):
-    // `node --test` would start a second process per file, and this command runs once per mutant.
-    commandRunner: { command: entry.tests.map((file) => `node --import tsx ${file}`).join(' && ') },
+    // The command runs once per mutant, so it is made cheap: the tests are bundled to JavaScript once,
+    // after Stryker has instrumented the module (every mutant is in the bundle, switched on by an
+    // environment variable), which spares loading tsx for each run and halves the CPU time of one.
+    // Each bundle runs as a plain script: node:test still runs its tests and exits 1 on a failure,
+    // without the second process per file that `node --test` starts.
+    buildCommand: `npx esbuild ${entry.tests.join(' ')} --bundle --platform=node --format=esm --packages=external --outdir=${BUILD_DIR} --outbase=. --out-extension:.js=.mjs --log-level=warning`,
+    commandRunner: { command: entry.tests.map((file) => `node ${BUILD_DIR}/${file.replace(/\.ts$/, '.mjs')}`).join(' && ') },
     coverageAnalysis: 'off', // the command runner cannot tell which test covers what
     concurrency,
     // Type errors in a mutant are not checked (no checker plugin): Stryker marks every mutated file
