@@ -230,4 +230,36 @@ describe('AccessTokens: the claims every token must carry, with their types', ()
     await assert.rejects(verifyAt(await sign({ sub: undefined }), later), { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'sub' });
     await assert.rejects(verifyAt(await sign({ exp: undefined }), later), { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'exp' });
   });
+
+  test('issue() names this service as issuer and audience, "jwt-cookie-redirect", and verify() holds a token to it', async () => {
+    const tokens = await tokensWith(manualClock(START));
+    const payload = decodeJwt((await tokens.issue('user-1', 'session-1')).token);
+    assert.equal(payload.iss, 'jwt-cookie-redirect');
+    assert.equal(payload.aud, 'jwt-cookie-redirect');
+    await assert.rejects(tokens.verify(await sign({ iss: '', aud: '' })), { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED' });
+  });
+
+  test('a claim of the wrong type is refused with a message naming the claim and the type it must have', async () => {
+    await assert.rejects(verifyAt(await sign({ sub: 42 })), {
+      code: 'ERR_JWT_CLAIM_VALIDATION_FAILED',
+      claim: 'sub',
+      reason: 'check_failed',
+      message: '"sub" claim must be a string',
+    });
+  });
 });
+
+describe('AccessTokens: only the canonical three-segment form is verified', () => {
+  for (const [description, respell] of [
+    ['two segments', (token: string) => token.split('.').slice(0, 2).join('.')],
+    ['a fourth segment', (token: string) => `${token}.${token.split('.')[2]}`],
+    ['padding on the payload', (token: string) => replaceSegment(token, 1, `${token.split('.')[1]}=`)],
+  ] as const) {
+    test(`verify() refuses a token with ${description} as not canonical, before any signature check`, async () => {
+      const tokens = await tokensWith(manualClock(START));
+      const { token } = await tokens.issue('user-1', 'session-1');
+      await assert.rejects(tokens.verify(respell(token)), { code: 'ERR_JWS_INVALID', message: /canonical base64url/ });
+    });
+  }
+});
+
