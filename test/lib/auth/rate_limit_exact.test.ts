@@ -96,3 +96,30 @@ describe('LoginBackoff: a growing wait per account after failed logins', () => {
     assert.equal(backoff.trackedKeys, 10_000);
   });
 });
+
+describe('the limits switched off, and the messages they answer with', () => {
+  test('a RateLimiter of 0 per minute never refuses (RATE_LIMIT=0)', () => {
+    const limiter = new RateLimiter(0, manualClock().now);
+    for (let i = 0; i < 100; i++) assert.doesNotThrow(() => limiter.take('203.0.113.1'));
+  });
+
+  test('a disabled LoginBackoff never makes an account wait, and remembers nothing', () => {
+    const backoff = new LoginBackoff(false, manualClock().now);
+    for (let i = 0; i < 20; i++) backoff.recordFailure('alice');
+    assert.doesNotThrow(() => backoff.check('alice'));
+    assert.equal(backoff.trackedKeys, 0);
+  });
+
+  test('an account that never failed does not wait', () => {
+    assert.doesNotThrow(() => new LoginBackoff(true, manualClock().now).check('nobody-yet'));
+  });
+
+  test('each 429 says which limit it is: the address, or the account', () => {
+    const limiter = new RateLimiter(1, manualClock().now);
+    limiter.take('203.0.113.1');
+    assert.throws(() => limiter.take('203.0.113.1'), { message: 'Too many attempts from your address: wait a moment and try again' });
+    const backoff = new LoginBackoff(true, manualClock().now);
+    for (let i = 0; i < 6; i++) backoff.recordFailure('alice');
+    assert.throws(() => backoff.check('alice'), { message: 'Too many failed logins for this account: wait a moment and try again' });
+  });
+});
