@@ -97,7 +97,7 @@ describe('session rules at their edges', () => {
     await assert.rejects(store.rotate(tokens.at(-9)!), refused('reused'));
   });
 
-  test('an expired session leaves nothing on disk once pruned: no record of its token, no trace of its id', async () => {
+  test('an expired session leaves nothing on disk from the moment it expires: no record of its token, no trace of its id', async () => {
     const session = await store.start('user-1');
     await store.flush();
     const hashes = (['hex', 'base64', 'base64url'] as const).map((encoding) => sha256(session.refreshToken).toString(encoding));
@@ -105,11 +105,57 @@ describe('session rules at their edges', () => {
     assert.ok(stored.includes(session.sessionId), 'the session is stored while it lives');
     assert.ok(hashes.some((hash) => stored.includes(hash)), 'the token is stored by its hash while it lives');
 
-    clock.advance(DEFAULT_LIFETIMES.refreshMs + 2 * 60 * SECOND);
-    await store.start('user-2'); // any write after the expiry prunes and stores the result
+    clock.advance(DEFAULT_LIFETIMES.refreshMs);
+    await store.start('user-2'); // any write from the moment of expiry prunes and stores the result
     await store.flush();
     const after = await everythingOnDisk(dataDir);
     assert.ok(!after.includes(session.sessionId), 'the expired session is still on disk');
     assert.ok(!hashes.some((hash) => after.includes(hash)), "the expired token's hash is still on disk");
   });
+
+  test('within the grace window the old token is not reuse, even when its successor was already used; a millisecond after, it is', async () => {
+    const session = await store.start('user-1');
+    const first = await store.rotate(session.refreshToken);
+    await store.rotate(first.refreshToken); // the other tab went on with the successor
+    clock.advance(DEFAULT_LIFETIMES.graceMs);
+    assert.equal((await store.rotate(session.refreshToken)).refreshToken, first.refreshToken);
+    clock.advance(1);
+    await assert.rejects(store.rotate(session.refreshToken), refused('reused'));
+    assert.equal(store.isActive(session.sessionId), false);
+  });
+
+  test('a session is no longer active at the very millisecond its 30 days are up', async () => {
+    const session = await store.start('user-1');
+    clock.advance(DEFAULT_LIFETIMES.sessionMs - 1);
+    assert.equal(store.isActive(session.sessionId), true);
+    clock.advance(1);
+    assert.equal(store.isActive(session.sessionId), false);
+  });
+
+  test('a logged-out access token leaves the deny list the moment it expires', async () => {
+    const session = await store.start('user-1');
+    const exp = START / 1000 + 900;
+    await store.end(session.sessionId, { jti: 'jti-1', exp });
+    clock.advance(900 * SECOND);
+    await store.start('user-2'); // a write, and with it a prune, at the token's exp
+    assert.equal(store.isDenied('jti-1'), false);
+  });
+
+  test('end() leaves nothing of the session on disk: no record of its token, no trace of its id', async () => {
+    const session = await store.start('user-1');
+    const rotated = await store.rotate(session.refreshToken);
+    await store.end(session.sessionId, { jti: 'jti-1', exp: START / 1000 + 900 });
+    await store.flush();
+    const after = await everythingOnDisk(dataDir);
+    assert.ok(!after.includes(session.sessionId), 'the ended session is still on disk');
+    for (const token of [session.refreshToken, rotated.refreshToken]) {
+      const hashes = (['hex', 'base64', 'base64url'] as const).map((encoding) => sha256(token).toString(encoding));
+      assert.ok(!hashes.some((hash) => after.includes(hash)), "an ended session's token hash is still on disk");
+    }
+  });
+
+  test('a refused refresh says why in its message', async () => {
+    await assert.rejects(store.rotate('made-up-token'), { message: 'Cannot refresh: the refresh token is unknown' });
+  });
 });
+
