@@ -168,7 +168,6 @@ describe('AccessTokens', () => {
       let token = (await tokens.issue('user-1', 'session-1')).token;
       for (let tries = 0; respell(token) === token && tries < 100; tries++) token = (await tokens.issue('user-1', 'session-1')).token;
       const respelled = respell(token);
-      assert.notEqual(respelled, token);
       assert.deepEqual(segmentBytes(respelled), segmentBytes(token), 'the respelling decodes to the very same bytes');
       await assert.rejects(tokens.verify(respelled), { code: 'ERR_JWS_INVALID' });
       await tokens.verify(token); // and the original still verifies, the cache holding it or not
@@ -199,3 +198,66 @@ describe('AccessTokens', () => {
     await assert.rejects((await tokensWith(clock)).verifyAllowingExpired(token), { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'iss' });
   });
 });
+
+describe('AccessTokens: the claims every token must carry, with their types', () => {
+  // Each of these is signed with the right key, so only the claim checks stand between it and a session.
+  const verifyAt = async (token: string, now = START) => (await tokensWith(manualClock(now))).verify(token);
+
+  test('verify() rejects a token without sub: it names no user', async () => {
+    await assert.rejects(verifyAt(await sign({ sub: undefined })), { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'sub' });
+  });
+
+  test('verify() rejects a token without iat: its age cannot be checked against the lifetime', async () => {
+    await assert.rejects(verifyAt(await sign({ iat: undefined })), { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'iat' });
+  });
+
+  test('verify() rejects a token whose sub is a number, not a user id', async () => {
+    await assert.rejects(verifyAt(await sign({ sub: 42 })), { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'sub' });
+  });
+
+  test('verifyAllowingExpired() rejects an expired token without sub, or with a numeric sub, although it is authentic', async () => {
+    const later = START + 24 * 60 * 60 * 1000;
+    const tokens = await tokensWith(manualClock(later));
+    await assert.rejects(tokens.verifyAllowingExpired(await sign({ sub: undefined })), { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'sub' });
+    await assert.rejects(tokens.verifyAllowingExpired(await sign({ sub: 42 })), { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'sub' });
+  });
+
+  test('verify() calls an expired token without sub invalid, not expired: a token that names no user was never a session', async () => {
+    // The 401 then says "not valid" rather than "expired", and verifyAllowingExpired() cannot log out with it.
+    const later = START + 24 * 60 * 60 * 1000;
+    await assert.rejects(verifyAt(await sign({ sub: undefined }), later), { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'sub' });
+    await assert.rejects(verifyAt(await sign({ exp: undefined }), later), { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'exp' });
+  });
+
+  test('issue() names this service as issuer and audience, "jwt-cookie-redirect", and verify() holds a token to it', async () => {
+    const tokens = await tokensWith(manualClock(START));
+    const payload = decodeJwt((await tokens.issue('user-1', 'session-1')).token);
+    assert.equal(payload.iss, 'jwt-cookie-redirect');
+    assert.equal(payload.aud, 'jwt-cookie-redirect');
+    await assert.rejects(tokens.verify(await sign({ iss: '', aud: '' })), { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED' });
+  });
+
+  test('a claim of the wrong type is refused with a message naming the claim and the type it must have', async () => {
+    await assert.rejects(verifyAt(await sign({ sub: 42 })), {
+      code: 'ERR_JWT_CLAIM_VALIDATION_FAILED',
+      claim: 'sub',
+      reason: 'check_failed',
+      message: '"sub" claim must be a string',
+    });
+  });
+});
+
+describe('AccessTokens: only the canonical three-segment form is verified', () => {
+  for (const [description, respell] of [
+    ['two segments', (token: string) => token.split('.').slice(0, 2).join('.')],
+    ['a fourth segment', (token: string) => `${token}.${token.split('.')[2]}`],
+    ['padding on the payload', (token: string) => replaceSegment(token, 1, `${token.split('.')[1]}=`)],
+  ] as const) {
+    test(`verify() refuses a token with ${description} as not canonical, before any signature check`, async () => {
+      const tokens = await tokensWith(manualClock(START));
+      const { token } = await tokens.issue('user-1', 'session-1');
+      await assert.rejects(tokens.verify(respell(token)), { code: 'ERR_JWS_INVALID', message: /canonical base64url/ });
+    });
+  }
+});
+

@@ -159,3 +159,48 @@ describe('validatePassword()', () => {
     assert.equal(normalizePassword('ｐａｓｓｗｏｒｄ'), 'password');
   });
 });
+
+describe('usernameKey(): the exact form of a key, not only which keys are equal', () => {
+  // Keys are stored (the user store indexes by them) and compared with keys made later, maybe by
+  // another version of this code: a key must be the one documented form, not merely consistent.
+  const keys: [username: string, key: string][] = [
+    ['Alice', 'alice'],
+    ['  Alice\t', 'alice'],
+    ['ＡＬＩＣＥ', 'alice'],
+    ['Straße', 'strasse'],
+    ['İstanbul', 'istanbul'],
+    ['ΣΊΣΥΦΟΣ', 'σίσυφος'],
+  ];
+  for (const [username, key] of keys) {
+    test(`turns ${JSON.stringify(username)} into the key ${JSON.stringify(key)}: NFKC, trimmed, case-folded to lower case`, () => {
+      assert.equal(usernameKey(username), key);
+    });
+  }
+});
+
+describe('validateUsername(): every script is a script a name may be written in, and mixing them is refused', () => {
+  // One name from each line of the list of scripts, so that no part of the list can go missing
+  // unnoticed: a script left out would refuse every name written in it.
+  const scripts: [script: string, name: string][] = [
+    ['Arabic', 'سارة'],
+    ['Cherokee', 'ᏣᎳᎩ'],
+    ['Malayalam', 'മലയാളം'],
+    ['Myanmar', 'မြန်မာ'],
+    ['Odia', 'ଓଡ଼ିଆ'],
+    ['Tamil', 'தமிழ்'],
+    ['Telugu', 'తెలుగు'],
+    ['Thai', 'ภาษาไทย'],
+    ['Han with Bopomofo (Taiwan)', '注音ㄅㄆㄇ'],
+  ];
+  for (const [script, name] of scripts) {
+    test(`accepts a name written in ${script}: ${name}`, () => {
+      assert.equal(validateUsername(name), name.normalize('NFKC'));
+    });
+  }
+
+  test('refuses a name with a single Latin letter among Cyrillic, Japanese or Korean letters ("сeть", "ひらがなe")', () => {
+    for (const name of ['с\u0065ть', 'а\u0073\u0068а', 'к\u0074о', 'ひらがなe', '漢字sa', '한국어h', '注音ㄅw']) {
+      assert.throws(() => validateUsername(name), { status: 400, message: /one script/ }, JSON.stringify(name));
+    }
+  });
+});

@@ -106,3 +106,32 @@ function decodeOnce(path: string): string {
     }
   });
 }
+
+describe('safeNextPath(): percent-escapes that a second decoding would turn into a redirect or a header split', () => {
+  test('refuses /%5cevil.example: decoded once, "/\\evil.example" is read as "//evil.example"', () => {
+    assert.equal(safeNextPath('/%5cevil.example'), DEFAULT_NEXT);
+  });
+
+  test('refuses /%5Cevil.example, the same backslash in upper case', () => {
+    assert.equal(safeNextPath('/%5Cevil.example'), DEFAULT_NEXT);
+  });
+
+  test('refuses /order%1b, an encoded control character from the 0x10-0x1f range (ESC)', () => {
+    assert.equal(safeNextPath('/order%1b'), DEFAULT_NEXT);
+    assert.equal(safeNextPath('/order%1F'), DEFAULT_NEXT);
+  });
+
+  test('refuses /order%7f, an encoded DEL', () => {
+    assert.equal(safeNextPath('/order%7f'), DEFAULT_NEXT);
+    assert.equal(safeNextPath('/order%7F'), DEFAULT_NEXT);
+  });
+
+  test('refuses encoded control characters in the query too, where a later hop may decode them', () => {
+    assert.equal(safeNextPath('/order?x=%1b'), DEFAULT_NEXT);
+    assert.equal(safeNextPath('/order?x=%7f'), DEFAULT_NEXT);
+  });
+
+  test('keeps the printable escapes next to them: %20, %7e, %2d', () => {
+    for (const next of ['/order%20x', '/order%7e', '/order%2d']) assert.equal(safeNextPath(next), next);
+  });
+});

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { getCookieValues, parseCookies, serializeSetCookie, type CookieAttributes } from '../../../lib/cookies/cookies.ts';
+import { getCookieValues, parseCookies, parseSetCookie, serializeSetCookie, type CookieAttributes } from '../../../lib/cookies/cookies.ts';
 
 describe('parseCookies()', () => {
   const cases: [description: string, header: string | undefined, expected: Record<string, string>][] = [
@@ -118,4 +118,72 @@ describe('serializeSetCookie()', () => {
       assert.throws(() => serializeSetCookie(name, value, attributes), { name: 'TypeError', message });
     });
   }
+});
+
+describe('parseCookies(): double quotes are stripped only when they enclose the whole value', () => {
+  // RFC 6265bis §4.1.1: a cookie-value may be wrapped in DQUOTEs, which are not part of it. Anything
+  // else keeps its quotes, so a token is never read with a character cut off its end or its start.
+  const cases: [description: string, header: string, value: string][] = [
+    ['an empty quoted value as empty', 'a=""', ''],
+    ['a quoted value, spaces around the quotes trimmed first', 'a= "v" ', 'v'],
+    ['a value with only a leading quote as it is', 'a="v', '"v'],
+    ['a value with only a trailing quote as it is', 'a=v"', 'v"'],
+    ['a quote inside a value as it is', 'a=x"y', 'x"y'],
+    ['one pair of quotes only, from a doubly quoted value', 'a=""v""', '"v"'],
+  ];
+  for (const [description, header, value] of cases) {
+    test(`reads ${description}: ${header} → ${JSON.stringify(value)}`, () => {
+      assert.equal(parseCookies(header)['a'], value);
+      assert.deepEqual(getCookieValues(header, 'a'), [value]);
+    });
+  }
+});
+
+describe('serializeSetCookie(): Domain values of every shape a host name has', () => {
+  // Each label is letters, digits and inner hyphens, of one character or many (RFC 1034 §3.5).
+  for (const domain of ['localhost', 'a.example', 'x.y', 'a.b.c.example', 'my-app.example.com', '.example.com']) {
+    test(`writes Domain=${domain}`, () => {
+      assert.equal(serializeSetCookie('d', 'v', { path: '/', maxAge: 1, domain }), `d=v; Path=/; Max-Age=1; Domain=${domain}`);
+    });
+  }
+  for (const domain of ['-a.example', 'a-.example', 'a..example', 'a.example.', 'a_b.example']) {
+    test(`refuses Domain=${domain}`, () => {
+      assert.throws(() => serializeSetCookie('d', 'v', { path: '/', maxAge: 1, domain }), { name: 'TypeError', message: /invalid domain/ });
+    });
+  }
+});
+
+describe('parseSetCookie(): a Set-Cookie read the way a browser reads it (RFC 6265bis §5.6)', () => {
+  const read = (setCookie: string) => {
+    const cookie = parseSetCookie(setCookie);
+    return cookie && { name: cookie.name, value: cookie.value, attributes: Object.fromEntries(cookie.attributes) };
+  };
+
+  test('reads the name, the value and every attribute, names lower-cased, flags as ""', () => {
+    assert.deepEqual(read('__Host-jwt=a.b.c; Path=/; Max-Age=900; HttpOnly; Secure; SameSite=Lax'), {
+      name: '__Host-jwt',
+      value: 'a.b.c',
+      attributes: { path: '/', 'max-age': '900', httponly: '', secure: '', samesite: 'Lax' },
+    });
+  });
+
+  test('trims spaces around names, values and attributes', () => {
+    assert.deepEqual(read(' n = v ;  PATH = /x ; secure '), { name: 'n', value: 'v', attributes: { path: '/x', secure: '' } });
+  });
+
+  test('keeps "=" inside the value and inside an attribute value', () => {
+    assert.deepEqual(read('a=b=c; Foo=x=y'), { name: 'a', value: 'b=c', attributes: { foo: 'x=y' } });
+  });
+
+  test('takes the last of a repeated attribute, whatever its case', () => {
+    assert.deepEqual(read('a=b; Path=/x; path=/y'), { name: 'a', value: 'b', attributes: { path: '/y' } });
+  });
+
+  test('skips empty attributes', () => {
+    assert.deepEqual(read('a=b;; ;Secure'), { name: 'a', value: 'b', attributes: { secure: '' } });
+  });
+
+  test('ignores a whole Set-Cookie whose first pair has no "="', () => {
+    assert.equal(parseSetCookie('novalue; Path=/; Secure'), undefined);
+  });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { describe, test } from 'node:test';
-import { assertSameOrigin, isUnsafeMethod } from '../../../lib/http/cross_site.ts';
+import { assertSameOrigin, CROSS_SITE_VARY, isUnsafeMethod } from '../../../lib/http/cross_site.ts';
 import { HttpError } from '../../../lib/http/http_error.ts';
 
 const HOST = 'localhost:8443';
@@ -78,3 +78,38 @@ describe('isUnsafeMethod()', () => {
     });
   }
 });
+
+describe('assertSameOrigin(): an Origin that only begins with our own is another origin', () => {
+  // A prefix or substring match would let any host whose name starts with ours through: the attacker
+  // registers `localhost:8443.evil.example`, or writes our host as the userinfo of theirs.
+  test('refuses https://HOST.evil.example, a host under the attacker\'s domain', () => {
+    assert.throws(() => assertSameOrigin(request('POST', { origin: `https://${HOST}.evil.example` })), { status: 403 });
+  });
+
+  test('refuses https://HOST@evil.example, our host as userinfo in front of the attacker\'s', () => {
+    assert.throws(() => assertSameOrigin(request('POST', { origin: `https://${HOST}@evil.example` })), { status: 403 });
+  });
+
+  test('refuses an Origin with our host and a trailing path or slash', () => {
+    assert.throws(() => assertSameOrigin(request('POST', { origin: `https://${HOST}/` })), { status: 403 });
+  });
+});
+
+describe('CROSS_SITE_VARY', () => {
+  test('names both request headers the verdict depends on, so a cache never serves one origin\'s answer to another', () => {
+    // The same POST passes or gets 403 by Origin alone, and by Sec-Fetch-Site alone.
+    assert.notEqual(verdict({ origin: `https://${HOST}` }), verdict({ origin: 'https://evil.example' }));
+    assert.notEqual(verdict({ 'sec-fetch-site': 'same-origin' }), verdict({ 'sec-fetch-site': 'cross-site' }));
+    const named = CROSS_SITE_VARY.split(',').map((name) => name.trim().toLowerCase());
+    assert.deepEqual(named.sort(), ['origin', 'sec-fetch-site']);
+  });
+});
+
+function verdict(headers: Record<string, string>): 'pass' | number {
+  try {
+    assertSameOrigin(request('POST', headers));
+    return 'pass';
+  } catch (error) {
+    return (error as HttpError).status;
+  }
+}

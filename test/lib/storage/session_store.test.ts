@@ -136,3 +136,26 @@ describe('JsonSessionStore', () => {
     });
   }
 });
+
+describe('JsonSessionStore: a sessions.json missing one of its lists', () => {
+  for (const [missing, text] of [
+    ['families', '{"version":1,"refreshTokens":[],"deniedAccessTokens":[]}'],
+    ['refreshTokens', '{"version":1,"families":[],"deniedAccessTokens":[]}'],
+  ] as const) {
+    test(`open() refuses a sessions.json without ${missing}, naming the file, and leaves it untouched`, async () => {
+      const dataDir = await mkdtemp(path.join(tmpdir(), 'session-store-test-'));
+      try {
+        const file = path.join(dataDir, 'sessions.json');
+        await writeFile(file, text);
+        await assert.rejects(JsonSessionStore.open(dataDir, { secret: SECRET, clock: manualClock(START).now }), {
+          name: 'CorruptFileError',
+          message: `Cannot start: ${file} is not a sessions file`,
+        });
+        assert.equal(await readFile(file, 'utf8'), text);
+      } finally {
+        await rm(dataDir, { recursive: true, force: true });
+      }
+    });
+  }
+});
+

@@ -1,0 +1,125 @@
+/**
+ * The limits on guessing, to the attempt and to the second: how many attempts a limiter lets through,
+ * how fast it refills, the longest per-account wait, and how many keys each remembers by default.
+ * A limit that is merely "some limit" would pass a looser test while letting ten times the guesses in.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { LoginBackoff, RateLimiter } from '../../../lib/auth/rate_limit.ts';
+import { manualClock } from '../../helpers/server.ts';
+
+/** Matches the 429 a limit throws, with its `Retry-After` in seconds. */
+const tooMany = (retryAfterSeconds: number) => ({ status: 429, headers: { 'Retry-After': String(retryAfterSeconds) } });
+
+describe('RateLimiter: N attempts per minute per key', () => {
+  test('lets exactly N attempts through at once, and refuses the next with Retry-After 60/N seconds', () => {
+    const limiter = new RateLimiter(6, manualClock().now);
+    for (let i = 1; i <= 6; i++) assert.doesNotThrow(() => limiter.take('203.0.113.1'), `attempt ${i}`);
+    assert.throws(() => limiter.take('203.0.113.1'), tooMany(10));
+  });
+
+  test('refills at N per minute: one more attempt once 60/N seconds have passed, not a moment before', () => {
+    const clock = manualClock();
+    const limiter = new RateLimiter(6, clock.now);
+    for (let i = 0; i < 6; i++) limiter.take('203.0.113.1');
+
+    clock.advance(9_900);
+    assert.throws(() => limiter.take('203.0.113.1'), tooMany(1), 'a tenth of a second early');
+    clock.advance(100);
+    assert.doesNotThrow(() => limiter.take('203.0.113.1'));
+    assert.throws(() => limiter.take('203.0.113.1'), tooMany(10), 'one token, not more');
+  });
+
+  test('refills to N and no further after a long quiet spell', () => {
+    const clock = manualClock();
+    const limiter = new RateLimiter(6, clock.now);
+    limiter.take('203.0.113.1');
+    clock.advance(60 * 60_000);
+    for (let i = 1; i <= 6; i++) assert.doesNotThrow(() => limiter.take('203.0.113.1'), `attempt ${i}`);
+    assert.throws(() => limiter.take('203.0.113.1'), tooMany(10));
+  });
+
+  test('keeps each key to its own allowance', () => {
+    const limiter = new RateLimiter(1, manualClock().now);
+    limiter.take('203.0.113.1');
+    assert.throws(() => limiter.take('203.0.113.1'), tooMany(60));
+    assert.doesNotThrow(() => limiter.take('203.0.113.2'));
+  });
+
+  test('remembers up to 10 000 keys by default, and no more', () => {
+    const limiter = new RateLimiter(1, manualClock().now);
+    for (let i = 0; i <= 10_000; i++) limiter.take(`key-${i}`);
+    assert.equal(limiter.trackedKeys, 10_000);
+  });
+});
+
+describe('LoginBackoff: a growing wait per account after failed logins', () => {
+  test('lets 5 failures go free, then waits 1 s, doubling with each failure', () => {
+    const clock = manualClock();
+    const backoff = new LoginBackoff(true, clock.now);
+    for (let i = 0; i < 5; i++) backoff.recordFailure('alice');
+    assert.doesNotThrow(() => backoff.check('alice'));
+    for (const seconds of [1, 2, 4, 8]) {
+      backoff.recordFailure('alice');
+      assert.throws(() => backoff.check('alice'), tooMany(seconds));
+      clock.advance(seconds * 1000);
+      assert.doesNotThrow(() => backoff.check('alice'));
+    }
+  });
+
+  test('after many failures, Retry-After is exactly the cap of 15 minutes', () => {
+    const clock = manualClock();
+    const backoff = new LoginBackoff(true, clock.now);
+    for (let i = 0; i < 40; i++) {
+      backoff.recordFailure('alice');
+      clock.advance(15 * 60_000); // each wait over, so every failure counts
+    }
+    backoff.recordFailure('alice');
+    assert.throws(() => backoff.check('alice'), tooMany(15 * 60));
+    clock.advance(15 * 60_000 - 1);
+    assert.throws(() => backoff.check('alice'), tooMany(1));
+    clock.advance(1);
+    assert.doesNotThrow(() => backoff.check('alice'));
+  });
+
+  test('a success clears the account: the next failure is a free one again', () => {
+    const backoff = new LoginBackoff(true, manualClock().now);
+    for (let i = 0; i < 6; i++) backoff.recordFailure('alice');
+    backoff.recordSuccess('alice');
+    backoff.recordFailure('alice');
+    assert.doesNotThrow(() => backoff.check('alice'));
+  });
+
+  test('remembers up to 10 000 accounts by default, and no more', () => {
+    const backoff = new LoginBackoff(true, manualClock().now);
+    for (let i = 0; i <= 10_000; i++) backoff.recordFailure(`user${i}`);
+    assert.equal(backoff.trackedKeys, 10_000);
+  });
+});
+
+describe('the limits switched off, and the messages they answer with', () => {
+  test('a RateLimiter of 0 per minute never refuses (RATE_LIMIT=0)', () => {
+    const limiter = new RateLimiter(0, manualClock().now);
+    for (let i = 0; i < 100; i++) assert.doesNotThrow(() => limiter.take('203.0.113.1'));
+  });
+
+  test('a disabled LoginBackoff never makes an account wait, and remembers nothing', () => {
+    const backoff = new LoginBackoff(false, manualClock().now);
+    for (let i = 0; i < 20; i++) backoff.recordFailure('alice');
+    assert.doesNotThrow(() => backoff.check('alice'));
+    assert.equal(backoff.trackedKeys, 0);
+  });
+
+  test('an account that never failed does not wait', () => {
+    assert.doesNotThrow(() => new LoginBackoff(true, manualClock().now).check('nobody-yet'));
+  });
+
+  test('each 429 says which limit it is: the address, or the account', () => {
+    const limiter = new RateLimiter(1, manualClock().now);
+    limiter.take('203.0.113.1');
+    assert.throws(() => limiter.take('203.0.113.1'), { message: 'Too many attempts from your address: wait a moment and try again' });
+    const backoff = new LoginBackoff(true, manualClock().now);
+    for (let i = 0; i < 6; i++) backoff.recordFailure('alice');
+    assert.throws(() => backoff.check('alice'), { message: 'Too many failed logins for this account: wait a moment and try again' });
+  });
+});
