@@ -54,16 +54,18 @@ describe('RateLimiter: N attempts per minute per key', () => {
 });
 
 describe('LoginBackoff: a growing wait per account after failed logins', () => {
-  test('lets 5 failures go free, then waits 1 s, doubling with each failure', () => {
+  // An attempt counts as a failure from the moment it is reserved (until `succeeded()`), so "reserve"
+  // below is both "may this attempt start?" and, left unsettled, "it failed".
+  test('lets 6 attempts through (5 free failures and one more), then waits 1 s, doubling with each failure', () => {
     const clock = manualClock();
     const backoff = new LoginBackoff(true, clock.now);
-    for (let i = 0; i < 5; i++) backoff.recordFailure('alice');
-    assert.doesNotThrow(() => backoff.check('alice'));
+    for (let i = 0; i < 6; i++) backoff.reserve('alice');
     for (const seconds of [1, 2, 4, 8]) {
-      backoff.recordFailure('alice');
-      assert.throws(() => backoff.check('alice'), tooMany(seconds));
-      clock.advance(seconds * 1000);
-      assert.doesNotThrow(() => backoff.check('alice'));
+      assert.throws(() => backoff.reserve('alice'), tooMany(seconds));
+      clock.advance(seconds * 1000 - 1);
+      assert.throws(() => backoff.reserve('alice'), tooMany(1));
+      clock.advance(1);
+      backoff.reserve('alice'); // let through, and failed: the next wait doubles
     }
   });
 
@@ -71,28 +73,29 @@ describe('LoginBackoff: a growing wait per account after failed logins', () => {
     const clock = manualClock();
     const backoff = new LoginBackoff(true, clock.now);
     for (let i = 0; i < 40; i++) {
-      backoff.recordFailure('alice');
+      backoff.reserve('alice');
       clock.advance(15 * 60_000); // each wait over, so every failure counts
     }
-    backoff.recordFailure('alice');
-    assert.throws(() => backoff.check('alice'), tooMany(15 * 60));
+    backoff.reserve('alice');
+    assert.throws(() => backoff.reserve('alice'), tooMany(15 * 60));
     clock.advance(15 * 60_000 - 1);
-    assert.throws(() => backoff.check('alice'), tooMany(1));
+    assert.throws(() => backoff.reserve('alice'), tooMany(1));
     clock.advance(1);
-    assert.doesNotThrow(() => backoff.check('alice'));
+    assert.doesNotThrow(() => backoff.reserve('alice'));
   });
 
-  test('a success clears the account: the next failure is a free one again', () => {
-    const backoff = new LoginBackoff(true, manualClock().now);
-    for (let i = 0; i < 6; i++) backoff.recordFailure('alice');
-    backoff.recordSuccess('alice');
-    backoff.recordFailure('alice');
-    assert.doesNotThrow(() => backoff.check('alice'));
+  test('a success clears the account: the next failures are free ones again', () => {
+    const clock = manualClock();
+    const backoff = new LoginBackoff(true, clock.now);
+    for (let i = 0; i < 6; i++) backoff.reserve('alice');
+    clock.advance(1000); // the first wait over
+    backoff.reserve('alice').succeeded();
+    for (let i = 0; i < 6; i++) assert.doesNotThrow(() => backoff.reserve('alice'));
   });
 
   test('remembers up to 10 000 accounts by default, and no more', () => {
     const backoff = new LoginBackoff(true, manualClock().now);
-    for (let i = 0; i <= 10_000; i++) backoff.recordFailure(`user${i}`);
+    for (let i = 0; i <= 10_000; i++) backoff.reserve(`user${i}`);
     assert.equal(backoff.trackedKeys, 10_000);
   });
 });
@@ -105,13 +108,12 @@ describe('the limits switched off, and the messages they answer with', () => {
 
   test('a disabled LoginBackoff never makes an account wait, and remembers nothing', () => {
     const backoff = new LoginBackoff(false, manualClock().now);
-    for (let i = 0; i < 20; i++) backoff.recordFailure('alice');
-    assert.doesNotThrow(() => backoff.check('alice'));
+    for (let i = 0; i < 20; i++) assert.doesNotThrow(() => backoff.reserve('alice'));
     assert.equal(backoff.trackedKeys, 0);
   });
 
   test('an account that never failed does not wait', () => {
-    assert.doesNotThrow(() => new LoginBackoff(true, manualClock().now).check('nobody-yet'));
+    assert.doesNotThrow(() => new LoginBackoff(true, manualClock().now).reserve('nobody-yet'));
   });
 
   test('each 429 says which limit it is: the address, or the account', () => {
@@ -119,7 +121,7 @@ describe('the limits switched off, and the messages they answer with', () => {
     limiter.take('203.0.113.1');
     assert.throws(() => limiter.take('203.0.113.1'), { message: 'Too many attempts from your address: wait a moment and try again' });
     const backoff = new LoginBackoff(true, manualClock().now);
-    for (let i = 0; i < 6; i++) backoff.recordFailure('alice');
-    assert.throws(() => backoff.check('alice'), { message: 'Too many failed logins for this account: wait a moment and try again' });
+    for (let i = 0; i < 6; i++) backoff.reserve('alice');
+    assert.throws(() => backoff.reserve('alice'), { message: 'Too many failed logins for this account: wait a moment and try again' });
   });
 });
