@@ -218,7 +218,10 @@ export function runScenarios(engine: Engine): void {
         assert.equal(await tab.url(), `${server.origin}/login`);
         assert.equal(await tab.text('h1'), 'Sign in');
         // Sign-out keeps the device cookie: it opens no session, it only marks a browser that signed in before.
-        assert.deepEqual((await profile.cookies(server.origin)).map((stored) => stored.name), ['__Secure-device'], 'both session cookies are gone from the store');
+        // Firefox may show its cookie store a moment after the page that cleared the cookies has loaded.
+        const names = async () => (await profile.cookies(server.origin)).map((stored) => stored.name).sort();
+        await waitUntil('the session cookies to leave the store', async () => (await names()).join() === '__Secure-device', 2_000).catch(() => {});
+        assert.deepEqual(await names(), ['__Secure-device'], 'both session cookies are gone from the store');
 
         server.hops.length = 0;
         await tab.goto(`${server.origin}/order`);
@@ -273,7 +276,9 @@ export function runScenarios(engine: Engine): void {
         await tab.press('Tab');
         await tab.type(PASSWORD);
         await tab.pressEnterAndWait();
-        assert.deepEqual(server.hops.slice(-3), ['200 /', '303 /signup', '200 /order']);
+        // The second visit of / may be a revalidation: the page is a static file with an ETag (304).
+        assert.match(server.hops.at(-3) ?? '', /^(200|304) \/$/);
+        assert.deepEqual(server.hops.slice(-2), ['303 /signup', '200 /order']);
         assert.equal(await tab.text('h1'), 'Hello, keys');
       });
     });

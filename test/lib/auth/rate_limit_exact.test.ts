@@ -93,6 +93,44 @@ describe('LoginBackoff: a growing wait per account after failed logins', () => {
     for (let i = 0; i < 6; i++) assert.doesNotThrow(() => backoff.reserve('alice'));
   });
 
+  test('an abandoned attempt (no password was checked) gives its place back, once', () => {
+    const backoff = new LoginBackoff(true, manualClock().now);
+    for (let i = 0; i < 5; i++) backoff.reserve('alice');
+    const shed = backoff.reserve('alice'); // the sixth, shed by the hasher before any check
+    shed.abandoned();
+    shed.abandoned(); // settled already: gives nothing back twice
+    backoff.reserve('alice'); // the sixth again, let through
+    assert.throws(() => backoff.reserve('alice'), tooMany(1));
+  });
+
+  test('an abandoned lone attempt forgets the account; one abandoned after a success changes nothing', () => {
+    const backoff = new LoginBackoff(true, manualClock().now);
+    backoff.reserve('alice').abandoned();
+    assert.equal(backoff.trackedKeys, 0);
+    const slow = backoff.reserve('bob');
+    backoff.reserve('bob').succeeded(); // clears bob while the slow attempt is still out
+    assert.doesNotThrow(() => slow.abandoned());
+    assert.equal(backoff.trackedKeys, 0);
+  });
+
+  test('a success counts once: settling the same attempt again after new failures clears nothing', () => {
+    const backoff = new LoginBackoff(true, manualClock().now);
+    const first = backoff.reserve('alice');
+    first.succeeded();
+    for (let i = 0; i < 6; i++) backoff.reserve('alice');
+    first.succeeded();
+    assert.throws(() => backoff.reserve('alice'), tooMany(1));
+  });
+
+  test('a device with a verified device cookie has its own count: the account lock does not apply to it, nor its lock to others', () => {
+    const backoff = new LoginBackoff(true, manualClock().now);
+    for (let i = 0; i < 6; i++) backoff.reserve('alice');
+    assert.throws(() => backoff.reserve('alice'), { message: 'Too many failed logins for this account: wait a moment and try again' });
+    for (let i = 0; i < 6; i++) backoff.reserve('alice', 'laptop');
+    assert.throws(() => backoff.reserve('alice', 'laptop'), { message: 'Too many failed logins from this device: wait a moment and try again' });
+    assert.doesNotThrow(() => backoff.reserve('alice', 'phone'));
+  });
+
   test('remembers up to 10 000 accounts by default, and no more', () => {
     const backoff = new LoginBackoff(true, manualClock().now);
     for (let i = 0; i <= 10_000; i++) backoff.reserve(`user${i}`);
@@ -110,6 +148,8 @@ describe('the limits switched off, and the messages they answer with', () => {
     const backoff = new LoginBackoff(false, manualClock().now);
     for (let i = 0; i < 20; i++) assert.doesNotThrow(() => backoff.reserve('alice'));
     assert.equal(backoff.trackedKeys, 0);
+    assert.doesNotThrow(() => backoff.reserve('alice').succeeded());
+    assert.doesNotThrow(() => backoff.reserve('alice', 'laptop').abandoned());
   });
 
   test('an account that never failed does not wait', () => {

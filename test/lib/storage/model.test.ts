@@ -17,6 +17,7 @@ import { JsonSessionStore, MAX_SESSIONS_PER_USER, RefreshError } from '../../../
 import { DEFAULT_LIFETIMES, SPENT_TOKENS_KEPT, successorOf } from '../../../lib/storage/session_rules.ts';
 import { JsonUserStore, UsernameTakenError } from '../../../lib/storage/user_store.ts';
 import { silentLogger } from '../../../lib/support/log.ts';
+import { StepFileSystem } from './step_fs.ts';
 
 const SECRET = new TextEncoder().encode('model-test-secret-of-at-least-32-bytes');
 const HASH = '$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g';
@@ -103,13 +104,17 @@ class Model {
 interface Stores {
   users: JsonUserStore;
   sessions: JsonSessionStore;
+  /** Their file system, which a crash stops dead: a store dropped without closing must not go on writing. */
+  fs: StepFileSystem;
 }
 
 async function openStores(dataDir: string, model: Model): Promise<Stores> {
   const clock = () => model.now;
+  const fs = new StepFileSystem();
   return {
-    users: await JsonUserStore.open(dataDir, { clock, log: silentLogger, compactAfterBytes: 400 }),
-    sessions: await JsonSessionStore.open(dataDir, { secret: SECRET, clock, log: silentLogger, compactAfterBytes: 800 }),
+    users: await JsonUserStore.open(dataDir, { fs, clock, log: silentLogger, compactAfterBytes: 400 }),
+    sessions: await JsonSessionStore.open(dataDir, { fs, secret: SECRET, clock, log: silentLogger, compactAfterBytes: 800 }),
+    fs,
   };
 }
 
@@ -191,8 +196,10 @@ test('the stores answer as the model does, and hold what it holds after every re
               await assertEqual(stores, model, `after the restart ${where}`);
               break;
             case 'crash':
-              // Dropped without closing, as SIGKILL would: no snapshot, the journal as it is.
+              // Dropped without closing, as SIGKILL would: no snapshot, the journal as it is, and nothing
+              // more from the old stores (a background compaction of theirs would otherwise go on).
               await Promise.all([stores.users.flush(), stores.sessions.flush()]);
+              stores.fs.crashNow();
               stores = await openStores(dataDir, model);
               await assertEqual(stores, model, `after the crash ${where}`);
               break;

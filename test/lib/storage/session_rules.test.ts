@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { DEFAULT_LIFETIMES, JsonSessionStore, type RefreshFailure, type SessionStore } from '../../../lib/storage/session_store.ts';
+import { MAX_SESSIONS_PER_USER, isLive, judgeRefresh, sessionsToEnd, type Family, type RefreshRecord } from '../../../lib/storage/session_rules.ts';
 import { manualClock, TEST_SECRET } from '../../helpers/server.ts';
 
 const SECRET = new TextEncoder().encode(TEST_SECRET);
@@ -97,7 +98,9 @@ describe('session rules at their edges', () => {
     await assert.rejects(store.rotate(tokens.at(-9)!), refused('reused'));
   });
 
-  test('an expired session leaves nothing on disk from the moment it expires: no record of its token, no trace of its id', async () => {
+  // An append-only journal keeps a record until the next snapshot (docs/storage.md); a clean stop writes
+  // one. So "gone from disk" is checked after the store is closed: the snapshot must leave it out.
+  test('an expired session leaves nothing on disk once the store has stopped: no record of its token, no trace of its id', async () => {
     const session = await store.start('user-1');
     await store.flush();
     const hashes = (['hex', 'base64', 'base64url'] as const).map((encoding) => sha256(session.refreshToken).toString(encoding));
@@ -106,9 +109,10 @@ describe('session rules at their edges', () => {
     assert.ok(hashes.some((hash) => stored.includes(hash)), 'the token is stored by its hash while it lives');
 
     clock.advance(DEFAULT_LIFETIMES.refreshMs);
-    await store.start('user-2'); // any write from the moment of expiry prunes and stores the result
-    await store.flush();
+    await store.start('user-2');
+    await store.close(); // the snapshot of a clean stop
     const after = await everythingOnDisk(dataDir);
+    store = await openStore(dataDir, clock.now);
     assert.ok(!after.includes(session.sessionId), 'the expired session is still on disk');
     assert.ok(!hashes.some((hash) => after.includes(hash)), "the expired token's hash is still on disk");
   });
@@ -124,9 +128,14 @@ describe('session rules at their edges', () => {
     assert.equal(store.isActive(session.sessionId), false);
   });
 
-  test('a session is no longer active at the very millisecond its 30 days are up', async () => {
+  test('a session is no longer active at the very millisecond its 30 days are up, however often it was refreshed', async () => {
     const session = await store.start('user-1');
-    clock.advance(DEFAULT_LIFETIMES.sessionMs - 1);
+    let token = session.refreshToken;
+    for (let day = 6; day < 30; day += 6) {
+      clock.advance(6 * DAY);
+      token = (await store.rotate(token)).refreshToken;
+    }
+    clock.advance(START + DEFAULT_LIFETIMES.sessionMs - 1 - clock.now());
     assert.equal(store.isActive(session.sessionId), true);
     clock.advance(1);
     assert.equal(store.isActive(session.sessionId), false);
@@ -141,12 +150,13 @@ describe('session rules at their edges', () => {
     assert.equal(store.isDenied('jti-1'), false);
   });
 
-  test('end() leaves nothing of the session on disk: no record of its token, no trace of its id', async () => {
+  test('end() leaves nothing of the session on disk once the store has stopped: no record of its token, no trace of its id', async () => {
     const session = await store.start('user-1');
     const rotated = await store.rotate(session.refreshToken);
     await store.end(session.sessionId, { jti: 'jti-1', exp: START / 1000 + 900 });
-    await store.flush();
+    await store.close(); // the snapshot of a clean stop
     const after = await everythingOnDisk(dataDir);
+    store = await openStore(dataDir, clock.now);
     assert.ok(!after.includes(session.sessionId), 'the ended session is still on disk');
     for (const token of [session.refreshToken, rotated.refreshToken]) {
       const hashes = (['hex', 'base64', 'base64url'] as const).map((encoding) => sha256(token).toString(encoding));
@@ -159,3 +169,50 @@ describe('session rules at their edges', () => {
   });
 });
 
+
+/**
+ * The rule functions themselves, with records built by hand: including records a store keeps from
+ * ever existing (a token outliving its session, a token without its family), so that each rule holds
+ * on its own and not only thanks to the store's invariants.
+ */
+describe('the rule functions of session_rules.ts', () => {
+  const NOW = START + DAY;
+  const family: Family = { id: 'family-1', userId: 'user-1', expiresAt: NOW + DAY };
+  const record = (fields: Partial<RefreshRecord> = {}): RefreshRecord => ({ hash: 'h1', familyId: family.id, expiresAt: NOW + DAY, ...fields });
+
+  test('judgeRefresh: an unknown token, or one whose session is gone, is refused as unknown', () => {
+    assert.deepEqual(judgeRefresh(undefined, family, undefined, NOW, DEFAULT_LIFETIMES), { kind: 'refuse', reason: 'unknown' });
+    assert.deepEqual(judgeRefresh(record(), undefined, undefined, NOW, DEFAULT_LIFETIMES), { kind: 'refuse', reason: 'unknown' });
+  });
+
+  test('judgeRefresh: refused as expired at the token\'s expiry or the session\'s, whichever comes first', () => {
+    const outlivesSession = record({ expiresAt: family.expiresAt + DAY });
+    assert.deepEqual(judgeRefresh(outlivesSession, family, undefined, family.expiresAt - 1, DEFAULT_LIFETIMES), { kind: 'rotate' });
+    assert.deepEqual(judgeRefresh(outlivesSession, family, undefined, family.expiresAt, DEFAULT_LIFETIMES), { kind: 'refuse', reason: 'expired' });
+    const shortToken = record({ expiresAt: NOW + SECOND });
+    assert.deepEqual(judgeRefresh(shortToken, family, undefined, NOW + SECOND, DEFAULT_LIFETIMES), { kind: 'refuse', reason: 'expired' });
+  });
+
+  test('judgeRefresh: a rotated token whose successor is no longer stored counts as used: reuse after the grace window', () => {
+    const rotated = record({ rotatedAt: NOW });
+    assert.deepEqual(judgeRefresh(rotated, family, undefined, NOW + DEFAULT_LIFETIMES.graceMs, DEFAULT_LIFETIMES), { kind: 'repeat' });
+    assert.deepEqual(judgeRefresh(rotated, family, undefined, NOW + DEFAULT_LIFETIMES.graceMs + 1, DEFAULT_LIFETIMES), { kind: 'revoke' });
+    const unused = record({ hash: 'h2' });
+    assert.deepEqual(judgeRefresh(rotated, family, unused, NOW + DAY / 2, DEFAULT_LIFETIMES), { kind: 'repeat' });
+  });
+
+  test('isLive: a session ends at its absolute limit even if its newest token would last longer, and when that token expires', () => {
+    const token = record({ expiresAt: family.expiresAt + DAY });
+    assert.equal(isLive(family, token, family.expiresAt - 1), true);
+    assert.equal(isLive(family, token, family.expiresAt), false);
+    assert.equal(isLive(family, record({ expiresAt: NOW }), NOW), false);
+    assert.equal(isLive(family, undefined, NOW), false);
+  });
+
+  test('sessionsToEnd: none below the cap; past it, the sessions that end soonest (the oldest), however they are listed', () => {
+    const sessions = (count: number) => Array.from({ length: count }, (_, i): Family => ({ id: `s${i}`, userId: 'user-1', expiresAt: NOW + (count - i) * SECOND }));
+    assert.deepEqual(sessionsToEnd(sessions(MAX_SESSIONS_PER_USER - 1)), []);
+    // Listed newest first here: the two that end soonest are the last two.
+    assert.deepEqual(sessionsToEnd(sessions(MAX_SESSIONS_PER_USER + 1)), [`s${MAX_SESSIONS_PER_USER}`, `s${MAX_SESSIONS_PER_USER - 1}`]);
+  });
+});

@@ -40,6 +40,12 @@ export class StepFileSystem implements FileSystem {
     this.#triggers.push({ kind: 'crash', matches: (step, index) => (typeof where === 'number' ? index === where : where.test(step)) });
   }
 
+  /** Crashes now, as SIGKILL would: every step from here on never completes and touches nothing. */
+  crashNow(): void {
+    this.#crashed = true;
+    this.#onCrash?.();
+  }
+
   get hasCrashed(): boolean {
     return this.#crashed;
   }
