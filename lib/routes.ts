@@ -119,7 +119,7 @@ function login(services: Services): Route {
         // the write now does not turn a good login into a 503; the next login tries again.
         await services.users.setPasswordHash(user.id, await services.passwords.hash(password)).catch((error: unknown) => {
           if (!(error instanceof StorageError)) throw error;
-          console.warn(`Cannot upgrade the password hash of user ${user.id} now: ${error.message}`);
+          services.log.warn(`Cannot upgrade the password hash of user ${user.id} now: ${error.message}`);
         });
       }
       const cookies = [...(await startSession(services, user)), deviceCookie(services.devices.issue(account))];

@@ -7,6 +7,7 @@ import type { DeviceTokens } from './auth/device_tokens.ts';
 import type { PasswordHasher } from './auth/passwords.ts';
 import type { LoginBackoff, RateLimiter } from './auth/rate_limit.ts';
 import type { SessionStore } from './storage/session_store.ts';
+import type { Logger } from './support/log.ts';
 import type { UserStore } from './storage/user_store.ts';
 
 export interface Services {
@@ -23,5 +24,7 @@ export interface Services {
   readonly addressRefreshes: RateLimiter;
   /** Signs and checks device cookies, which mark a browser that signed in to an account before. */
   readonly devices: DeviceTokens;
+  /** Where a handler reports what the operator should know but the client need not (a rehash not stored). */
+  readonly log: Pick<Logger, 'warn'>;
 }
 

@@ -119,6 +119,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     attempts: new RateLimiter(config.rateLimit, clock),
     backoff: new LoginBackoff(config.rateLimit > 0, clock),
     devices: new DeviceTokens(secret, clock),
+    log,
     // A browser refreshes a session once per access token (15 min), or a few times at once when tabs
     // wake together; a burst of 10 a session and 60 an address (a household or an office behind one
     // NAT), each refilled at one a second, is never reached by that, and still caps a script that
