@@ -33,6 +33,8 @@ export interface ProjectServer {
   readonly startupMs: number;
   /** CPU time the process had used by then (all threads): less swayed by a busy machine than the wall clock. */
   readonly startupCpuMs: number;
+  /** Of the startup, the time reading the stores took, from the server's own `Storage:` line. */
+  readonly storesReadMs: number;
   /** Resident memory now, and the peak so far (VmRSS, VmHWM), in MiB. */
   memory(): { rssMb: number; peakMb: number };
   /** CPU time (user + system) the process has used so far, in seconds. */
@@ -47,18 +49,21 @@ export interface ProjectServer {
  * (Node writes to stdout synchronously when stdout is a file or a pipe, so this is the honest setting.)
  */
 export async function startProject(dataDir: string, tls: TlsFiles, secret: string, name = 'project', extraEnv: Record<string, string> = {}): Promise<ProjectServer> {
+  const logFile = path.join(dataDir, '..', `${name}.log`);
   const server = await launchServer({
     env: { NODE_ENV: 'production', RATE_LIMIT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, TLS_CERT: tls.certFile, TLS_KEY: tls.keyFile, JWT_SECRET: secret, ...extraEnv }, // extraEnv: DATABASE_URL for bench/instances.ts
     dir: path.dirname(dataDir),
     nodeFlags: profileFlags(name),
-    logFile: path.join(dataDir, '..', `${name}.log`),
+    logFile,
   });
   const pid = server.child.pid!;
+  const storesRead = /^Storage: .* \(read in (\d+) ms\)$/m.exec(readFileSync(logFile, 'utf8'));
   return {
     url: server.origin,
     pid,
     startupMs: server.startupMs,
     startupCpuMs: cpuSecondsOf(pid) * 1000,
+    storesReadMs: Number(storesRead?.[1] ?? NaN),
     memory: () => memoryOf(pid),
     cpuSeconds: () => cpuSecondsOf(pid),
     async stop() {

@@ -101,6 +101,19 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/**
+ * The embedded stores, and a line saying what they hold and how long reading them took: with 100,000
+ * users and sessions that is most of the start, and an operator should see it grow before it matters.
+ */
+async function openFiles(dataDir: string, options: { secret: Uint8Array; clock: Clock; lifetimes?: SessionLifetimes; fs?: FileSystem; log: Logger }) {
+  const started = performance.now();
+  const users = await JsonUserStore.open(dataDir, options);
+  const sessions = await JsonSessionStore.open(dataDir, options);
+  const count = (n: number, noun: string) => `${n.toLocaleString('en')} ${noun}${n === 1 ? '' : 's'}`;
+  options.log.info(`Storage: ${count(users.size, 'user')} and ${count(sessions.size, 'session')} in ${dataDir} (read in ${Math.round(performance.now() - started)} ms)`);
+  return { users, sessions };
+}
+
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const log = options.log ?? createLogger();
   const clock = options.clock ?? systemClock;
@@ -111,9 +124,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   // DATABASE_URL: users and sessions shared with every other instance (docs/instances.md).
   const database = config.databaseUrl === undefined ? undefined : await openPostgres(config.databaseUrl, { secret, clock, lifetimes: options.lifetimes });
   if (config.databaseUrl !== undefined) log.info(`Storage: PostgreSQL at ${describeDatabase(config.databaseUrl)}`);
+  const stores = database ?? (await openFiles(config.dataDir, { secret, clock, lifetimes: options.lifetimes, fs: options.fs, log }));
   const services: Services = {
-    users: database?.users ?? (await JsonUserStore.open(config.dataDir, { fs: options.fs, clock, log })),
-    sessions: database?.sessions ?? (await JsonSessionStore.open(config.dataDir, { secret, clock, lifetimes: options.lifetimes, fs: options.fs, log })),
+    users: stores.users,
+    sessions: stores.sessions,
     tokens: await AccessTokens.create(secret, { clock, lifetimeSeconds: options.accessSeconds }),
     passwords: await PasswordHasher.create(options.passwords),
     attempts: new RateLimiter(config.rateLimit, clock),

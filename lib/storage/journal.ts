@@ -38,6 +38,7 @@ import {
   writeAll,
   type FileSystem,
 } from './durable_file.ts';
+import { encodeSnapshot, readSnapshot, type SnapshotLists } from './snapshot.ts';
 
 /** One change as stored: its place in the sequence, what kind it is, and its own fields. */
 export interface JournalRecord {
@@ -49,15 +50,17 @@ export interface JournalRecord {
 /** A change before the journal numbers it. */
 export type Change = { readonly op: string; readonly [field: string]: unknown };
 
-/** What a store gives its journal: how to load and replay its files, and how to capture its state. */
-export interface JournalOwner {
-  /** Loads a parsed snapshot; throws (any error) when it is not the store's shape. */
-  loadSnapshot(document: Record<string, unknown>): void;
+/**
+ * What a store gives its journal: its snapshot's lists and how to load their items (see `snapshot.ts`),
+ * how to replay a record, and how to capture its state.
+ */
+export interface JournalOwner extends SnapshotLists {
   /** Applies one replayed record; throws (any error) when it is not a record the store knows. */
   replay(record: JournalRecord): void;
   /**
-   * The whole state as lists of items, each written on its own line. Called synchronously, it must only
-   * copy references (the items are never changed in place, only replaced), so it is cheap.
+   * The whole state as lists of items, each written on its own line, keyed and ordered as `lists`.
+   * Called synchronously, it must only copy references (the items are never changed in place, only
+   * replaced), so it is cheap.
    */
   capture(): Readonly<Record<string, readonly unknown[]>>;
 }
@@ -74,9 +77,6 @@ export interface JournalOptions {
 
 /** Small journals are not worth a snapshot; past this, one is written when the journal outgrows it. */
 const DEFAULT_COMPACT_AFTER_BYTES = 1 << 20;
-
-/** Items serialised per turn of the event loop while a snapshot is written in the background. */
-const ITEMS_PER_SLICE = 2_000;
 
 interface Pending {
   readonly seq: number;
@@ -163,33 +163,16 @@ export class Journal {
 
   /** Reads the snapshot into the owner; returns the sequence number of its last record (0 if none). */
   async #loadSnapshot(): Promise<number> {
-    const file = this.snapshotPath;
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = await this.#fs.readFile(file, 'utf8');
+      bytes = await this.#fs.readFile(this.snapshotPath);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
       throw error;
     }
-    this.#snapshotBytes = Buffer.byteLength(text);
-    let document: Record<string, unknown>;
-    try {
-      document = JSON.parse(text) as Record<string, unknown>;
-    } catch (error) {
-      throw new CorruptFileError(`Cannot start: ${file} is not valid JSON (${(error as Error).message}); ${CORRUPT_ADVICE}`, { cause: error });
-    }
-    const version = (document as { version?: unknown } | null)?.version;
-    // Version 1 (before the journal) is the same document without "seq": it holds no journal records.
-    const seq = version === 1 ? 0 : version === 2 ? document.seq : undefined;
-    if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) {
-      throw new CorruptFileError(`Cannot start: ${file} is not a ${this.#name} snapshot (no known "version" and "seq"); ${CORRUPT_ADVICE}`);
-    }
-    if (version === 1) this.#changedSinceSnapshot = true; // rewritten in the new format at the next compaction
-    try {
-      this.#owner.loadSnapshot(document);
-    } catch (error) {
-      throw new CorruptFileError(`Cannot start: ${file} holds an invalid entry (${(error as Error).message}); ${CORRUPT_ADVICE}`, { cause: error });
-    }
+    this.#snapshotBytes = bytes.length;
+    const { seq, legacy } = readSnapshot(bytes, this.snapshotPath, this.#name, this.#owner);
+    if (legacy) this.#changedSinceSnapshot = true; // rewritten in the current format at the next compaction
     return seq;
   }
 
@@ -451,24 +434,4 @@ function parseRecord(text: string): JournalRecord | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * `{"version":2,"seq":N,` then each list with one item per line, `}`. Serialised a slice at a time,
- * giving the event loop back in between, so that requests keep being served while a large store is
- * written out.
- */
-async function encodeSnapshot(seq: number, lists: Readonly<Record<string, readonly unknown[]>>): Promise<Buffer[]> {
-  const chunks: Buffer[] = [Buffer.from(`{"version":2,"seq":${seq}`)];
-  for (const [key, items] of Object.entries(lists)) {
-    chunks.push(Buffer.from(`,\n${JSON.stringify(key)}:[`));
-    for (let start = 0; start < items.length; start += ITEMS_PER_SLICE) {
-      const lines = items.slice(start, start + ITEMS_PER_SLICE).map((item) => JSON.stringify(item));
-      chunks.push(Buffer.from(`${start === 0 ? '\n' : ',\n'}${lines.join(',\n')}`));
-      if (start + ITEMS_PER_SLICE < items.length) await new Promise((resolve) => setImmediate(resolve));
-    }
-    chunks.push(Buffer.from(items.length > 0 ? '\n]' : ']'));
-  }
-  chunks.push(Buffer.from('}\n'));
-  return chunks;
 }

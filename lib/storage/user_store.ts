@@ -73,7 +73,8 @@ export class JsonUserStore implements UserStore {
     const store = new JsonUserStore(options.clock ?? systemClock);
     store.#journal = await Journal.open(
       {
-        loadSnapshot: (document) => store.#loadSnapshot(document),
+        lists: ['users'],
+        load: (_list, item) => store.#apply({ op: 'add', user: checkUser(item) }),
         replay: (record) => store.#apply(toChange(record)),
         // Users in sign-up order: a Map keeps insertion order, and a replaced user keeps its place.
         capture: () => ({ users: [...store.#byId.values()] }),
@@ -130,13 +131,19 @@ export class JsonUserStore implements UserStore {
   #apply(change: UserChange): () => void {
     if (change.op === 'add') {
       const { user } = change;
-      if (this.#byId.has(user.id) || this.#findExact(user.username) !== undefined) throw new Error(`user "${user.username}" is already there`);
+      const key = usernameKey(user.username); // once: 100,000 users are loaded at every start
+      const holder = this.#byKey.get(key);
+      if (this.#byId.has(user.id) || holder?.username === user.username || this.#byExactName.has(user.username)) {
+        throw new Error(`user "${user.username}" is already there`);
+      }
       this.#byId.set(user.id, user);
-      this.#indexName(user);
+      // An earlier user holding the key keeps it: this one is found by its exact name (see `#byExactName`).
+      if (holder === undefined) this.#byKey.set(key, user);
+      else this.#byExactName.set(user.username, user);
       return () => {
         this.#byId.delete(user.id);
         if (this.#byExactName.get(user.username) === user) this.#byExactName.delete(user.username);
-        else this.#byKey.delete(usernameKey(user.username));
+        else this.#byKey.delete(key);
       };
     }
     const old = this.#byId.get(change.id);
@@ -150,23 +157,12 @@ export class JsonUserStore implements UserStore {
     this.#indexName(user);
   }
 
-  /** The user stored under exactly this name, if any: two of them make the store corrupt. */
-  #findExact(username: string): User | undefined {
-    const holder = this.#byKey.get(usernameKey(username));
-    return holder?.username === username ? holder : this.#byExactName.get(username);
-  }
-
   /** Indexes a user by name: by key, or by exact name when an earlier user already holds the key. */
   #indexName(user: User): void {
     const key = usernameKey(user.username);
     const holder = this.#byKey.get(key);
     if (holder === undefined || holder.id === user.id) this.#byKey.set(key, user);
     else this.#byExactName.set(user.username, user);
-  }
-
-  #loadSnapshot(document: Record<string, unknown>): void {
-    if (!Array.isArray(document.users)) throw new Error('no "users" list');
-    for (const user of document.users as unknown[]) this.#apply({ op: 'add', user: checkUser(user) });
   }
 }
 

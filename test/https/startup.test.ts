@@ -36,6 +36,7 @@ describe('first start', () => {
     try {
       assert.match(server.output(), /Created a self-signed certificate for localhost, 127\.0\.0\.1 and ::1/);
       assert.match(server.output(), /Listening on https:\/\/127\.0\.0\.1:\d+/);
+      assert.ok(server.output().includes(`Storage: 0 users and 0 sessions in ${server.dataDir} (read in `), server.output());
       assert.equal((await stat(path.join(dir, 'key.pem'))).mode & 0o777, 0o600);
       assert.equal((await stat(path.join(server.dataDir, 'jwt-secret'))).mode & 0o777, 0o600);
       assert.equal((await send(`${server.origin}/`, server.ca, 'GET')).status, 200);
@@ -54,6 +55,7 @@ describe('first start', () => {
     const second = await launchServer({ JWT_SECRET: '' }, dir);
     try {
       assert.doesNotMatch(second.output(), /Created a self-signed certificate/);
+      assert.match(second.output(), /Storage: 1 user and 1 session in \S+ \(read in \d+ ms\)/);
       const order = await send(`${second.origin}/order`, second.ca, 'GET', { headers: { cookie: `__Host-jwt=${await browser.cookie('__Host-jwt')}` } });
       assert.equal(order.status, 200);
     } finally {

@@ -149,7 +149,7 @@ describe('JsonSessionStore: a sessions.json missing one of its lists', () => {
         await writeFile(file, text);
         await assert.rejects(JsonSessionStore.open(dataDir, { secret: SECRET, clock: () => START, log: silentLogger }), {
           name: 'CorruptFileError',
-          message: new RegExp(`^Cannot start: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} holds an invalid entry \\(not a sessions file`),
+          message: new RegExp(`^Cannot start: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} has no "${missing}" list`),
         });
         assert.equal(await readFile(file, 'utf8'), text);
       } finally {

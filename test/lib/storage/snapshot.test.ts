@@ -1,0 +1,127 @@
+/**
+ * The snapshot file: written one item per line, read back a line at a time, and any other layout of
+ * the same JSON document read whole. Damage is refused with the byte offset where it starts.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { CorruptFileError } from '../../../lib/storage/durable_file.ts';
+import { encodeSnapshot, readSnapshot, type SnapshotLists } from '../../../lib/storage/snapshot.ts';
+
+const FILE = '/data/sessions.json';
+const LISTS = ['families', 'refreshTokens', 'deniedAccessTokens'];
+
+/** A reader that records what it was given, refusing items without an "id" when `strict`. */
+function collector(strict = false): SnapshotLists & { items: [string, unknown][] } {
+  const items: [string, unknown][] = [];
+  return {
+    lists: LISTS,
+    items,
+    load(list, item) {
+      if (strict && typeof (item as { id?: unknown }).id !== 'string') throw new Error('an item needs an "id"');
+      items.push([list, item]);
+    },
+  };
+}
+
+async function encoded(seq: number, lists: Record<string, unknown[]>): Promise<Buffer> {
+  return Buffer.concat(await encodeSnapshot(seq, lists));
+}
+
+const SAMPLE = {
+  families: [{ id: 'f1', userId: 'u1', expiresAt: 1 }, { id: 'f2', userId: 'zoë', expiresAt: 2 }],
+  refreshTokens: [{ id: 't1', familyId: 'f1', expiresAt: 3 }],
+  deniedAccessTokens: [],
+};
+const SAMPLE_ITEMS = [
+  ['families', SAMPLE.families[0]],
+  ['families', SAMPLE.families[1]],
+  ['refreshTokens', SAMPLE.refreshTokens[0]],
+];
+
+/** Throws unless `run` fails with a CorruptFileError whose message names the file and `fragment`. */
+function assertCorrupt(run: () => unknown, fragment: string): void {
+  assert.throws(run, (error: Error) => {
+    assert.ok(error instanceof CorruptFileError, `${error.name}: ${error.message}`);
+    assert.ok(error.message.startsWith(`Cannot start: ${FILE} `), error.message);
+    assert.ok(error.message.includes(fragment), `"${fragment}" not in: ${error.message}`);
+    return true;
+  });
+}
+
+describe('the snapshot format', () => {
+  test('is one JSON document with one item per line, and reads back the same items in order, with its sequence number', async () => {
+    const bytes = await encoded(41, SAMPLE);
+    assert.equal(
+      bytes.toString(),
+      '{"version":2,"seq":41,\n"families":[\n{"id":"f1","userId":"u1","expiresAt":1},\n{"id":"f2","userId":"zoë","expiresAt":2}\n],\n' +
+        '"refreshTokens":[\n{"id":"t1","familyId":"f1","expiresAt":3}\n],\n"deniedAccessTokens":[]}\n',
+    );
+    assert.deepEqual(JSON.parse(bytes.toString()), { version: 2, seq: 41, ...SAMPLE });
+    const reader = collector();
+    assert.deepEqual(readSnapshot(bytes, FILE, 'sessions', reader), { seq: 41, legacy: false });
+    assert.deepEqual(reader.items, SAMPLE_ITEMS);
+  });
+
+  test('a snapshot reformatted by hand (indented, another layout) reads the same, as one document', async () => {
+    const reader = collector();
+    const pretty = Buffer.from(JSON.stringify({ version: 2, seq: 41, ...SAMPLE }, null, 2));
+    assert.deepEqual(readSnapshot(pretty, FILE, 'sessions', reader), { seq: 41, legacy: false });
+    assert.deepEqual(reader.items, SAMPLE_ITEMS);
+  });
+
+  test('a version 1 file (before the journal) reads as sequence 0, to be rewritten at the next compaction', () => {
+    const reader = collector();
+    const v1 = Buffer.from(JSON.stringify({ version: 1, ...SAMPLE }));
+    assert.deepEqual(readSnapshot(v1, FILE, 'sessions', reader), { seq: 0, legacy: true });
+    assert.deepEqual(reader.items, SAMPLE_ITEMS);
+  });
+
+  test('a file whose last newline was lost still reads', async () => {
+    const bytes = await encoded(3, SAMPLE);
+    const reader = collector();
+    assert.deepEqual(readSnapshot(bytes.subarray(0, -1), FILE, 'sessions', reader), { seq: 3, legacy: false });
+    assert.equal(reader.items.length, 3);
+  });
+
+  test('a damaged item line is refused with the byte offset where that line starts (in bytes, not characters)', async () => {
+    const text = (await encoded(3, SAMPLE)).toString();
+    const line = '{"id":"t1","familyId":"f1","expiresAt":3}';
+    const damaged = Buffer.from(text.replace(line, '{"id":"t1","familyId":'));
+    const offset = Buffer.from(text).indexOf(line); // after "zoë": one byte more than its characters
+    assert.notEqual(offset, text.indexOf(line));
+    assertCorrupt(() => readSnapshot(damaged, FILE, 'sessions', collector()), `is damaged at byte ${offset} (not a "refreshTokens" item)`);
+  });
+
+  test('an item the store refuses is named with its byte offset and the store\'s reason', async () => {
+    const bytes = await encoded(3, { ...SAMPLE, refreshTokens: [{ familyId: 'f1', expiresAt: 3 }] });
+    const offset = bytes.indexOf('{"familyId"');
+    assertCorrupt(() => readSnapshot(bytes, FILE, 'sessions', collector(true)), `holds an invalid entry at byte ${offset} (an item needs an "id")`);
+  });
+
+  const cut: [string, (text: string) => string, string][] = [
+    ['a file cut off after an item', (text) => text.slice(0, text.indexOf('"refreshTokens"')), 'the file ends early'],
+    ['a list missing', (text) => text.replace(/"refreshTokens":\[\n.*\n\],\n/, ''), 'expected the "refreshTokens" list'],
+    ['a list not closed', (text) => text.replace('\n],\n"refreshTokens"', ',\n"refreshTokens"'), 'not a "families" item'],
+    ['a closing bracket where a comma ends the list', (text) => text.replace('expiresAt":2}\n]', 'expiresAt":2}\n}'), 'expected the end of the "families" list'],
+    ['more after the end of the document', (text) => `${text}{}\n`, 'more after the end of the document'],
+  ];
+  for (const [description, damage, fragment] of cut) {
+    test(`${description} is refused, naming the byte offset`, async () => {
+      const text = (await encoded(3, SAMPLE)).toString();
+      assertCorrupt(() => readSnapshot(Buffer.from(damage(text)), FILE, 'sessions', collector()), fragment);
+    });
+  }
+
+  const refused: [string, string, string][] = [
+    ['not JSON', '{"version":1,"families":[', 'is not valid JSON'],
+    ['no version', '{"families":[],"refreshTokens":[],"deniedAccessTokens":[]}', 'is not a sessions snapshot'],
+    ['version 2 without its sequence number', '{"version":2,"families":[],"refreshTokens":[],"deniedAccessTokens":[]}', 'is not a sessions snapshot'],
+    ['a list missing', '{"version":1,"families":[],"deniedAccessTokens":[]}', 'has no "refreshTokens" list'],
+    ['an item the store refuses', '{"version":1,"families":[{"id":"f"},{}],"refreshTokens":[],"deniedAccessTokens":[]}', 'holds an invalid entry, item 1 of "families" (an item needs an "id")'],
+  ];
+  for (const [description, text, fragment] of refused) {
+    test(`a document in another layout with ${description} is refused`, () => {
+      assertCorrupt(() => readSnapshot(Buffer.from(text), FILE, 'sessions', collector(true)), fragment);
+    });
+  }
+});
