@@ -163,17 +163,11 @@ export class Journal {
 
   /** Reads the snapshot into the owner; returns the sequence number of its last record (0 if none). */
   async #loadSnapshot(): Promise<number> {
-    let bytes: Buffer;
-    try {
-      bytes = await this.#fs.readFile(this.snapshotPath);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-      throw error;
-    }
-    this.#snapshotBytes = bytes.length;
-    const { seq, legacy } = readSnapshot(bytes, this.snapshotPath, this.#name, this.#owner);
-    if (legacy) this.#changedSinceSnapshot = true; // rewritten in the current format at the next compaction
-    return seq;
+    const snapshot = await readSnapshot(this.#fs, this.snapshotPath, this.#name, this.#owner);
+    if (snapshot === undefined) return 0;
+    this.#snapshotBytes = snapshot.bytes;
+    if (snapshot.legacy) this.#changedSinceSnapshot = true; // rewritten in the current format at the next compaction
+    return snapshot.seq;
   }
 
   async #journalGenerations(): Promise<number[]> {

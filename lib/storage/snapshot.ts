@@ -13,7 +13,8 @@
  * indexed it. A snapshot in any other layout (version 1, written before the journal, or a file someone
  * reformatted) is read as a whole JSON document; either way the same lists come out.
  */
-import { CORRUPT_ADVICE, CorruptFileError } from './durable_file.ts';
+import type { FileHandle } from 'node:fs/promises';
+import { CORRUPT_ADVICE, CorruptFileError, type FileSystem } from './durable_file.ts';
 
 /** What a store gives the reader: the names of its lists, in file order, and what to do with each item. */
 export interface SnapshotLists {
@@ -53,60 +54,129 @@ export async function encodeSnapshot(seq: number, lists: Readonly<Record<string,
   return chunks;
 }
 
-/** Hands every item of the snapshot in `bytes` to `store`; throws `CorruptFileError` naming `file` rather than guess. */
-export function readSnapshot(bytes: Buffer, file: string, name: string, store: SnapshotLists): SnapshotRead {
-  const firstLine = bytes.toString('latin1', 0, Math.min(bytes.indexOf(0x0a) >>> 0, 40));
-  const header = HEADER.exec(firstLine);
-  if (header === null) return readDocument(bytes, file, name, store);
-  readLines(bytes, file, store, firstLine.length + 1); // the first line is ASCII: bytes and characters agree
-  return { seq: Number(header[1]), legacy: false };
-}
+/** Bytes read at a time: small enough that each piece is young garbage the next collection frees at once. */
+const CHUNK_BYTES = 64 * 1024;
 
-/** The layout `encodeSnapshot` writes, after its first line: each list's opening, items, and closing. */
-function readLines(bytes: Buffer, file: string, store: SnapshotLists, start: number): void {
-  // Decoded once: slicing one string is far cheaper than decoding 100,000 short ones.
-  const text = bytes.toString('utf8');
-  let offset = start; // in characters of `text`: the messages convert it to bytes
-  const damaged = (what: string, at = offset) =>
-    new CorruptFileError(`Cannot start: ${file} is damaged at byte ${Buffer.byteLength(text.slice(0, at))} (${what}); ${CORRUPT_ADVICE}`);
-  const nextLine = (): string => {
-    if (offset >= text.length) throw damaged('the file ends early');
-    const newline = text.indexOf('\n', offset);
-    const end = newline === -1 ? text.length : newline; // the last line may lack its newline
-    const line = text.slice(offset, end);
-    offset = Math.min(end + 1, text.length);
-    return line;
-  };
-  for (const [index, list] of store.lists.entries()) {
-    const close = index === store.lists.length - 1 ? '}' : ',';
-    const opening = nextLine();
-    if (opening === `${JSON.stringify(list)}:[]${close}`) continue;
-    if (opening !== `${JSON.stringify(list)}:[`) throw damaged(`expected the "${list}" list`);
-    for (;;) {
-      const lineStart = offset;
-      const line = nextLine();
-      const more = line.endsWith(',');
-      let item: unknown;
-      try {
-        item = JSON.parse(more ? line.slice(0, -1) : line);
-      } catch {
-        throw damaged(`not a "${list}" item`, lineStart);
-      }
-      try {
-        store.load(list, item);
-      } catch (error) {
-        const at = Buffer.byteLength(text.slice(0, lineStart));
-        throw new CorruptFileError(`Cannot start: ${file} holds an invalid entry at byte ${at} (${(error as Error).message}); ${CORRUPT_ADVICE}`, { cause: error });
-      }
-      if (more) continue;
-      if (nextLine() !== `]${close}`) throw damaged(`expected the end of the "${list}" list`);
-      break;
-    }
+/**
+ * Hands every item of the snapshot `file` to `store`; resolves with its sequence number, or `undefined`
+ * when there is no snapshot yet. Throws `CorruptFileError` naming the file rather than guess.
+ */
+export async function readSnapshot(
+  fs: FileSystem,
+  file: string,
+  name: string,
+  store: SnapshotLists,
+  chunkBytes = CHUNK_BYTES,
+): Promise<(SnapshotRead & { bytes: number }) | undefined> {
+  let handle: FileHandle;
+  try {
+    handle = await fs.open(file, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
   }
-  if (offset !== text.length) throw damaged('more after the end of the document');
+  try {
+    const chunk = Buffer.alloc(chunkBytes);
+    let { bytesRead } = await handle.read(chunk, 0, chunkBytes, 0);
+    const header = HEADER.exec(chunk.toString('latin1', 0, Math.min(bytesRead, chunk.indexOf(0x0a) >>> 0)));
+    if (header === null) {
+      const whole = await fs.readFile(file);
+      return { ...readDocument(whole, file, name, store), bytes: whole.length };
+    }
+    const lines = new LayoutReader(file, store);
+    let position = 0;
+    let carried = Buffer.alloc(0); // a line cut by the end of the last chunk
+    while (bytesRead > 0) {
+      const piece = chunk.subarray(0, bytesRead);
+      let lineStart = 0;
+      for (let newline = piece.indexOf(0x0a); newline !== -1; newline = piece.indexOf(0x0a, lineStart)) {
+        const offset = position - carried.length + lineStart;
+        const line = carried.length === 0 ? piece.toString('utf8', lineStart, newline) : Buffer.concat([carried, piece.subarray(0, newline)]).toString('utf8');
+        carried = Buffer.alloc(0);
+        lines.line(line, offset);
+        lineStart = newline + 1;
+      }
+      carried = Buffer.concat([carried, piece.subarray(lineStart)]);
+      position += bytesRead;
+      ({ bytesRead } = await handle.read(chunk, 0, chunkBytes, position));
+    }
+    if (carried.length > 0) lines.line(carried.toString('utf8'), position - carried.length); // no final newline
+    lines.end(position);
+    return { seq: Number(header[1]), legacy: false, bytes: position };
+  } finally {
+    await handle.close();
+  }
 }
 
-/** Any other layout: the whole file as one JSON document, as version 1 wrote it. */
+/**
+ * The layout `encodeSnapshot` writes, a line at a time: the first line, then each list's opening, its
+ * items, and its closing. Anything else is damage, named by its byte offset.
+ */
+class LayoutReader {
+  readonly #file: string;
+  readonly #store: SnapshotLists;
+  #started = false;
+  /** Index in `lists` of the list being read; past the last once the document has ended. */
+  #list = 0;
+  #inItems = false;
+  #lastItemRead = false;
+
+  constructor(file: string, store: SnapshotLists) {
+    this.#file = file;
+    this.#store = store;
+  }
+
+  line(text: string, offset: number): void {
+    if (!this.#started) {
+      this.#started = true; // the first line, already checked
+      return;
+    }
+    const lists = this.#store.lists;
+    const list = lists[this.#list];
+    if (list === undefined) throw this.#damaged(offset, 'more after the end of the document');
+    const close = this.#list === lists.length - 1 ? '}' : ',';
+    if (!this.#inItems) {
+      if (text === `${JSON.stringify(list)}:[]${close}`) return this.#nextList();
+      if (text !== `${JSON.stringify(list)}:[`) throw this.#damaged(offset, `expected the "${list}" list`);
+      this.#inItems = true;
+      return;
+    }
+    if (this.#lastItemRead) {
+      if (text !== `]${close}`) throw this.#damaged(offset, `expected the end of the "${list}" list`);
+      return this.#nextList();
+    }
+    const more = text.endsWith(',');
+    let item: unknown;
+    try {
+      item = JSON.parse(more ? text.slice(0, -1) : text);
+    } catch {
+      throw this.#damaged(offset, `not a "${list}" item`);
+    }
+    try {
+      this.#store.load(list, item);
+    } catch (error) {
+      throw new CorruptFileError(`Cannot start: ${this.#file} holds an invalid entry at byte ${offset} (${(error as Error).message}); ${CORRUPT_ADVICE}`, { cause: error });
+    }
+    this.#lastItemRead = !more;
+  }
+
+  /** At the end of the file: the document must be complete. */
+  end(offset: number): void {
+    if (this.#list < this.#store.lists.length) throw this.#damaged(offset, 'the file ends early');
+  }
+
+  #nextList(): void {
+    this.#list++;
+    this.#inItems = false;
+    this.#lastItemRead = false;
+  }
+
+  #damaged(offset: number, what: string): CorruptFileError {
+    return new CorruptFileError(`Cannot start: ${this.#file} is damaged at byte ${offset} (${what}); ${CORRUPT_ADVICE}`);
+  }
+}
+
+/** Any other layout: the whole file as one JSON document, as version 1 wrote it (small files). */
 function readDocument(bytes: Buffer, file: string, name: string, store: SnapshotLists): SnapshotRead {
   let document: Record<string, unknown> | null;
   try {

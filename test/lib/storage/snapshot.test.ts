@@ -3,11 +3,26 @@
  * the same JSON document read whole. Damage is refused with the byte offset where it starts.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
-import { CorruptFileError } from '../../../lib/storage/durable_file.ts';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { CorruptFileError, realFileSystem } from '../../../lib/storage/durable_file.ts';
 import { encodeSnapshot, readSnapshot, type SnapshotLists } from '../../../lib/storage/snapshot.ts';
 
-const FILE = '/data/sessions.json';
+let dir: string;
+let FILE: string;
+before(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'snapshot-test-'));
+  FILE = path.join(dir, 'sessions.json');
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+/** Writes `bytes` as the snapshot and reads it back, `chunkBytes` at a time. */
+async function read(bytes: Buffer, reader: SnapshotLists, chunkBytes?: number) {
+  await writeFile(FILE, bytes);
+  return readSnapshot(realFileSystem, FILE, 'sessions', reader, chunkBytes);
+}
 const LISTS = ['families', 'refreshTokens', 'deniedAccessTokens'];
 
 /** A reader that records what it was given, refusing items without an "id" when `strict`. */
@@ -38,9 +53,9 @@ const SAMPLE_ITEMS = [
   ['refreshTokens', SAMPLE.refreshTokens[0]],
 ];
 
-/** Throws unless `run` fails with a CorruptFileError whose message names the file and `fragment`. */
-function assertCorrupt(run: () => unknown, fragment: string): void {
-  assert.throws(run, (error: Error) => {
+/** Rejects unless `bytes` are refused with a CorruptFileError whose message names the file and `fragment`. */
+async function assertCorrupt(bytes: Buffer, fragment: string, reader = collector()): Promise<void> {
+  await assert.rejects(read(bytes, reader), (error: Error) => {
     assert.ok(error instanceof CorruptFileError, `${error.name}: ${error.message}`);
     assert.ok(error.message.startsWith(`Cannot start: ${FILE} `), error.message);
     assert.ok(error.message.includes(fragment), `"${fragment}" not in: ${error.message}`);
@@ -58,28 +73,42 @@ describe('the snapshot format', () => {
     );
     assert.deepEqual(JSON.parse(bytes.toString()), { version: 2, seq: 41, ...SAMPLE });
     const reader = collector();
-    assert.deepEqual(readSnapshot(bytes, FILE, 'sessions', reader), { seq: 41, legacy: false });
+    assert.deepEqual(await read(bytes, reader), { seq: 41, legacy: false, bytes: bytes.length });
     assert.deepEqual(reader.items, SAMPLE_ITEMS);
+  });
+
+  test('reads the same whatever the size of the pieces it reads, lines and characters cut between them', async () => {
+    const bytes = await encoded(41, SAMPLE);
+    for (const chunkBytes of [1, 2, 3, 7, 64]) {
+      const reader = collector();
+      assert.equal((await read(bytes, reader, chunkBytes))?.seq, 41);
+      assert.deepEqual(reader.items, SAMPLE_ITEMS, `${chunkBytes} bytes at a time`);
+    }
+  });
+
+  test('no file is no snapshot yet', async () => {
+    await rm(FILE, { force: true });
+    assert.equal(await readSnapshot(realFileSystem, FILE, 'sessions', collector()), undefined);
   });
 
   test('a snapshot reformatted by hand (indented, another layout) reads the same, as one document', async () => {
     const reader = collector();
     const pretty = Buffer.from(JSON.stringify({ version: 2, seq: 41, ...SAMPLE }, null, 2));
-    assert.deepEqual(readSnapshot(pretty, FILE, 'sessions', reader), { seq: 41, legacy: false });
+    assert.deepEqual(await read(pretty, reader), { seq: 41, legacy: false, bytes: pretty.length });
     assert.deepEqual(reader.items, SAMPLE_ITEMS);
   });
 
-  test('a version 1 file (before the journal) reads as sequence 0, to be rewritten at the next compaction', () => {
+  test('a version 1 file (before the journal) reads as sequence 0, to be rewritten at the next compaction', async () => {
     const reader = collector();
     const v1 = Buffer.from(JSON.stringify({ version: 1, ...SAMPLE }));
-    assert.deepEqual(readSnapshot(v1, FILE, 'sessions', reader), { seq: 0, legacy: true });
+    assert.deepEqual(await read(v1, reader), { seq: 0, legacy: true, bytes: v1.length });
     assert.deepEqual(reader.items, SAMPLE_ITEMS);
   });
 
   test('a file whose last newline was lost still reads', async () => {
     const bytes = await encoded(3, SAMPLE);
     const reader = collector();
-    assert.deepEqual(readSnapshot(bytes.subarray(0, -1), FILE, 'sessions', reader), { seq: 3, legacy: false });
+    assert.equal((await read(bytes.subarray(0, -1), reader))?.seq, 3);
     assert.equal(reader.items.length, 3);
   });
 
@@ -89,13 +118,13 @@ describe('the snapshot format', () => {
     const damaged = Buffer.from(text.replace(line, '{"id":"t1","familyId":'));
     const offset = Buffer.from(text).indexOf(line); // after "zoë": one byte more than its characters
     assert.notEqual(offset, text.indexOf(line));
-    assertCorrupt(() => readSnapshot(damaged, FILE, 'sessions', collector()), `is damaged at byte ${offset} (not a "refreshTokens" item)`);
+    await assertCorrupt(damaged, `is damaged at byte ${offset} (not a "refreshTokens" item)`);
   });
 
   test('an item the store refuses is named with its byte offset and the store\'s reason', async () => {
     const bytes = await encoded(3, { ...SAMPLE, refreshTokens: [{ familyId: 'f1', expiresAt: 3 }] });
     const offset = bytes.indexOf('{"familyId"');
-    assertCorrupt(() => readSnapshot(bytes, FILE, 'sessions', collector(true)), `holds an invalid entry at byte ${offset} (an item needs an "id")`);
+    await assertCorrupt(bytes, `holds an invalid entry at byte ${offset} (an item needs an "id")`, collector(true));
   });
 
   const cut: [string, (text: string) => string, string][] = [
@@ -108,7 +137,7 @@ describe('the snapshot format', () => {
   for (const [description, damage, fragment] of cut) {
     test(`${description} is refused, naming the byte offset`, async () => {
       const text = (await encoded(3, SAMPLE)).toString();
-      assertCorrupt(() => readSnapshot(Buffer.from(damage(text)), FILE, 'sessions', collector()), fragment);
+      await assertCorrupt(Buffer.from(damage(text)), fragment);
     });
   }
 
@@ -120,8 +149,8 @@ describe('the snapshot format', () => {
     ['an item the store refuses', '{"version":1,"families":[{"id":"f"},{}],"refreshTokens":[],"deniedAccessTokens":[]}', 'holds an invalid entry, item 1 of "families" (an item needs an "id")'],
   ];
   for (const [description, text, fragment] of refused) {
-    test(`a document in another layout with ${description} is refused`, () => {
-      assertCorrupt(() => readSnapshot(Buffer.from(text), FILE, 'sessions', collector(true)), fragment);
+    test(`a document in another layout with ${description} is refused`, async () => {
+      await assertCorrupt(Buffer.from(text), fragment, collector(true));
     });
   }
 });
