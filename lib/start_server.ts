@@ -26,8 +26,7 @@ import { DeviceTokens } from './auth/device_tokens.ts';
 import { JsonUserStore } from './storage/user_store.ts';
 import { prepareDataDir } from './storage/data_dir.ts';
 import { ConfigError, type Config } from './config.ts';
-import { describeDatabase } from './storage/postgres/database.ts';
-import { openPostgres } from './storage/postgres/open.ts';
+import type { PostgresOptions, PostgresStorage } from './storage/postgres/open.ts';
 
 export const PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
 
@@ -114,6 +113,14 @@ async function openFiles(dataDir: string, options: { secret: Uint8Array; clock: 
   return { users, sessions };
 }
 
+/** PostgreSQL, loaded only when `DATABASE_URL` asks for it: the embedded store never needs its client. */
+async function openDatabase(url: string, options: PostgresOptions, log: Logger): Promise<PostgresStorage> {
+  const [{ openPostgres }, { describeDatabase }] = await Promise.all([import('./storage/postgres/open.ts'), import('./storage/postgres/database.ts')]);
+  const database = await openPostgres(url, options);
+  log.info(`Storage: PostgreSQL at ${describeDatabase(url)}`);
+  return database;
+}
+
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const log = options.log ?? createLogger();
   const clock = options.clock ?? systemClock;
@@ -122,8 +129,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const tls = await loadOrCreateCertificate(config.tlsCertFile, config.tlsKeyFile, log);
   const secret = config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir));
   // DATABASE_URL: users and sessions shared with every other instance (docs/instances.md).
-  const database = config.databaseUrl === undefined ? undefined : await openPostgres(config.databaseUrl, { secret, clock, lifetimes: options.lifetimes });
-  if (config.databaseUrl !== undefined) log.info(`Storage: PostgreSQL at ${describeDatabase(config.databaseUrl)}`);
+  const database = config.databaseUrl === undefined ? undefined : await openDatabase(config.databaseUrl, { secret, clock, lifetimes: options.lifetimes }, log);
   const stores = database ?? (await openFiles(config.dataDir, { secret, clock, lifetimes: options.lifetimes, fs: options.fs, log }));
   const services: Services = {
     users: stores.users,
