@@ -54,8 +54,8 @@ export async function encodeSnapshot(seq: number, lists: Readonly<Record<string,
   return chunks;
 }
 
-/** Bytes read at a time: small enough that each piece is young garbage the next collection frees at once. */
-const CHUNK_BYTES = 64 * 1024;
+/** Bytes read at a time, into one buffer reused for the whole file. */
+const CHUNK_BYTES = 1 << 20;
 
 /**
  * Hands every item of the snapshot `file` to `store`; resolves with its sequence number, or `undefined`
@@ -85,22 +85,25 @@ export async function readSnapshot(
     }
     const lines = new LayoutReader(file, store);
     let position = 0;
-    let carried = Buffer.alloc(0); // a line cut by the end of the last chunk
+    let carried: Buffer | undefined; // the start of a line cut by the end of the last chunk
     while (bytesRead > 0) {
       const piece = chunk.subarray(0, bytesRead);
       let lineStart = 0;
       for (let newline = piece.indexOf(0x0a); newline !== -1; newline = piece.indexOf(0x0a, lineStart)) {
-        const offset = position - carried.length + lineStart;
-        const line = carried.length === 0 ? piece.toString('utf8', lineStart, newline) : Buffer.concat([carried, piece.subarray(0, newline)]).toString('utf8');
-        carried = Buffer.alloc(0);
-        lines.line(line, offset);
+        if (carried === undefined) {
+          lines.line(piece.toString('utf8', lineStart, newline), position + lineStart);
+        } else {
+          lines.line(Buffer.concat([carried, piece.subarray(0, newline)]).toString('utf8'), position - carried.length);
+          carried = undefined;
+        }
         lineStart = newline + 1;
       }
-      carried = Buffer.concat([carried, piece.subarray(lineStart)]);
+      const rest = piece.subarray(lineStart);
+      if (rest.length > 0) carried = carried === undefined ? Buffer.from(rest) : Buffer.concat([carried, rest]);
       position += bytesRead;
       ({ bytesRead } = await handle.read(chunk, 0, chunkBytes, position));
     }
-    if (carried.length > 0) lines.line(carried.toString('utf8'), position - carried.length); // no final newline
+    if (carried !== undefined) lines.line(carried.toString('utf8'), position - carried.length); // no final newline
     lines.end(position);
     return { seq: Number(header[1]), legacy: false, bytes: position };
   } finally {

@@ -74,7 +74,7 @@ export class JsonUserStore implements UserStore {
     store.#journal = await Journal.open(
       {
         lists: ['users'],
-        load: (_list, item) => store.#apply({ op: 'add', user: checkUser(item) }),
+        load: (_list, item) => store.#add(checkUser(item)),
         replay: (record) => store.#apply(toChange(record)),
         // Users in sign-up order: a Map keeps insertion order, and a replaced user keeps its place.
         capture: () => ({ users: [...store.#byId.values()] }),
@@ -131,15 +131,7 @@ export class JsonUserStore implements UserStore {
   #apply(change: UserChange): () => void {
     if (change.op === 'add') {
       const { user } = change;
-      const key = usernameKey(user.username); // once: 100,000 users are loaded at every start
-      const holder = this.#byKey.get(key);
-      if (this.#byId.has(user.id) || holder?.username === user.username || this.#byExactName.has(user.username)) {
-        throw new Error(`user "${user.username}" is already there`);
-      }
-      this.#byId.set(user.id, user);
-      // An earlier user holding the key keeps it: this one is found by its exact name (see `#byExactName`).
-      if (holder === undefined) this.#byKey.set(key, user);
-      else this.#byExactName.set(user.username, user);
+      const key = this.#add(user);
       return () => {
         this.#byId.delete(user.id);
         if (this.#byExactName.get(user.username) === user) this.#byExactName.delete(user.username);
@@ -150,6 +142,20 @@ export class JsonUserStore implements UserStore {
     if (old === undefined) throw new Error(`no user ${change.id}`);
     this.#put({ ...old, passwordHash: change.passwordHash });
     return () => this.#put(old);
+  }
+
+  /** Indexes a new user; returns the key of its name. Throws if its id or its exact name is already there. */
+  #add(user: User): string {
+    const key = usernameKey(user.username); // once: 100,000 users are loaded at every start
+    const holder = this.#byKey.get(key);
+    if (this.#byId.has(user.id) || holder?.username === user.username || this.#byExactName.has(user.username)) {
+      throw new Error(`user "${user.username}" is already there`);
+    }
+    this.#byId.set(user.id, user);
+    // An earlier user holding the key keeps it: this one is found by its exact name (see `#byExactName`).
+    if (holder === undefined) this.#byKey.set(key, user);
+    else this.#byExactName.set(user.username, user);
+    return key;
   }
 
   #put(user: User): void {
