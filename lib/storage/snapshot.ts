@@ -75,40 +75,60 @@ export async function readSnapshot(
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
+  let layout: LayoutReader | undefined;
+  let bytes: number;
   try {
-    const chunk = Buffer.alloc(chunkBytes);
-    let { bytesRead } = await handle.read(chunk, 0, chunkBytes, 0);
-    const header = HEADER.exec(chunk.toString('latin1', 0, Math.min(bytesRead, chunk.indexOf(0x0a) >>> 0)));
-    if (header === null) {
-      const whole = await fs.readFile(file);
-      return { ...readDocument(whole, file, name, store), bytes: whole.length };
-    }
-    const lines = new LayoutReader(file, store);
-    let position = 0;
-    let carried: Buffer | undefined; // the start of a line cut by the end of the last chunk
-    while (bytesRead > 0) {
-      const piece = chunk.subarray(0, bytesRead);
-      let lineStart = 0;
-      for (let newline = piece.indexOf(0x0a); newline !== -1; newline = piece.indexOf(0x0a, lineStart)) {
-        if (carried === undefined) {
-          lines.line(piece.toString('utf8', lineStart, newline), position + lineStart);
-        } else {
-          lines.line(Buffer.concat([carried, piece.subarray(0, newline)]).toString('utf8'), position - carried.length);
-          carried = undefined;
-        }
-        lineStart = newline + 1;
+    bytes = await eachLine(handle, chunkBytes, (line, offset) => {
+      if (layout !== undefined) {
+        layout.line(line, offset);
+        return true;
       }
-      const rest = piece.subarray(lineStart);
-      if (rest.length > 0) carried = carried === undefined ? Buffer.from(rest) : Buffer.concat([carried, rest]);
-      position += bytesRead;
-      ({ bytesRead } = await handle.read(chunk, 0, chunkBytes, position));
-    }
-    if (carried !== undefined) lines.line(carried.toString('utf8'), position - carried.length); // no final newline
-    lines.end(position);
-    return { seq: Number(header[1]), legacy: false, bytes: position };
+      // The first line tells the layout: ours, or any other, read below as one document.
+      const header = HEADER.exec(line);
+      if (header === null) return false;
+      layout = new LayoutReader(file, store, Number(header[1]));
+      return true;
+    });
   } finally {
     await handle.close();
   }
+  if (layout === undefined) {
+    const whole = await fs.readFile(file);
+    return { ...readDocument(whole, file, name, store), bytes: whole.length };
+  }
+  layout.end(bytes);
+  return { seq: layout.seq, legacy: false, bytes };
+}
+
+/**
+ * Calls `onLine` with each line of the file (without its newline) and the byte offset where it starts,
+ * reading `chunkBytes` at a time into one buffer; stops early when `onLine` returns false. Resolves
+ * with the number of bytes read.
+ */
+async function eachLine(handle: FileHandle, chunkBytes: number, onLine: (line: string, offset: number) => boolean): Promise<number> {
+  const chunk = Buffer.alloc(chunkBytes);
+  let position = 0;
+  let carried: Buffer | undefined; // the start of a line cut by the end of the last chunk
+  for (;;) {
+    const { bytesRead } = await handle.read(chunk, 0, chunkBytes, position);
+    if (bytesRead === 0) break;
+    const piece = chunk.subarray(0, bytesRead);
+    let lineStart = 0;
+    for (let newline = piece.indexOf(0x0a); newline !== -1; newline = piece.indexOf(0x0a, lineStart)) {
+      const goOn =
+        carried === undefined
+          ? onLine(piece.toString('utf8', lineStart, newline), position + lineStart)
+          : onLine(Buffer.concat([carried, piece.subarray(0, newline)]).toString('utf8'), position - carried.length);
+      if (!goOn) return position + newline + 1;
+      carried = undefined;
+      lineStart = newline + 1;
+    }
+    const rest = piece.subarray(lineStart);
+    if (rest.length > 0) carried = carried === undefined ? Buffer.from(rest) : Buffer.concat([carried, rest]); // the buffer is reused
+    position += bytesRead;
+  }
+  if (carried !== undefined) onLine(carried.toString('utf8'), position - carried.length); // no final newline
+  return position;
 }
 
 /**
@@ -118,22 +138,21 @@ export async function readSnapshot(
 class LayoutReader {
   readonly #file: string;
   readonly #store: SnapshotLists;
-  #started = false;
+  /** The sequence number the first line gave. */
+  readonly seq: number;
   /** Index in `lists` of the list being read; past the last once the document has ended. */
   #list = 0;
   #inItems = false;
   #lastItemRead = false;
 
-  constructor(file: string, store: SnapshotLists) {
+  constructor(file: string, store: SnapshotLists, seq: number) {
     this.#file = file;
     this.#store = store;
+    this.seq = seq;
   }
 
+  /** Takes the next line after the first, or throws `CorruptFileError`. */
   line(text: string, offset: number): void {
-    if (!this.#started) {
-      this.#started = true; // the first line, already checked
-      return;
-    }
     const lists = this.#store.lists;
     const list = lists[this.#list];
     if (list === undefined) throw this.#damaged(offset, 'more after the end of the document');

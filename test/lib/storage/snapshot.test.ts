@@ -84,6 +84,9 @@ describe('the snapshot format', () => {
       assert.equal((await read(bytes, reader, chunkBytes))?.seq, 41);
       assert.deepEqual(reader.items, SAMPLE_ITEMS, `${chunkBytes} bytes at a time`);
     }
+    // Still line by line with tiny pieces: damage is named by its line, not by a parse of the whole.
+    const damaged = Buffer.from(bytes.toString().replace('"expiresAt":3}', '"expiresAt":'));
+    await assert.rejects(read(damaged, collector(), 3), /is damaged at byte \d+ \(not a "refreshTokens" item\)/);
   });
 
   test('no file is no snapshot yet', async () => {
