@@ -141,6 +141,7 @@ describe('JsonSessionStore: a sessions.json missing one of its lists', () => {
   for (const [missing, text] of [
     ['families', '{"version":1,"refreshTokens":[],"deniedAccessTokens":[]}'],
     ['refreshTokens', '{"version":1,"families":[],"deniedAccessTokens":[]}'],
+    ['deniedAccessTokens', '{"version":2,"seq":0,"families":[],"refreshTokens":[]}'],
   ] as const) {
     test(`open() refuses a sessions.json without ${missing}, naming the file, and leaves it untouched`, async () => {
       const dataDir = await mkdtemp(path.join(tmpdir(), 'session-store-test-'));
