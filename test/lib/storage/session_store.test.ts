@@ -34,6 +34,18 @@ describe('JsonSessionStore', () => {
     return (await Promise.all(names.map((name) => readFile(path.join(dataDir, name), 'utf8')))).join('\n');
   };
 
+  test('size counts the sessions held (what the start-up line reports): a login adds one, a logout takes it away, a restart keeps them', async () => {
+    const store = await open();
+    assert.equal(store.size, 0);
+    const first = await store.start('user-1');
+    await store.start('user-2');
+    assert.equal(store.size, 2);
+    await store.end(first.sessionId, { jti: 'jti-1', exp: Math.floor(now / 1000) + 60 });
+    assert.equal(store.size, 1);
+    await store.close();
+    assert.equal((await open()).size, 1);
+  });
+
   test('isActive() is false once the session\'s newest refresh token has expired: nothing can refresh it after 7 days', async () => {
     const store = await open();
     const idle = await store.start('user-1');
