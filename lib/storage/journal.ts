@@ -58,7 +58,7 @@ export interface JournalOwner extends SnapshotLists {
   /** Applies one replayed record; throws (any error) when it is not a record the store knows. */
   replay(record: JournalRecord): void;
   /**
-   * The whole state as lists of items, each written on its own line, keyed and ordered as `lists`.
+   * The whole state as lists of items, each written on its own line, one for each name in `lists`.
    * Called synchronously, it must only copy references (the items are never changed in place, only
    * replaced), so it is cheap.
    */
@@ -380,7 +380,7 @@ export class Journal {
       this.#journalBytes += journalBytesBefore;
       return; // the journals still hold everything; the next compaction tries again
     }
-    const chunks = await encodeSnapshot(seq, lists);
+    const chunks = await encodeSnapshot(seq, this.#owner.lists, lists);
     // Steps 2 and 3: temp file, fsync, rename, fsync the folder.
     try {
       await replaceFile(this.#fs, this.snapshotPath, chunks);

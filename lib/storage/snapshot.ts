@@ -36,13 +36,16 @@ const ITEMS_PER_SLICE = 2_000;
 const HEADER = /^\{"version":2,"seq":(0|[1-9]\d{0,15}),$/;
 
 /**
- * The snapshot's bytes, a slice of items at a time, giving the event loop back in between, so that
- * requests keep being served while a large store is written out.
+ * The snapshot's bytes: the lists named by `names`, in that order (the order `readSnapshot` expects),
+ * a slice of items at a time, giving the event loop back in between, so that requests keep being
+ * served while a large store is written out.
  */
-export async function encodeSnapshot(seq: number, lists: Readonly<Record<string, readonly unknown[]>>): Promise<Buffer[]> {
+export async function encodeSnapshot(seq: number, names: readonly string[], lists: Readonly<Record<string, readonly unknown[]>>): Promise<Buffer[]> {
   const chunks: Buffer[] = [Buffer.from(`{"version":2,"seq":${seq}`)];
-  for (const [key, items] of Object.entries(lists)) {
-    chunks.push(Buffer.from(`,\n${JSON.stringify(key)}:[`));
+  for (const name of names) {
+    const items = lists[name];
+    if (items === undefined) throw new Error(`Cannot write a snapshot: no "${name}" list was captured`);
+    chunks.push(Buffer.from(`,\n${JSON.stringify(name)}:[`));
     for (let start = 0; start < items.length; start += ITEMS_PER_SLICE) {
       const lines = items.slice(start, start + ITEMS_PER_SLICE).map((item) => JSON.stringify(item));
       chunks.push(Buffer.from(`${start === 0 ? '\n' : ',\n'}${lines.join(',\n')}`));

@@ -39,7 +39,7 @@ function collector(strict = false): SnapshotLists & { items: [string, unknown][]
 }
 
 async function encoded(seq: number, lists: Record<string, unknown[]>): Promise<Buffer> {
-  return Buffer.concat(await encodeSnapshot(seq, lists));
+  return Buffer.concat(await encodeSnapshot(seq, LISTS, lists));
 }
 
 const SAMPLE = {
@@ -87,6 +87,10 @@ describe('the snapshot format', () => {
     // Still line by line with tiny pieces: damage is named by its line, not by a parse of the whole.
     const damaged = Buffer.from(bytes.toString().replace('"expiresAt":3}', '"expiresAt":'));
     await assert.rejects(read(damaged, collector(), 3), /is damaged at byte \d+ \(not a "refreshTokens" item\)/);
+  });
+
+  test('a list the store failed to capture stops the snapshot rather than write it without', async () => {
+    await assert.rejects(encodeSnapshot(1, LISTS, { families: [], refreshTokens: [] }), /no "deniedAccessTokens" list was captured/);
   });
 
   test('no file is no snapshot yet', async () => {
