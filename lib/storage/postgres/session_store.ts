@@ -19,7 +19,15 @@ import {
   type SessionLifetimes,
   type SessionStore,
 } from '../session_store.ts';
-import { MAX_SESSIONS_PER_USER, SPENT_TOKENS_KEPT, hashToken as sha256, secondsUntil, successorOf } from '../session_rules.ts';
+import {
+  MAX_SESSIONS_PER_USER,
+  SPENT_TOKENS_KEPT,
+  hashToken as sha256,
+  judgeRefresh,
+  secondsUntil,
+  successorOf,
+  type RefreshRecord,
+} from '../session_rules.ts';
 import { millis, storing, type Sql, type Transaction } from './database.ts';
 import { announce, type SessionEvent, type SessionEventFeed } from './session_events.ts';
 
@@ -160,29 +168,34 @@ export class PostgresSessionStore implements SessionStore {
           WHERE session_id = ${session.id} AND hash IN (${hash}, ${successorHash})`;
         const token = tokens.find((row) => row.hash === hash);
         const next = tokens.find((row) => row.hash === successorHash);
-        if (token === undefined) return { refused: 'unknown' };
         const sessionExpiresAt = millis(session.expires_at);
-        if (now >= millis(token.expires_at) || now >= sessionExpiresAt) return { refused: 'expired' };
+        const family = { id: session.id, userId: session.user_id, expiresAt: sessionExpiresAt };
         const issued = (expiresAt: number): Outcome => ({
           issued: { userId: session.user_id, sessionId: session.id, refreshToken: successor, maxAgeSeconds: secondsUntil(expiresAt, now) },
           session: { userId: session.user_id, expiresAt: sessionExpiresAt },
         });
 
-        if (token.rotated_at !== null) {
-          if (next === undefined) return { refused: 'unknown' };
-          const successorUnused = next.rotated_at === null;
-          if (successorUnused || now - millis(token.rotated_at) <= this.lifetimes.graceMs) return issued(millis(next.expires_at));
-          await this.#endSessions(tx, [session.id]);
-          return { refused: 'reused', endedId: session.id };
+        // The same rules as the embedded store, on the rows as they are now that the session is locked.
+        const verdict = judgeRefresh(token && asRecord(token, session.id), family, next && asRecord(next, session.id), now, this.lifetimes);
+        switch (verdict.kind) {
+          case 'refuse':
+            return { refused: verdict.reason };
+          case 'revoke':
+            await this.#endSessions(tx, [session.id]);
+            return { refused: 'reused', endedId: session.id };
+          case 'repeat':
+            return next === undefined ? { refused: 'unknown' } : issued(millis(next.expires_at));
+          case 'rotate':
+            break;
         }
-
+        const seq = token!.seq; // a verdict to rotate means the token is there
         const nextExpiresAt = Math.min(now + this.lifetimes.refreshMs, sessionExpiresAt);
         await tx`UPDATE refresh_tokens SET rotated_at = ${now} WHERE hash = ${hash}`;
         await tx`
           INSERT INTO refresh_tokens (hash, session_id, seq, expires_at)
-          VALUES (${successorHash}, ${session.id}, ${token.seq + 1}, ${nextExpiresAt})`;
+          VALUES (${successorHash}, ${session.id}, ${seq + 1}, ${nextExpiresAt})`;
         // The current token and the 8 spent before it are kept; older ones are forgotten.
-        await tx`DELETE FROM refresh_tokens WHERE session_id = ${session.id} AND seq < ${token.seq + 1 - SPENT_TOKENS_KEPT}`;
+        await tx`DELETE FROM refresh_tokens WHERE session_id = ${session.id} AND seq < ${seq + 1 - SPENT_TOKENS_KEPT}`;
         return issued(nextExpiresAt);
       }),
     );
@@ -347,6 +360,12 @@ export class PostgresSessionStore implements SessionStore {
 }
 
 /** What identifies one notice among those in flight. */
+/** A token row in the shape the session rules read. */
+function asRecord(row: TokenRow, sessionId: string): RefreshRecord {
+  const record = { hash: row.hash, familyId: sessionId, expiresAt: millis(row.expires_at) };
+  return row.rotated_at === null ? record : { ...record, rotatedAt: millis(row.rotated_at) };
+}
+
 function echoKey(event: SessionEvent): string {
   switch (event.kind) {
     case 'started':
