@@ -17,9 +17,9 @@ export const DENO = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'deno');
 /** napi-rs's loader reads it to tell glibc Linux from musl Linux, and so which addon to load. */
 const LDD = '/usr/bin/ldd';
 
-/** `deno run <permissions> server.ts`, for the environment the server will see. */
-export async function denoRunArgs(env: NodeJS.ProcessEnv, cwd = process.cwd()): Promise<string[]> {
-  return ['run', ...(await denoPermissions(env, cwd)), path.join(PROJECT_ROOT, 'server.ts')];
+/** `deno run <permissions> server.ts` (or `script`: another script and its arguments), for the environment the server will see. */
+export async function denoRunArgs(env: NodeJS.ProcessEnv, cwd = process.cwd(), script = [path.join(PROJECT_ROOT, 'server.ts')]): Promise<string[]> {
+  return ['run', ...(await denoPermissions(env, cwd)), ...script];
 }
 
 /** One flag per kind of access; docs/deno.md says why each is needed. */

@@ -118,11 +118,12 @@ const STARTUP_LIMIT_MS = 60_000;
 export async function launchServer(options: LaunchOptions = {}): Promise<LaunchedServer> {
   const root = options.dir ?? (await makeTempDir());
   const env = { ...process.env, ...serverEnv(root, options.env ?? {}) };
-  const script = options.startOptions === undefined ? [] : [START_WITH_OPTIONS, JSON.stringify(options.startOptions)];
+  // server.ts itself, or a script that starts it with options the environment cannot carry.
+  const script = options.startOptions === undefined ? [path.join(PROJECT_ROOT, 'server.ts')] : [START_WITH_OPTIONS, JSON.stringify(options.startOptions)];
   const [runtime, runtimeArgs] =
     options.runtime === 'deno'
-      ? [DENO, script.length === 0 ? await denoRunArgs(env, PROJECT_ROOT) : [...(await denoRunArgs(env, PROJECT_ROOT)).slice(0, -1), ...script]]
-      : [process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', ...(script.length === 0 ? ['server.ts'] : script)]];
+      ? [DENO, await denoRunArgs(env, PROJECT_ROOT, script)]
+      : [process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', ...script]];
   const [command, args] =
     options.descriptors === undefined ? [runtime, runtimeArgs] : ['prlimit', [`--nofile=${options.descriptors}:${options.descriptors}`, '--', runtime, ...runtimeArgs]];
   const logFd = options.logFile === undefined ? undefined : openLog(options.logFile);
