@@ -111,7 +111,11 @@ export async function readSnapshot(
 async function eachLine(handle: FileHandle, chunkBytes: number, onLine: (line: string, offset: number) => boolean): Promise<number> {
   const chunk = Buffer.alloc(chunkBytes);
   let position = 0;
-  let carried: Buffer | undefined; // the start of a line cut by the end of the last chunk
+  // The start of a line cut by the end of the chunk, in copies (the chunk is reused): joined once, when
+  // its newline comes, so a line longer than many chunks is not copied again at each one.
+  let carried: Buffer[] = [];
+  let carriedBytes = 0;
+  const restOfLine = (end: Buffer) => Buffer.concat([...carried, end]).toString('utf8');
   for (;;) {
     const { bytesRead } = await handle.read(chunk, 0, chunkBytes, position);
     if (bytesRead === 0) break;
@@ -119,18 +123,21 @@ async function eachLine(handle: FileHandle, chunkBytes: number, onLine: (line: s
     let lineStart = 0;
     for (let newline = piece.indexOf(0x0a); newline !== -1; newline = piece.indexOf(0x0a, lineStart)) {
       const goOn =
-        carried === undefined
+        carriedBytes === 0
           ? onLine(piece.toString('utf8', lineStart, newline), position + lineStart)
-          : onLine(Buffer.concat([carried, piece.subarray(0, newline)]).toString('utf8'), position - carried.length);
+          : onLine(restOfLine(piece.subarray(0, newline)), position - carriedBytes);
       if (!goOn) return position + newline + 1;
-      carried = undefined;
+      carried = [];
+      carriedBytes = 0;
       lineStart = newline + 1;
     }
-    const rest = piece.subarray(lineStart);
-    if (rest.length > 0) carried = carried === undefined ? Buffer.from(rest) : Buffer.concat([carried, rest]); // the buffer is reused
+    if (lineStart < bytesRead) {
+      carried.push(Buffer.from(piece.subarray(lineStart)));
+      carriedBytes += bytesRead - lineStart;
+    }
     position += bytesRead;
   }
-  if (carried !== undefined) onLine(carried.toString('utf8'), position - carried.length); // no final newline
+  if (carriedBytes > 0) onLine(restOfLine(Buffer.alloc(0)), position - carriedBytes); // no final newline
   return position;
 }
 
