@@ -33,7 +33,8 @@ export interface SnapshotRead {
 /** Items serialised per turn of the event loop while a snapshot is written in the background. */
 const ITEMS_PER_SLICE = 2_000;
 
-const HEADER = /^\{"version":2,"seq":(0|[1-9]\d{0,15}),$/;
+/** The first line of the layout below; 15 digits at most, so the number is exact in a double. */
+const HEADER = /^\{"version":2,"seq":(0|[1-9]\d{0,14}),$/;
 
 /**
  * The snapshot's bytes: the lists named by `names`, in that order (the order `readSnapshot` expects),
@@ -208,7 +209,7 @@ class LayoutReader {
   }
 }
 
-/** Any other layout: the whole file as one JSON document, as version 1 wrote it (small files). */
+/** Any other layout: the whole file as one JSON document, as version 1 wrote it. */
 function readDocument(bytes: Buffer, file: string, name: string, store: SnapshotLists): SnapshotRead {
   let document: Record<string, unknown> | null;
   try {
