@@ -22,6 +22,16 @@ type FaultPoint = 'write' | 'fsync';
 /** The fault to raise next, on writes of one store's files; `undefined` when the disk is healthy. */
 let fault: { at: FaultPoint; file: 'users' | 'sessions'; code: string } | undefined;
 
+/** Runs `request` with `armed` raised on the disk, and the disk healthy again after, whatever happens. */
+async function withFault<T>(armed: NonNullable<typeof fault>, request: () => Promise<T>): Promise<T> {
+  fault = armed;
+  try {
+    return await request();
+  } finally {
+    fault = undefined;
+  }
+}
+
 function failure(code: string, syscall: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${code}: injected failure, ${syscall}`), { code, syscall });
 }
@@ -101,12 +111,7 @@ describe('a sign-up whose users journal write fails', () => {
       const username = `bob-${at}`;
       const before = await readState('users');
 
-      fault = { at, file: 'users', code };
-      try {
-        assertUnavailable(await client.send('POST', '/signup', FORM, credentials(username)));
-      } finally {
-        fault = undefined;
-      }
+      assertUnavailable(await withFault({ at, file: 'users', code }, () => client.send('POST', '/signup', FORM, credentials(username))));
 
       assert.equal(await readState('users'), before);
       assert.deepEqual(await tempFiles(), []);
@@ -120,24 +125,13 @@ describe('a sign-up whose users journal write fails', () => {
 
 test('a login whose sessions journal write fails gets 503 and no cookie, then works again', async () => {
   const before = await readState('sessions');
-  fault = { at: 'fsync', file: 'sessions', code: 'EIO' };
-  try {
-    assertUnavailable(await client.send('POST', '/login', FORM, credentials('alice')));
-  } finally {
-    fault = undefined;
-  }
+  assertUnavailable(await withFault({ at: 'fsync', file: 'sessions', code: 'EIO' }, () => client.send('POST', '/login', FORM, credentials('alice'))));
   assert.equal(await readState('sessions'), before);
   assert.equal((await client.send('POST', '/login', FORM, credentials('alice'))).status, 303);
 });
 
 test('a sign-up whose sessions journal write fails says the account was made, and the new user can sign in', async () => {
-  fault = { at: 'write', file: 'sessions', code: 'EIO' };
-  let response;
-  try {
-    response = await client.send('POST', '/signup', FORM, credentials('half-way'));
-  } finally {
-    fault = undefined;
-  }
+  const response = await withFault({ at: 'write', file: 'sessions', code: 'EIO' }, () => client.send('POST', '/signup', FORM, credentials('half-way')));
   assert.equal(response.status, 503);
   assert.deepEqual(JSON.parse(response.body), { error: 'Your account was created, but signing you in failed: sign in shortly' });
   assert.equal(response.headers['set-cookie'], undefined);
@@ -147,13 +141,7 @@ test('a sign-up whose sessions journal write fails says the account was made, an
 test('a refresh whose sessions journal write fails is a plain 503 page, not "sign in again"', async () => {
   const browser = server.browser();
   await browser.navigate('POST', '/login', { form: { username: 'alice', password: PASSWORD } });
-  fault = { at: 'fsync', file: 'sessions', code: 'EIO' };
-  let response;
-  try {
-    response = await browser.request('GET', '/refresh?next=/order');
-  } finally {
-    fault = undefined;
-  }
+  const response = await withFault({ at: 'fsync', file: 'sessions', code: 'EIO' }, () => browser.request('GET', '/refresh?next=/order'));
   assert.equal(response.status, 503);
   assert.match(response.body, /<h1>503 Service Unavailable<\/h1>/);
   assert.doesNotMatch(response.body, /Please sign in/);
@@ -164,13 +152,7 @@ test('a correct login whose hash upgrade cannot be written still signs in; the u
   // A user whose hash was made under weaker parameters than the server's, so a login upgrades it.
   const weak = await hash(PASSWORD, { memoryCost: 64, timeCost: 1, parallelism: 1 });
   const user = await server.running.services.users.add('old-hash', weak);
-  fault = { at: 'fsync', file: 'users', code: 'EIO' };
-  let response;
-  try {
-    response = await client.send('POST', '/login', FORM, credentials('old-hash'));
-  } finally {
-    fault = undefined;
-  }
+  const response = await withFault({ at: 'fsync', file: 'users', code: 'EIO' }, () => client.send('POST', '/login', FORM, credentials('old-hash')));
   assert.equal(response.status, 303, 'the password was right: the failed upgrade is not the user\'s problem');
   assert.ok(response.headers['set-cookie']);
   assert.equal((await server.running.services.users.findById(user.id))?.passwordHash, weak, 'the old hash stays');
