@@ -2,9 +2,9 @@
  * Starts the HTTPS server: configuration, certificate, stores, routes, listen, and a clean shutdown.
  * The same file runs under Node (`npm start`, with tsx's loader) and Deno (`npm run start:deno`).
  */
-import { ConfigError, readConfig } from './lib/config.ts';
-import { CorruptFileError } from './lib/storage/durable_file.ts';
+import { readConfig } from './lib/config.ts';
 import { startServer } from './lib/start_server.ts';
+import { ConfigError, CorruptFileError } from './lib/errors.ts';
 
 try {
   const running = await startServer(readConfig(process.env));
@@ -19,7 +19,10 @@ try {
       stopping = true;
       console.log(`${signal}: finishing requests in flight, then stopping`);
       running.close().then(
-        () => process.exit(0),
+        () => {
+          console.log('Stopped: requests in flight answered, storage closed');
+          process.exit(0);
+        },
         (error: unknown) => {
           console.error('Could not stop cleanly:', error);
           process.exit(1);

@@ -7,7 +7,7 @@
  * MODE=hash hashes a fresh password each time; MODE=verify checks a password against one stored hash.
  */
 import { hash, verify } from '@node-rs/argon2';
-import { OWASP_ARGON2ID } from '../lib/auth/passwords.ts';
+import { OWASP_ARGON2ID } from '../lib/accounts/passwords.ts';
 
 const mode = process.env.MODE === 'verify' ? 'verify' : 'hash';
 const concurrency = Number(process.env.CONCURRENCY ?? 8);

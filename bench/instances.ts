@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
-import { createSelfSigned } from '../lib/http/certificate.ts';
+import { createSelfSigned } from '../lib/startup/certificate.ts';
 import { load } from './load.ts';
 import { httpsRequest } from '../scripts/support/https_client.ts';
 import { cookieValue, runRawArgon2, startProject, type ProjectServer, type TlsFiles } from './processes.ts';

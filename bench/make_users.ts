@@ -50,7 +50,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.exit(2);
   }
   const { hash } = await import('@node-rs/argon2');
-  const { OWASP_ARGON2ID } = await import('../lib/auth/passwords.ts');
+  const { OWASP_ARGON2ID } = await import('../lib/accounts/passwords.ts');
   await makeUsers(dataDir, Number(count), await hash('correct horse battery staple', { ...OWASP_ARGON2ID, algorithm: 2 }));
   console.log(`Wrote ${count} users to ${path.join(dataDir, 'users.json')} (password: correct horse battery staple)`);
 }

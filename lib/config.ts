@@ -3,6 +3,7 @@
  * message that names the variable, instead of surfacing later as a confusing failure.
  */
 import path from 'node:path';
+import { ConfigError } from './errors.ts';
 
 export interface Config {
   readonly port: number;
@@ -22,12 +23,6 @@ export interface Config {
    * password, so it is never logged; `describeDatabase` gives the loggable form.
    */
   readonly databaseUrl: string | undefined;
-}
-
-/** A configuration mistake the operator must fix; the message names the variable. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  readonly code = 'ERR_CONFIG';
 }
 
 /** HMAC-SHA256 wants a key at least as long as its output (RFC 7518 §3.2). */

@@ -2,26 +2,24 @@
  * Every route of the HTTP interface (see docs/http.md), translating between HTTP and `auth/sessions.ts`.
  */
 import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { normalizePassword, usernameKey, validatePassword, validateUsername } from './accounts/credentials.ts';
+import type { User } from './accounts/store.ts';
+import { DEVICE_COOKIE, deviceCookie } from './defences/device_cookie.ts';
+import { safeNextPath } from './defences/next_path.ts';
+import { NotSignedInError, SessionNotStartedError, StorageError, UsernameTakenError } from './errors.ts';
+import { requireField } from './http/body.ts';
+import { formatCookieAttributes, parseCookies } from './http/cookies.ts';
 import type { RequestContext, Route } from './http/listener.ts';
-import { AUTH_FAILURE_MESSAGES, authenticate, endSession, refreshSession, startSession } from './auth/sessions.ts';
-import type { Services } from './services.ts';
-import { readFields, requireField } from './http/body.ts';
-import { parseCookies } from './cookies/cookies.ts';
-import { normalizePassword, usernameKey, validatePassword, validateUsername } from './auth/credentials.ts';
-import { StorageError } from './storage/durable_file.ts';
-import { HttpError, type HttpErrorOptions } from './http/http_error.ts';
-import { LruMap } from './support/lru_map.ts';
-import { safeNextPath } from './auth/next_path.ts';
-import { loginPage, orderPage, signInAgainPage, type OrderExplanation } from './pages/pages.ts';
-import { SignupPage } from './pages/signup_page.ts';
 import { NO_STORE, htmlReply, noContent, seeOther, type Reply } from './http/reply.ts';
 import { Router } from './http/router.ts';
-import { RefreshError } from './storage/session_store.ts';
-import { ACCESS_COOKIE, CLEAR_REFRESH_COOKIE, REFRESH_COOKIE, accessCookie, readSessionCookie } from './cookies/session_cookies.ts';
-import { DEVICE_COOKIE, deviceCookie } from './cookies/device_cookie.ts';
 import { matchesEtag, type StaticFile } from './http/static_files.ts';
-import { ISSUER, type AccessClaims } from './auth/access_tokens.ts';
-import { UsernameTakenError, type User } from './storage/user_store.ts';
+import { loginPage, orderPage, signInAgainPage, type OrderExplanation } from './pages/pages.ts';
+import { SignupPage } from './pages/signup_page.ts';
+import type { Services } from './services.ts';
+import type { AccessClaims } from './sessions/access_tokens.ts';
+import { ACCESS_COOKIE, ACCESS_COOKIE_ATTRIBUTES, REFRESH_COOKIE, readSessionCookie } from './sessions/cookies.ts';
+import { AUTH_FAILURE_MESSAGES, authenticate, endSession, refreshSession, startSession } from './sessions/sessions.ts';
+import { LruMap } from './support/lru_map.ts';
 
 export function buildRouter(services: Services, staticFiles: ReadonlyMap<string, StaticFile>): Router<Route> {
   const router = new Router<Route>();
@@ -37,15 +35,10 @@ export function buildRouter(services: Services, staticFiles: ReadonlyMap<string,
   return router;
 }
 
-function clientAddress(ctx: RequestContext): string {
-  return ctx.req.socket.remoteAddress ?? 'unknown';
-}
-
 function signup(services: Services, page: SignupPage): Route {
   return {
-    async handle(ctx) {
-      services.attempts.take(clientAddress(ctx));
-      const fields = (ctx.fields = await readFields(ctx.req));
+    takesForm: true,
+    async handle({ fields }) {
       const username = validateUsername(requireField(fields, 'username'));
       const password = validatePassword(requireField(fields, 'password'));
       // Checked before hashing so a taken name costs no argon2 work; checked again, atomically, on add.
@@ -57,36 +50,18 @@ function signup(services: Services, page: SignupPage): Route {
       // The user is on disk now; only then does the browser get a cookie that says it exists.
       const cookies = await startSession(services, user).catch((error: unknown) => {
         // The account exists, so "try again" would only meet a 409: say what did happen instead.
-        throw error instanceof StorageError
-          ? new HttpError(503, 'Your account was created, but signing you in failed: sign in shortly', { cause: error, headers: { 'Retry-After': '5' } })
-          : error;
+        throw error instanceof StorageError ? new SessionNotStartedError('Your account was created, but signing you in failed: sign in shortly', { cause: error }) : error;
       });
       // The browser that chose the password is trusted to keep trying it while others guess at it.
       const device = deviceCookie(services.devices.issue(usernameKey(username)));
       return seeOther('/order', { 'Set-Cookie': [...cookies, device], ...NO_STORE });
     },
-    errorPage: (error, ctx) => page.filled({ error: error.message, field: error.field, username: ctx.fields?.username }),
+    errorPage: (error, { fields }) => page.filled({ error: error.message, field: error.field, username: fields.username }),
   };
 }
 
-function usernameTaken(username: string): HttpError {
-  return new HttpError(409, `The username "${username}" is taken: choose another`, { field: 'username' });
-}
-
-/**
- * The challenge every 401 carries. RFC 9110 §15.5.2: a 401 "MUST send a WWW-Authenticate header field
- * containing at least one challenge applicable to the target resource". No registered scheme
- * (IANA's HTTP Authentication Scheme Registry) describes "sign in with a form, get a cookie", so this
- * uses the `Cookie` scheme of draft-broyer-http-cookie-auth (an expired draft, never a standard): it
- * names the form that signs in and the cookie that carries the session, which is what a client needs
- * to know. Browsers only prompt for schemes they implement (Basic, Digest, ...), so this unknown one
- * shows no login dialog: the page in the body is what a person sees.
- */
-const SIGN_IN_CHALLENGE = `Cookie realm="${ISSUER}", form-action="/login", cookie-name="${ACCESS_COOKIE}"`;
-
-/** A 401 with its challenge: every "not signed in" answer is made here. */
-function signInRequired(message: string, options: HttpErrorOptions = {}): HttpError {
-  return new HttpError(401, message, { ...options, headers: { ...options.headers, 'WWW-Authenticate': SIGN_IN_CHALLENGE } });
+function usernameTaken(username: string): UsernameTakenError {
+  return new UsernameTakenError(`The username "${username}" is taken: choose another`);
 }
 
 /** One message for unknown user and wrong password, so a login form cannot tell who has an account. */
@@ -94,9 +69,8 @@ const LOGIN_FAILED = 'Wrong username or password';
 
 function login(services: Services): Route {
   return {
-    async handle(ctx) {
-      services.attempts.take(clientAddress(ctx));
-      const fields = (ctx.fields = await readFields(ctx.req));
+    takesForm: true,
+    async handle({ req, fields }) {
       const next = safeNextPath(fields.next);
       const username = requireField(fields, 'username');
       const password = normalizePassword(requireField(fields, 'password'));
@@ -104,14 +78,14 @@ function login(services: Services): Route {
       // A browser that signed in to this account before is limited on its own; everyone else shares
       // the account's count. Reserved before the password is checked, so guesses sent in parallel are
       // counted as they arrive.
-      const device = services.devices.verify(readSessionCookie(ctx.req.headers.cookie, DEVICE_COOKIE), account);
+      const device = services.devices.verify(readSessionCookie(req.headers.cookie, DEVICE_COOKIE), account);
       const attempt = services.backoff.reserve(account, device);
 
       const user = await checkPassword(services, username, password).catch((error: unknown) => {
         attempt.abandoned(); // no password was checked (a 503 from the hasher or the disk): not a failure
         throw error;
       });
-      if (user === undefined) throw signInRequired(LOGIN_FAILED); // the attempt stays counted
+      if (user === undefined) throw new NotSignedInError(LOGIN_FAILED); // the attempt stays counted
       attempt.succeeded();
       if (services.passwords.needsRehash(user.passwordHash)) {
         // The only moment the server sees the password again: upgrade a hash made under older parameters.
@@ -125,13 +99,13 @@ function login(services: Services): Route {
       const cookies = [...(await startSession(services, user)), deviceCookie(services.devices.issue(account))];
       return seeOther(next, { 'Set-Cookie': cookies, ...NO_STORE });
     },
-    errorPage: (error, ctx) =>
+    errorPage: (error, { fields }) =>
       loginPage({
         error: error.message,
         field: error.field,
-        bothFieldsInvalid: error.status === 401,
-        username: ctx.fields?.username,
-        next: safeNextPath(ctx.fields?.next),
+        bothFieldsInvalid: error.code === 'ERR_NOT_SIGNED_IN',
+        username: fields.username,
+        next: safeNextPath(fields.next),
       }),
   };
 }
@@ -161,7 +135,7 @@ function order(services: Services): Route {
       if ('failure' in auth) {
         // A script can handle a 401 itself (POST /refresh). A browser cannot, so it is sent on a round
         // trip through /refresh: a missing cookie usually means the browser dropped an expired one.
-        if (ctx.wantsJson) throw signInRequired(AUTH_FAILURE_MESSAGES[auth.failure]);
+        if (ctx.wantsJson) throw new NotSignedInError(AUTH_FAILURE_MESSAGES[auth.failure]);
         return seeOther('/refresh?next=/order', NO_STORE);
       }
       const cacheKey = cookieHeader ?? ''; // never empty here: authentication found the access cookie in it
@@ -182,12 +156,11 @@ function order(services: Services): Route {
  */
 function explainOrder(cookieHeader: string | undefined, claims: AccessClaims): OrderExplanation {
   const token = readSessionCookie(cookieHeader, ACCESS_COOKIE) ?? '';
-  const [, ...attributes] = accessCookie('x', claims.exp - claims.iat).split('; ');
   return {
     cookieNames: Object.keys(parseCookies(cookieHeader)),
     jwtHeader: decodeProtectedHeader(token),
     jwtClaims: decodeJwt(token),
-    cookieAttributes: attributes,
+    cookieAttributes: formatCookieAttributes({ ...ACCESS_COOKIE_ATTRIBUTES, maxAge: claims.exp - claims.iat }),
   };
 }
 
@@ -198,19 +171,9 @@ function explainOrder(cookieHeader: string | undefined, claims: AccessClaims): O
 function refresh(services: Services, success: 'redirect' | 'no-content'): Route {
   return {
     async handle(ctx) {
-      services.addressRefreshes.take(clientAddress(ctx));
       const token = readSessionCookie(ctx.req.headers.cookie, REFRESH_COOKIE);
-      if (token === undefined) throw signInRequired('Your session has ended: sign in again');
-      const sessionId = services.sessions.sessionOf(token);
-      if (sessionId !== undefined) services.sessionRefreshes.take(sessionId);
-      let cookies: string[];
-      try {
-        cookies = await refreshSession(services, token);
-      } catch (error) {
-        if (!(error instanceof RefreshError)) throw error;
-        const message = error.reason === 'reused' ? 'This session was ended because its refresh token was used twice: sign in again' : 'Your session has ended: sign in again';
-        throw signInRequired(message, { cause: error, headers: { 'Set-Cookie': CLEAR_REFRESH_COOKIE } });
-      }
+      if (token === undefined) throw new NotSignedInError('Your session has ended: sign in again');
+      const cookies = await refreshSession(services, token);
       const headers = { 'Set-Cookie': cookies, ...NO_STORE };
       return success === 'redirect' ? seeOther(safeNextPath(ctx.query.get('next')), headers) : noContent(headers);
     },

@@ -10,12 +10,12 @@
 import { randomBytes } from 'node:crypto';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { parseArgs } from 'node:util';
-import { DEFAULT_LIFETIMES } from '../lib/storage/session_store.ts';
 import { Browser } from './browser.ts';
 import { bold, dim, green, red, yellow } from './colour.ts';
 import { base64url, decodeJwt, forge, hmac, unsigned } from './support/forge_jwt.ts';
 import { TARGET_OPTIONS, openTarget, startLocal, type Target } from './target.ts';
 import { exchange, header, openTls, rawRequest, sendFlatOut, setCookies, type HeaderList } from './support/wire.ts';
+import { DEFAULT_LIFETIMES } from '../lib/sessions/rules.ts';
 
 const { values: args } = parseArgs({ options: { ...TARGET_OPTIONS, help: { type: 'boolean', default: false } } });
 if (args.help) {
@@ -124,7 +124,7 @@ function closedWithin(socket: TLSSocket, ms: number): Promise<boolean> {
 const attacks: Attack[] = [
   {
     name: 'cross-site form POST',
-    defence: "evil.example posts /logout with the victim's cookie: Sec-Fetch-Site: cross-site is refused before any work (lib/http/cross_site.ts)",
+    defence: "evil.example posts /logout with the victim's cookie: Sec-Fetch-Site: cross-site is refused before any work (lib/defences/cross_site.ts)",
     async run({ target, victim }) {
       const response = await exchange(target, 'POST', '/logout', [
         ['Origin', EVIL],
@@ -138,7 +138,7 @@ const attacks: Attack[] = [
   },
   {
     name: 'cross-site POST, no Fetch Metadata',
-    defence: 'an older browser sends only Origin, and it must equal https:// + Host (lib/http/cross_site.ts)',
+    defence: 'an older browser sends only Origin, and it must equal https:// + Host (lib/defences/cross_site.ts)',
     async run({ target, victim }) {
       const response = await exchange(target, 'POST', '/logout', [
         ['Origin', EVIL],
@@ -164,7 +164,7 @@ const attacks: Attack[] = [
   },
   {
     name: 'alg: none',
-    defence: 'an unsigned token with the victim\'s claims: only HS256 is accepted, the token cannot pick its algorithm (lib/auth/access_tokens.ts)',
+    defence: 'an unsigned token with the victim\'s claims: only HS256 is accepted, the token cannot pick its algorithm (lib/sessions/access_tokens.ts)',
     async run({ target, victim }) {
       const forged = forge({ alg: 'none', typ: 'JWT' }, decodePayload(accessToken(victim)), unsigned);
       return tokenOutcome(target, forged);
@@ -172,7 +172,7 @@ const attacks: Attack[] = [
   },
   {
     name: 'algorithm swap',
-    defence: 'HS512, signed with the real key: only HS256 is allowed, and the key is bound to HMAC-SHA-256 (lib/auth/access_tokens.ts)',
+    defence: 'HS512, signed with the real key: only HS256 is allowed, and the key is bound to HMAC-SHA-256 (lib/sessions/access_tokens.ts)',
     async run({ target, victim }) {
       if (target.secret === undefined) return { skipped: 'needs the server key: set JWT_SECRET' };
       return tokenOutcome(target, signJwt('HS512', decodePayload(accessToken(victim)), target.secret));
@@ -180,7 +180,7 @@ const attacks: Attack[] = [
   },
   {
     name: 'tampered payload',
-    defence: "mallory's token with the victim's sub: the signature covers the payload, it no longer verifies (lib/auth/access_tokens.ts)",
+    defence: "mallory's token with the victim's sub: the signature covers the payload, it no longer verifies (lib/sessions/access_tokens.ts)",
     async run({ target, victim, mallory }) {
       const [head, , signature] = accessToken(mallory).split('.');
       const payload = { ...decodePayload(accessToken(mallory)), sub: decodePayload(accessToken(victim)).sub };
@@ -228,7 +228,7 @@ const attacks: Attack[] = [
   },
   {
     name: 'open redirect via next',
-    defence: 'next=//evil.example, https://..., /\\evil.example, CR LF: only same-origin paths pass (lib/auth/next_path.ts)',
+    defence: 'next=//evil.example, https://..., /\\evil.example, CR LF: only same-origin paths pass (lib/defences/next_path.ts)',
     async run({ target, malloryName }) {
       const locations: string[] = [];
       for (const next of ['//evil.example', `${EVIL}/`, '/\\evil.example', '/\r\nLocation: https://evil.example']) {
@@ -268,7 +268,7 @@ const attacks: Attack[] = [
   },
   {
     name: 'header overflow',
-    defence: "2,000 filler headers push Origin past the runtime's cap: a request that reaches 100 lines gets 431 (lib/http/header_limit.ts)",
+    defence: "2,000 filler headers push Origin past the runtime's cap: a request that reaches 100 lines gets 431 (lib/defences/header_limit.ts)",
     async run({ target, victimName }) {
       const victim = await logIn(target, victimName); // a fresh session: earlier attacks moved the clock
       const head = [
@@ -311,7 +311,7 @@ const attacks: Attack[] = [
   },
   {
     name: 'pipelined flood',
-    defence: '3,000 pipelined GET / on one connection, answers never read: after 100 requests the server hangs up (lib/http/connection_limits.ts)',
+    defence: '3,000 pipelined GET / on one connection, answers never read: after 100 requests the server hangs up (lib/defences/connection_limits.ts)',
     async run({ target }) {
       const socket = await openTls(target); // no 'data' listener: the answers are never read
       const hungUp = closedWithin(socket, 20_000);
@@ -337,7 +337,7 @@ const attacks: Attack[] = [
   },
   {
     name: 'brute-force login',
-    defence: 'password guesses: attempts per address per minute, a growing wait per account (lib/auth/rate_limit.ts)',
+    defence: 'password guesses: attempts per address per minute, a growing wait per account (lib/defences/rate_limit.ts)',
     async run(lab) {
       const target = await lab.rateLimited();
       const name = uniqueName('target');
@@ -377,7 +377,7 @@ const attacks: Attack[] = [
   },
   {
     name: 'open redirect via dot segments',
-    defence: 'next=/.//evil.example, /a/..//evil.example, /%2e/%2fevil.example: dot segments resolved, encoded dots and slashes refused, then checked again (lib/auth/next_path.ts)',
+    defence: 'next=/.//evil.example, /a/..//evil.example, /%2e/%2fevil.example: dot segments resolved, encoded dots and slashes refused, then checked again (lib/defences/next_path.ts)',
     async run({ target, malloryName }) {
       const locations: string[] = [];
       for (const next of ['/.//evil.example', '/./\\evil.example', '/%2e/%2fevil.example', '/a/..//evil.example']) {
@@ -393,7 +393,7 @@ const attacks: Attack[] = [
   },
   {
     name: 'look-alike username',
-    defence: 'straße beside strasse, İstanbul and ıstanbul beside istanbul: 409; a Cyrillic а in аlice, a stray combining accent, an invisible joiner: 400 (lib/auth/credentials.ts)',
+    defence: 'straße beside strasse, İstanbul and ıstanbul beside istanbul: 409; a Cyrillic а in аlice, a stray combining accent, an invisible joiner: 400 (lib/accounts/credentials.ts)',
     async run({ target }) {
       const tag = randomBytes(3).toString('hex');
       const signUpAs = (username: string) =>
@@ -409,7 +409,7 @@ const attacks: Attack[] = [
   },
   {
     name: 'respelled token',
-    defence: "the victim's token with \"=\" added, or the signature's last character swapped for its twin: canonical base64url only (lib/auth/access_tokens.ts)",
+    defence: "the victim's token with \"=\" added, or the signature's last character swapped for its twin: canonical base64url only (lib/sessions/access_tokens.ts)",
     async run({ target, victimName }) {
       const token = accessToken(await logIn(target, victimName)); // a live token: earlier attacks moved the clock
       const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
@@ -420,7 +420,7 @@ const attacks: Attack[] = [
   },
   {
     name: 'parallel guesses',
-    defence: '18 wrong passwords sent at once, then the right one: each attempt is counted before argon2 runs, so 6 are checked (lib/auth/rate_limit.ts)',
+    defence: '18 wrong passwords sent at once, then the right one: each attempt is counted before argon2 runs, so 6 are checked (lib/defences/rate_limit.ts)',
     async run(lab) {
       // Its own server, allowing 20 attempts an address: only the per-account count can stop the burst.
       const target = lab.target.advanceClock ? await startLocal({ rateLimit: 20 }) : lab.target;

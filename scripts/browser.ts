@@ -3,7 +3,7 @@
  * sending): it keeps each cookie by name and Path until its Max-Age runs out, and sends a cookie only
  * to paths its Path covers. It sends `Origin` and `Sec-Fetch-Site` on a POST, as browsers do.
  */
-import { parseSetCookie } from '../lib/cookies/cookies.ts';
+import { parseSetCookie } from '../lib/http/cookies.ts';
 import type { Target } from './target.ts';
 import { exchange, setCookies, type Exchange, type HeaderList } from './support/wire.ts';
 

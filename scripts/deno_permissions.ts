@@ -8,8 +8,9 @@ import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import path from 'node:path';
-import { ConfigError, ENV_VARIABLES, readConfig, type Config } from '../lib/config.ts';
+import { ENV_VARIABLES, readConfig, type Config } from '../lib/config.ts';
 import { PROJECT_ROOT } from './support/project_root.ts';
+import { ConfigError } from '../lib/errors.ts';
 
 /** The binary the `deno` dev dependency installs: no global Deno needed. */
 export const DENO = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'deno');

@@ -23,17 +23,17 @@ import type { MutantResult, PartialStrykerOptions } from '@stryker-mutator/api/c
 
 /** Each module that makes a security decision, and the tests that must catch any change to it. */
 export const MODULES: ReadonlyArray<{ name: string; module: string; tests: readonly string[] }> = [
-  { name: 'next_path', module: 'lib/auth/next_path.ts', tests: ['test/lib/auth/next_path.test.ts'] },
-  { name: 'cross_site', module: 'lib/http/cross_site.ts', tests: ['test/lib/http/cross_site.test.ts'] },
-  { name: 'cookies', module: 'lib/cookies/cookies.ts', tests: ['test/lib/cookies/cookies.test.ts'] },
-  { name: 'session_cookies', module: 'lib/cookies/session_cookies.ts', tests: ['test/lib/cookies/session_cookies.test.ts'] },
-  { name: 'credentials', module: 'lib/auth/credentials.ts', tests: ['test/lib/auth/credentials.test.ts'] },
-  { name: 'access_tokens', module: 'lib/auth/access_tokens.ts', tests: ['test/lib/auth/access_tokens.test.ts'] },
+  { name: 'next_path', module: 'lib/defences/next_path.ts', tests: ['test/lib/defences/next_path.test.ts'] },
+  { name: 'cross_site', module: 'lib/defences/cross_site.ts', tests: ['test/lib/defences/cross_site.test.ts'] },
+  { name: 'cookies', module: 'lib/http/cookies.ts', tests: ['test/lib/http/cookies.test.ts'] },
+  { name: 'session_cookies', module: 'lib/sessions/cookies.ts', tests: ['test/lib/sessions/cookies.test.ts'] },
+  { name: 'credentials', module: 'lib/accounts/credentials.ts', tests: ['test/lib/accounts/credentials.test.ts'] },
+  { name: 'access_tokens', module: 'lib/sessions/access_tokens.ts', tests: ['test/lib/sessions/access_tokens.test.ts'] },
   { name: 'static_files', module: 'lib/http/static_files.ts', tests: ['test/lib/http/static_files.test.ts'] },
   // Last: these three are being rewritten (see docs/testing.md).
   { name: 'body', module: 'lib/http/body.ts', tests: ['test/lib/http/body.test.ts', 'test/lib/http/body_edges.test.ts'] },
-  { name: 'rate_limit', module: 'lib/auth/rate_limit.ts', tests: ['test/lib/auth/rate_limit_exact.test.ts'] },
-  { name: 'session_rules', module: 'lib/storage/session_rules.ts', tests: ['test/lib/storage/session_rules.test.ts', 'test/lib/storage/store_contract.test.ts'] },
+  { name: 'rate_limit', module: 'lib/defences/rate_limit.ts', tests: ['test/lib/defences/rate_limit.test.ts'] },
+  { name: 'session_rules', module: 'lib/sessions/rules.ts', tests: ['test/lib/sessions/rules.test.ts', 'test/lib/storage/store_contract.test.ts'] },
   // The journal store's bookkeeping (undo, replay, pruning), through its public methods and its files only.
   {
     name: 'session_store',

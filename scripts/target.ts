@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../lib/support/log.ts';
-import { DEFAULT_ACCESS_SECONDS } from '../lib/auth/access_tokens.ts';
+import { DEFAULT_ACCESS_SECONDS } from '../lib/sessions/access_tokens.ts';
 import type { Endpoint } from './support/https_client.ts';
 import { startInProcess } from './support/servers.ts';
 

@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { parseSetCookie } from '../lib/cookies/cookies.ts';
+import { parseSetCookie } from '../lib/http/cookies.ts';
 import { Browser } from './browser.ts';
 import { bold, cyan, dim, green, magenta, red, yellow } from './colour.ts';
 import { TARGET_OPTIONS, openTarget, type Target } from './target.ts';

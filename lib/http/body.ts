@@ -2,11 +2,11 @@
  * Reading a POST body into a flat object of string fields, from the two encodings a form or a script
  * sends: `application/x-www-form-urlencoded` and `application/json`.
  *
- * Every way a body can be wrong ends in an `HttpError` with a message saying what is wrong; nothing
+ * Every way a body can be wrong ends in an error of `../errors.ts` with a message saying what is wrong; nothing
  * else is thrown. The result has no prototype, so a field named `__proto__` is just a name.
  */
 import type { IncomingMessage } from 'node:http';
-import { HttpError } from './http_error.ts';
+import { BodyTooLargeError, InvalidInputError, LengthRequiredError, UnsupportedMediaTypeError } from '../errors.ts';
 
 /** Form fields by name: strings only, no prototype. */
 export type Fields = Record<string, string>;
@@ -23,7 +23,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export async function readFields(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Fields> {
   const encoding = req.headers['content-encoding'];
   if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
-    throw new HttpError(415, `Cannot read body: Content-Encoding "${encoding}" is not accepted, send it uncompressed`);
+    throw new UnsupportedMediaTypeError(`Cannot read body: Content-Encoding "${encoding}" is not accepted, send it uncompressed`);
   }
   const mediaType = parseMediaType(req.headers['content-type']);
   const body = await readBody(req, limit);
@@ -39,12 +39,12 @@ export function parseMediaType(header: string | undefined): BodyMediaType {
   const type = essence.trim().toLowerCase();
   if (type !== 'application/x-www-form-urlencoded' && type !== 'application/json') {
     const shown = header === undefined ? 'none' : `"${header}"`;
-    throw new HttpError(415, `Cannot read body: Content-Type ${shown} is not supported, send application/x-www-form-urlencoded or application/json`);
+    throw new UnsupportedMediaTypeError(`Cannot read body: Content-Type ${shown} is not supported, send application/x-www-form-urlencoded or application/json`);
   }
   for (const parameter of parameters) {
     const [key = '', value = ''] = parameter.split('=').map((part) => part.trim().toLowerCase());
     if (key === 'charset' && value.replace(/^"|"$/g, '') !== 'utf-8') {
-      throw new HttpError(415, `Cannot read body: charset "${value}" is not supported, send UTF-8`);
+      throw new UnsupportedMediaTypeError(`Cannot read body: charset "${value}" is not supported, send UTF-8`);
     }
   }
   return type;
@@ -60,11 +60,10 @@ export function parseMediaType(header: string | undefined): BodyMediaType {
  * Deno's parser puts no limit on chunk extensions (20 KB of them reached the sign-up handler).
  */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const closing = { headers: { Connection: 'close' } };
   if (req.headers['transfer-encoding'] !== undefined) {
-    throw new HttpError(411, 'Cannot read body: send it with a Content-Length, chunked bodies are not accepted', closing);
+    throw new LengthRequiredError('Cannot read body: send it with a Content-Length, chunked bodies are not accepted');
   }
-  const tooLarge = () => new HttpError(413, `Cannot read body: it is larger than ${limit} bytes`, closing);
+  const tooLarge = () => new BodyTooLargeError(`Cannot read body: it is larger than ${limit} bytes`);
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > limit) throw tooLarge();
 
@@ -77,9 +76,9 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
       chunks.push(chunk);
     }
   } catch (error) {
-    if (error instanceof HttpError) throw error;
+    if (error instanceof BodyTooLargeError) throw error;
     // The client went away or broke the framing mid-body; there is nobody left to answer properly.
-    throw new HttpError(400, 'Cannot read body: the request ended early', { cause: error });
+    throw new InvalidInputError('Cannot read body: the request ended early', { cause: error });
   }
   return Buffer.concat(chunks, size);
 }
@@ -90,7 +89,7 @@ export function parseFields(mediaType: BodyMediaType, body: Uint8Array): Fields 
   try {
     text = utf8.decode(body);
   } catch (error) {
-    throw new HttpError(400, 'Cannot read body: it is not valid UTF-8', { cause: error });
+    throw new InvalidInputError('Cannot read body: it is not valid UTF-8', { cause: error });
   }
   return mediaType === 'application/json' ? parseJsonFields(text) : parseFormFields(text);
 }
@@ -104,7 +103,7 @@ export function parseFormFields(text: string): Fields {
   let count = 0;
   for (const pair of text.split('&')) {
     if (pair === '') continue;
-    if (++count > MAX_FIELDS) throw new HttpError(400, `Cannot read form: more than ${MAX_FIELDS} fields`);
+    if (++count > MAX_FIELDS) throw new InvalidInputError(`Cannot read form: more than ${MAX_FIELDS} fields`);
     const eq = pair.indexOf('=');
     const name = decodeFormComponent(eq === -1 ? pair : pair.slice(0, eq));
     const value = eq === -1 ? '' : decodeFormComponent(pair.slice(eq + 1));
@@ -117,7 +116,7 @@ function decodeFormComponent(raw: string): string {
   try {
     return decodeURIComponent(raw.replaceAll('+', ' '));
   } catch (error) {
-    throw new HttpError(400, 'Cannot read form: a percent-escape is malformed or not UTF-8', { cause: error });
+    throw new InvalidInputError('Cannot read form: a percent-escape is malformed or not UTF-8', { cause: error });
   }
 }
 
@@ -127,16 +126,16 @@ export function parseJsonFields(text: string): Fields {
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new HttpError(400, 'Cannot read JSON: the body is not valid JSON', { cause: error });
+    throw new InvalidInputError('Cannot read JSON: the body is not valid JSON', { cause: error });
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new HttpError(400, 'Cannot read JSON: the body must be an object of string fields');
+    throw new InvalidInputError('Cannot read JSON: the body must be an object of string fields');
   }
   const entries = Object.entries(parsed);
-  if (entries.length > MAX_FIELDS) throw new HttpError(400, `Cannot read JSON: more than ${MAX_FIELDS} fields`);
+  if (entries.length > MAX_FIELDS) throw new InvalidInputError(`Cannot read JSON: more than ${MAX_FIELDS} fields`);
   const fields: Fields = Object.create(null);
   for (const [name, value] of entries) {
-    if (typeof value !== 'string') throw new HttpError(400, `Cannot read JSON: field "${name}" must be a string`);
+    if (typeof value !== 'string') throw new InvalidInputError(`Cannot read JSON: field "${name}" must be a string`);
     addField(fields, name, value);
   }
   assertNoRepeatedKey(text);
@@ -152,19 +151,19 @@ function assertNoRepeatedKey(text: string): void {
   const seen = new Set<string>();
   for (let i = 0; i < literals.length; i += 2) {
     const name = JSON.parse(literals[i]!) as string;
-    if (seen.has(name)) throw new HttpError(400, `Cannot read JSON: field "${name}" is repeated`);
+    if (seen.has(name)) throw new InvalidInputError(`Cannot read JSON: field "${name}" is repeated`);
     seen.add(name);
   }
 }
 
 function addField(fields: Fields, name: string, value: string): void {
-  if (Object.hasOwn(fields, name)) throw new HttpError(400, `Cannot read form: field "${name}" is repeated`);
+  if (Object.hasOwn(fields, name)) throw new InvalidInputError(`Cannot read form: field "${name}" is repeated`);
   fields[name] = value;
 }
 
 /** The named field, or a 400 that names it. */
 export function requireField(fields: Fields, name: string): string {
   const value = fields[name];
-  if (value === undefined) throw new HttpError(400, `Missing field "${name}"`);
+  if (value === undefined) throw new InvalidInputError(`Missing field "${name}"`);
   return value;
 }

@@ -3,7 +3,7 @@
  * matched exactly, byte for byte, with no decoding or normalising, so `/order`, `/order/` and
  * `/%6Frder` are three different paths and only the first one exists.
  */
-import { HttpError } from './http_error.ts';
+import { MethodNotAllowedError, NotFoundError } from '../errors.ts';
 
 export class Router<H> {
   readonly #routes = new Map<string, Map<string, H>>();
@@ -20,12 +20,18 @@ export class Router<H> {
   /** The handler for `method` on `path`; 404 for an unknown path, 405 with `Allow` for a wrong method. */
   match(method: string, path: string): H {
     const methods = this.#routes.get(path);
-    if (methods === undefined) throw new HttpError(404, `Cannot find ${path}`);
+    if (methods === undefined) throw new NotFoundError(`Cannot find ${path}`);
     const handler = methods.get(method) ?? (method === 'HEAD' ? methods.get('GET') : undefined);
     if (handler !== undefined) return handler;
     const allowed = [...methods.keys()];
     if (methods.has('GET') && !methods.has('HEAD')) allowed.push('HEAD');
-    throw new HttpError(405, `Cannot ${method} ${path}: use ${allowed.join(' or ')}`, { headers: { Allow: allowed.join(', ') } });
+    throw new MethodNotAllowedError(`Cannot ${method} ${path}: use ${allowed.join(' or ')}`, allowed);
+  }
+
+  /** The handler for `method` on `path`, or undefined: for a lookup that must not throw. */
+  find(method: string, path: string): H | undefined {
+    const methods = this.#routes.get(path);
+    return methods?.get(method) ?? (method === 'HEAD' ? methods?.get('GET') : undefined);
   }
 
   /** Every registered (method, path), in the order added: what `docs/http.md`'s route table is checked against. */

@@ -6,7 +6,7 @@
  */
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError } from '../config.ts';
+import { ConfigError } from '../errors.ts';
 
 /** Why the file system refused, in words, for the codes an operator can fix. */
 const REASONS: Record<string, string> = {

@@ -1,6 +1,6 @@
 /**
  * What every file the stores write shares: the file operations (swappable, so tests can fail or
- * "crash" any step), the two errors, and the one way a whole file is replaced without ever being
+ * "crash" any step), and the one way a whole file is replaced without ever being
  * half-written (a temp file, fsync, rename, fsync the folder).
  */
 import { randomUUID } from 'node:crypto';
@@ -18,22 +18,7 @@ export interface FileSystem {
 
 export const realFileSystem: FileSystem = realFs;
 
-/** A write did not reach the disk; nothing of it is kept in memory either. The server answers 503. */
-export class StorageError extends Error {
-  override readonly name = 'StorageError';
-  readonly code = 'ERR_STORAGE';
-}
-
-/**
- * A file is damaged somewhere other than its last, torn record, or is not the shape its store expects:
- * the server refuses to start rather than guess what it held or overwrite it.
- */
-export class CorruptFileError extends Error {
-  override readonly name = 'CorruptFileError';
-  readonly code = 'ERR_CORRUPT_FILE';
-}
-
-/** The advice every `CorruptFileError` ends with. */
+/** The advice every `CorruptFileError` (`../errors.ts`) ends with. */
 export const CORRUPT_ADVICE = 'it has been left as it is: restore it from a backup or move it away';
 
 /**

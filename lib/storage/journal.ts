@@ -27,18 +27,9 @@
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../support/log.ts';
-import {
-  CORRUPT_ADVICE,
-  CorruptFileError,
-  StorageError,
-  realFileSystem,
-  removeLeftoverTempFiles,
-  replaceFile,
-  syncFolder,
-  writeAll,
-  type FileSystem,
-} from './durable_file.ts';
+import { CORRUPT_ADVICE, realFileSystem, removeLeftoverTempFiles, replaceFile, syncFolder, writeAll, type FileSystem } from './durable_file.ts';
 import { encodeSnapshot, readSnapshot, type SnapshotLists } from './snapshot.ts';
+import { CorruptFileError, StorageError } from '../errors.ts';
 
 /** One change as stored: its place in the sequence, what kind it is, and its own fields. */
 export interface JournalRecord {

@@ -1,15 +1,16 @@
 /**
  * Sessions: rotating refresh tokens grouped in families, and the deny list of logged-out access
- * tokens. The rules are in `session_rules.ts`; this file keeps sessions in memory, for the two checks
+ * tokens. The rules are in `../sessions/rules.ts`; this file keeps sessions in memory, for the two checks
  * made on every request, and on disk in `DATA_DIR/sessions.json` plus its journal (see `journal.ts`).
  */
 import type { Clock } from '../support/clock.ts';
 import type { Logger } from '../support/log.ts';
 import type { FileSystem } from './durable_file.ts';
 import { Journal, type JournalRecord } from './journal.ts';
+import { RefreshError } from '../errors.ts';
+import type { SessionStore } from '../sessions/store.ts';
 import {
   DEFAULT_LIFETIMES,
-  RefreshError,
   SPENT_TOKENS_KEPT,
   hashToken,
   isLive,
@@ -25,41 +26,7 @@ import {
   type IssuedRefresh,
   type RefreshRecord,
   type SessionLifetimes,
-} from './session_rules.ts';
-
-export {
-  DEFAULT_LIFETIMES,
-  MAX_SESSIONS_PER_USER,
-  RefreshError,
-  type IssuedRefresh,
-  type RefreshFailure,
-  type SessionLifetimes,
-} from './session_rules.ts';
-
-/**
- * What the session rules need from a session store. Writes are asynchronous and resolve once stored;
- * the two checks made on every authenticated request are synchronous, answered from memory, so that
- * verifying an access token never waits on a disk or a database.
- */
-export interface SessionStore {
-  readonly lifetimes: SessionLifetimes;
-  /** Starts a new session (a new refresh-token family) for a user who just proved who they are; ends the user's oldest beyond `MAX_SESSIONS_PER_USER`. */
-  start(userId: string): Promise<IssuedRefresh>;
-  /** Exchanges a refresh token for its successor; rejects with `RefreshError` when the session is over. */
-  rotate(refreshToken: string): Promise<IssuedRefresh>;
-  /** The session a refresh token belongs to, spent or not (the key of the per-session refresh limit). */
-  sessionOf(refreshToken: string): string | undefined;
-  /** Ends a session and denies the access token that asked, until that token's own expiry. */
-  end(sessionId: string, accessToken: { jti: string; exp: number }): Promise<void>;
-  /** True when this access token was logged out. */
-  isDenied(jti: string): boolean;
-  /** True while the session an access token belongs to goes on. */
-  isActive(sessionId: string): boolean;
-  /** Resolves when every pending write is stored. */
-  flush(): Promise<void>;
-  /** Stores everything pending, leaves the storage tidy (a snapshot, a closed pool), and refuses writes after. */
-  close(): Promise<void>;
-}
+} from '../sessions/rules.ts';
 
 export interface SessionStoreOptions {
   /** Keys the derivation of successor tokens; the JWT secret serves, with its own label. */

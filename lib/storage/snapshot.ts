@@ -14,7 +14,8 @@
  * reformatted) is read as a whole JSON document; either way the same lists come out.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { CORRUPT_ADVICE, CorruptFileError, type FileSystem } from './durable_file.ts';
+import { CORRUPT_ADVICE, type FileSystem } from './durable_file.ts';
+import { CorruptFileError } from '../errors.ts';
 
 /** What a store gives the reader: the names of its lists, in file order, and what to do with each item. */
 export interface SnapshotLists {

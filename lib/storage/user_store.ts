@@ -3,43 +3,13 @@
  * (see `journal.ts`): each sign-up appends one line, whatever the number of users.
  */
 import { randomUUID } from 'node:crypto';
-import { usernameKey } from '../auth/credentials.ts';
+import { usernameKey } from '../accounts/credentials.ts';
 import { systemClock, type Clock } from '../support/clock.ts';
 import type { Logger } from '../support/log.ts';
 import type { FileSystem } from './durable_file.ts';
 import { Journal, type JournalRecord } from './journal.ts';
-
-export interface User {
-  readonly id: string;
-  /** As the user typed it (NFKC-normalised); compare with `usernameKey`. */
-  readonly username: string;
-  /** An argon2id PHC string (`$argon2id$v=19$m=...`): never the password. */
-  readonly passwordHash: string;
-  readonly createdAt: string;
-}
-
-/** The name is taken, perhaps by a sign-up that won a race with this one. */
-export class UsernameTakenError extends Error {
-  override readonly name = 'UsernameTakenError';
-  readonly code = 'ERR_USERNAME_TAKEN';
-}
-
-/**
- * What the handlers need from a user store. Lookups are asynchronous so that a database can stand
- * behind the same interface; this file-backed store answers them from memory.
- */
-export interface UserStore {
-  findByName(username: string): Promise<User | undefined>;
-  findById(id: string): Promise<User | undefined>;
-  /** Resolves once the user is stored; rejects with `UsernameTakenError` or `StorageError`. */
-  add(username: string, passwordHash: string): Promise<User>;
-  /** Replaces a hash made with older parameters; resolves once stored. */
-  setPasswordHash(id: string, passwordHash: string): Promise<void>;
-  /** Resolves when every pending write is stored. */
-  flush(): Promise<void>;
-  /** Stores everything pending, leaves the storage tidy (a snapshot, a closed pool), and refuses writes after. */
-  close(): Promise<void>;
-}
+import { UsernameTakenError } from '../errors.ts';
+import type { User, UserStore } from '../accounts/store.ts';
 
 export interface UserStoreOptions {
   fs?: FileSystem;

@@ -7,7 +7,7 @@ import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { createSelfSigned } from '../../lib/http/certificate.ts';
+import { createSelfSigned } from '../../lib/startup/certificate.ts';
 import { launchChromium, screenshot, skipWithoutChromium, withVisit } from './chromium.ts';
 import { startInProcess, type InProcessServer } from '../helpers/server.ts';
 

@@ -14,7 +14,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createSelfSigned } from '../../lib/http/certificate.ts';
+import { createSelfSigned } from '../../lib/startup/certificate.ts';
 import { html } from '../../lib/pages/html.ts';
 import { manualClock } from '../helpers/server.ts';
 import { ARTIFACTS_DIR, missingPrograms, waitUntil, type Engine, type EngineBrowser, type Profile, type StoredCookie, type Tab, type Viewport } from './engines/engine.ts';

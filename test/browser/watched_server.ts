@@ -7,7 +7,7 @@
  * - and, on request, a barrier that holds `/refresh` requests until several tabs have all sent theirs.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { securityHeaders } from '../../lib/http/security_headers.ts';
+import { securityHeaders } from '../../lib/defences/security_headers.ts';
 import { startInProcess, type InProcessServer } from '../helpers/server.ts';
 import type { StartOptions } from '../../lib/start_server.ts';
 

@@ -6,16 +6,16 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { DEFAULT_ACCESS_SECONDS } from '../../lib/auth/access_tokens.ts';
+import { DEFAULT_ACCESS_SECONDS } from '../../lib/sessions/access_tokens.ts';
 import { ENV_VARIABLES } from '../../lib/config.ts';
-import { CLEAR_ACCESS_COOKIE, CLEAR_REFRESH_COOKIE, accessCookie, refreshCookie } from '../../lib/cookies/session_cookies.ts';
-import { CROSS_SITE_VARY } from '../../lib/http/cross_site.ts';
-import { securityHeaders } from '../../lib/http/security_headers.ts';
+import { CLEAR_ACCESS_COOKIE, CLEAR_REFRESH_COOKIE, accessCookie, refreshCookie } from '../../lib/sessions/cookies.ts';
+import { CROSS_SITE_VARY } from '../../lib/defences/cross_site.ts';
+import { securityHeaders } from '../../lib/defences/security_headers.ts';
 import { loadStaticFiles } from '../../lib/http/static_files.ts';
 import { buildRouter } from '../../lib/routes.ts';
 import type { Services } from '../../lib/services.ts';
 import { PUBLIC_DIR } from '../../lib/start_server.ts';
-import { DEFAULT_LIFETIMES } from '../../lib/storage/session_store.ts';
+import { DEFAULT_LIFETIMES } from '../../lib/sessions/rules.ts';
 
 const REFERENCE = readFileSync(new URL('../../docs/http.md', import.meta.url), 'utf8');
 

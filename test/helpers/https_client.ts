@@ -5,7 +5,7 @@
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { CookieJar } from 'tough-cookie';
-import { lintSetCookie } from '../../lib/cookies/cookie_lint.ts';
+import { lintSetCookie } from '../../lib/defences/cookie_lint.ts';
 import { httpsRequest } from '../../scripts/support/https_client.ts';
 
 export interface TestResponse {
@@ -30,7 +30,7 @@ export interface RequestOptions {
 
 /**
  * One HTTPS request; no cookies, no redirects. Every `Set-Cookie` in the response is linted
- * (`lib/cookies/cookie_lint.ts`): a cookie that breaks a rule rejects the request, and so fails the test.
+ * (`lib/defences/cookie_lint.ts`): a cookie that breaks a rule rejects the request, and so fails the test.
  */
 export async function send(url: string, ca: string, method: string, options: RequestOptions = {}): Promise<TestResponse> {
   const headers: OutgoingHttpHeaders = { ...options.headers };

@@ -8,7 +8,8 @@
  * pass in a clock.
  */
 import { silentLogger } from '../../lib/support/log.ts';
-import type { ServerTimeouts, StartOptions } from '../../lib/start_server.ts';
+import type { StartOptions } from '../../lib/start_server.ts';
+import type { ServerTimeouts } from '../../lib/startup/https_server.ts';
 import * as servers from '../../scripts/support/servers.ts';
 import { TestBrowser } from './https_client.ts';
 

@@ -9,10 +9,10 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { DEFAULT_LIFETIMES } from '../../lib/storage/session_store.ts';
 import type { TestBrowser } from '../helpers/https_client.ts';
 import { openTls } from '../../scripts/support/wire.ts';
 import { launchServer, type LaunchedServer } from '../helpers/server.ts';
+import { DEFAULT_LIFETIMES } from '../../lib/sessions/rules.ts';
 
 const JSON_ACCEPT = { accept: 'application/json' };
 

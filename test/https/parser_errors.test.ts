@@ -1,6 +1,6 @@
 /**
  * Requests the HTTP parser refuses before any handler runs still get their status, every time: under
- * Deno, the runtime's default answer was lost on about one connection in four (see lib/http/parser_errors.ts).
+ * Deno, the runtime's default answer was lost on about one connection in four (see lib/defences/parser_errors.ts).
  */
 import assert from 'node:assert/strict';
 import { connect } from 'node:tls';

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { ConfigError, ENV_VARIABLES, readConfig } from '../../lib/config.ts';
+import { ENV_VARIABLES, readConfig } from '../../lib/config.ts';
+import { ConfigError } from '../../lib/errors.ts';
 
 const CWD = path.resolve('/srv/app');
 const SECRET_32_BYTES = 'x'.repeat(32);

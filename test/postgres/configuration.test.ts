@@ -7,12 +7,13 @@ import { spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ConfigError, readConfig } from '../../lib/config.ts';
+import { readConfig } from '../../lib/config.ts';
 import { describeDatabase } from '../../lib/storage/postgres/database.ts';
 import { denoPermissions } from '../../scripts/deno_permissions.ts';
 import { TestBrowser } from '../helpers/https_client.ts';
 import { PROJECT_ROOT, TEST_SECRET, makeTempDir } from '../helpers/server.ts';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from './database.ts';
+import { ConfigError } from '../../lib/errors.ts';
 
 const URL_WITH_PASSWORD = 'postgres://app:s3cret-pa55@db.internal:6543/app';
 

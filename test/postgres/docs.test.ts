@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { readConfig } from '../../lib/config.ts';
 import { CONNECT_TIMEOUT_SECONDS, describeDatabase } from '../../lib/storage/postgres/database.ts';
 import { CHANNEL, DEFAULT_FEED_TIMING } from '../../lib/storage/postgres/session_events.ts';
-import { MAX_SESSIONS_PER_USER } from '../../lib/storage/session_rules.ts';
+import { MAX_SESSIONS_PER_USER } from '../../lib/sessions/rules.ts';
 import { ECHO_WAIT_MS } from '../../lib/storage/postgres/session_store.ts';
 import { PROJECT_ROOT, TEST_SECRET } from '../helpers/server.ts';
 

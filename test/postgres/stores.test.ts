@@ -4,14 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
-import { DEFAULT_LIFETIMES, RefreshError, type IssuedRefresh, type RefreshFailure } from '../../lib/storage/session_store.ts';
-import { UsernameTakenError } from '../../lib/storage/user_store.ts';
 import { migrate, MIGRATIONS } from '../../lib/storage/postgres/schema.ts';
 import { connect } from '../../lib/storage/postgres/database.ts';
-import { MAX_SESSIONS_PER_USER } from '../../lib/storage/session_rules.ts';
+import { MAX_SESSIONS_PER_USER, DEFAULT_LIFETIMES, type IssuedRefresh } from '../../lib/sessions/rules.ts';
 import { openPostgres, type PostgresStorage } from '../../lib/storage/postgres/open.ts';
 import { manualClock, TEST_SECRET } from '../helpers/server.ts';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from './database.ts';
+import { RefreshError, type RefreshFailure, UsernameTakenError } from '../../lib/errors.ts';
 
 const SECRET = new TextEncoder().encode(TEST_SECRET);
 const SECOND = 1000;

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { LoginBackoff, RateLimiter } from '../../lib/auth/rate_limit.ts';
-import { OWASP_ARGON2ID } from '../../lib/auth/passwords.ts';
+import { LoginBackoff, RateLimiter } from '../../lib/defences/rate_limit.ts';
+import { OWASP_ARGON2ID } from '../../lib/accounts/passwords.ts';
 import { keepAliveClient } from '../../scripts/support/https_client.ts';
 import { manualClock, startInProcess, type InProcessServer } from '../helpers/server.ts';
 

@@ -1,7 +1,7 @@
 /**
  * Property-based tests (fast-check) on everything that reads attacker-controlled text before any
  * authentication: the body parser, the cookie parser, the router's path matching and `next`. Whatever
- * the input, each either returns a well-formed result or throws an `HttpError`, never anything else
+ * the input, each either returns a well-formed result or throws a domain error, never anything else
  * (anything else would become a 500). The cookie parser never throws at all.
  *
  * Run counts are kept moderate; a failure prints the seed and the shrunk input to replay it.
@@ -13,9 +13,10 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import type { Services } from '../../lib/services.ts';
 import { MAX_BODY_BYTES, MAX_FIELDS, parseFields, parseJsonFields, parseMediaType, readFields, type Fields } from '../../lib/http/body.ts';
-import { getCookieValues, parseCookies } from '../../lib/cookies/cookies.ts';
-import { HttpError } from '../../lib/http/http_error.ts';
-import { DEFAULT_NEXT, safeNextPath } from '../../lib/auth/next_path.ts';
+import { getCookieValues, parseCookies } from '../../lib/http/cookies.ts';
+import { DomainError } from '../../lib/errors.ts';
+import { statusOf } from '../../lib/http/error_reply.ts';
+import { DEFAULT_NEXT, safeNextPath } from '../../lib/defences/next_path.ts';
 import { buildRouter } from '../../lib/routes.ts';
 import { PUBLIC_DIR } from '../../lib/start_server.ts';
 import { loadStaticFiles } from '../../lib/http/static_files.ts';
@@ -30,14 +31,15 @@ function syntaxString(...special: string[]): fc.Arbitrary<string> {
   return fc.string({ unit: fc.oneof(fc.constantFrom(...special), fc.constantFrom('a', 'Z', '0', ' ', '\u00e9', '\u20ac', '\ud800')), maxLength: 120 });
 }
 
-/** Runs `parse` and says how it ended: fields, or an `HttpError` with a 4xx status. */
+/** Runs `parse` and says how it ended: fields, or a domain error with a 4xx status. */
 function assertOnlyHttpErrors(parse: () => Fields): void {
   let fields: Fields;
   try {
     fields = parse();
   } catch (error) {
-    assert.ok(error instanceof HttpError, `threw ${String(error)}`);
-    assert.ok(error.status >= 400 && error.status < 500);
+    assert.ok(error instanceof DomainError, `threw ${String(error)}`);
+    const status = statusOf(error) ?? 0;
+    assert.ok(status >= 400 && status < 500);
     return;
   }
   assertWellFormed(fields);
@@ -54,20 +56,20 @@ const formBody = syntaxString('=', '&', '+', '%', '%2', '%41', '%E2%82', '%C3%A9
 const jsonBody = fc.oneof(fc.json({ maxDepth: 3 }), syntaxString('{', '}', '"', ':', ',', '[', ']', '\\u0000', '"__proto__"'));
 const mediaType = fc.constantFrom('application/x-www-form-urlencoded' as const, 'application/json' as const);
 
-test('parseFields() turns any bytes into fields or an HttpError', () => {
+test('parseFields() turns any bytes into fields or a DomainError', () => {
   fc.assert(fc.property(mediaType, fc.uint8Array({ maxLength: 300 }), (type, body) => assertOnlyHttpErrors(() => parseFields(type, body))), RUNS);
 });
 
-test('parseFields() turns form-like and JSON-like text into fields or an HttpError', () => {
+test('parseFields() turns form-like and JSON-like text into fields or a DomainError', () => {
   const encode = (text: string) => new TextEncoder().encode(text);
   fc.assert(fc.property(formBody, (text) => assertOnlyHttpErrors(() => parseFields('application/x-www-form-urlencoded', encode(text)))), RUNS);
   fc.assert(fc.property(jsonBody, (text) => assertOnlyHttpErrors(() => parseFields('application/json', encode(text)))), RUNS);
 });
 
-test('JSON nested as deep as the body limit allows is an HttpError, not a stack overflow', () => {
+test('JSON nested as deep as the body limit allows is a DomainError, not a stack overflow', () => {
   const depth = MAX_BODY_BYTES / 2;
   for (const text of ['['.repeat(depth) + ']'.repeat(depth), '{"a":'.repeat(depth / 5) + '"x"' + '}'.repeat(depth / 5)]) {
-    assert.throws(() => parseFields('application/json', new TextEncoder().encode(text)), HttpError);
+    assert.throws(() => parseFields('application/json', new TextEncoder().encode(text)), DomainError);
   }
 });
 
@@ -78,7 +80,7 @@ test('parseMediaType() accepts our two types or throws a 415', () => {
       try {
         assert.match(parseMediaType(value ?? undefined), /^application\/(json|x-www-form-urlencoded)$/);
       } catch (error) {
-        assert.ok(error instanceof HttpError && error.status === 415, `threw ${String(error)}`);
+        assert.ok(error instanceof DomainError && statusOf(error) === 415, `threw ${String(error)}`);
       }
     }),
     RUNS,
@@ -90,7 +92,7 @@ function fakeRequest(headers: Record<string, string | undefined>, chunks: Uint8A
   return Object.assign(Readable.from(chunks.map((chunk) => Buffer.from(chunk))), { headers }) as unknown as IncomingMessage;
 }
 
-test('readFields() ends any request in fields or an HttpError (400, 413 or 415)', async () => {
+test('readFields() ends any request in fields or a DomainError (400, 413 or 415)', async () => {
   const headers = fc.record(
     {
       'content-type': fc.oneof(mediaType, anyString),
@@ -105,8 +107,8 @@ test('readFields() ends any request in fields or an HttpError (400, 413 or 415)'
       try {
         assertWellFormed(await readFields(fakeRequest(head, body), limit));
       } catch (error) {
-        assert.ok(error instanceof HttpError, `threw ${String(error)}`);
-        assert.ok([400, 413, 415].includes(error.status), `status ${error.status}`);
+        assert.ok(error instanceof DomainError, `threw ${String(error)}`);
+        assert.ok([400, 413, 415].includes(statusOf(error) ?? 0), `status ${statusOf(error)}`);
       }
     }),
     { numRuns: 200 },
@@ -126,7 +128,7 @@ test('field names like __proto__ and constructor stay plain names: no prototype 
     }),
     RUNS,
   );
-  assert.throws(() => parseJsonFields('{"__proto__": {"polluted": "yes"}}'), HttpError);
+  assert.throws(() => parseJsonFields('{"__proto__": {"polluted": "yes"}}'), DomainError);
   assert.equal((({}) as Record<string, unknown>).polluted, undefined);
   assert.equal((Object.prototype as Record<string, unknown>).polluted, undefined);
 });
@@ -160,8 +162,8 @@ test('the router returns a handler only for an exact route, and otherwise throws
         assert.ok(router.match(verb, target));
         assert.ok(known.includes(target), `matched ${JSON.stringify(target)}`);
       } catch (error) {
-        assert.ok(error instanceof HttpError, `threw ${String(error)}`);
-        assert.ok(error.status === 404 || error.status === 405);
+        assert.ok(error instanceof DomainError, `threw ${String(error)}`);
+        assert.ok(statusOf(error) === 404 || statusOf(error) === 405);
       }
     }),
     { numRuns: 1000 },

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { send } from '../helpers/https_client.ts';
 import { startInProcess, type InProcessServer } from '../helpers/server.ts';
-import { OWASP_ARGON2ID } from '../../lib/auth/passwords.ts';
+import { OWASP_ARGON2ID } from '../../lib/accounts/passwords.ts';
 
 let server: InProcessServer;
 before(async () => {

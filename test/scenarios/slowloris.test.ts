@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import type { TLSSocket } from 'node:tls';
 import { after, before, test } from 'node:test';
-import { DEFAULT_TIMEOUTS } from '../../lib/start_server.ts';
+import { DEFAULT_TIMEOUTS } from '../../lib/startup/https_server.ts';
 import { send } from '../helpers/https_client.ts';
 import { openTls, parseResponse, readUntilClosed } from '../../scripts/support/wire.ts';
 import { startInProcess, type InProcessServer } from '../helpers/server.ts';

@@ -5,7 +5,7 @@
  * so a 503 never leaves half a sign-up or half a rotation behind.
  */
 import postgres from 'postgres';
-import { StorageError } from '../durable_file.ts';
+import { StorageError } from '../../errors.ts';
 
 export type Sql = postgres.Sql;
 export type Transaction = postgres.TransactionSql;

@@ -3,12 +3,12 @@
  * database and the same `JWT_SECRET`. See docs/instances.md.
  */
 import type { Clock } from '../../support/clock.ts';
-import type { SessionLifetimes } from '../session_store.ts';
 import { connect } from './database.ts';
 import { migrate } from './schema.ts';
 import { DEFAULT_FEED_TIMING, SessionEventFeed, type FeedTiming } from './session_events.ts';
 import { PostgresSessionStore } from './session_store.ts';
 import { PostgresUserStore } from './user_store.ts';
+import { type SessionLifetimes } from '../../sessions/rules.ts';
 
 export interface PostgresStorage {
   readonly users: PostgresUserStore;

@@ -11,25 +11,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Clock } from '../../support/clock.ts';
 import { LruMap } from '../../support/lru_map.ts';
-import {
-  DEFAULT_LIFETIMES,
-  RefreshError,
-  type IssuedRefresh,
-  type RefreshFailure,
-  type SessionLifetimes,
-  type SessionStore,
-} from '../session_store.ts';
-import {
-  MAX_SESSIONS_PER_USER,
-  SPENT_TOKENS_KEPT,
-  hashToken as sha256,
-  judgeRefresh,
-  secondsUntil,
-  successorOf,
-  type RefreshRecord,
-} from '../session_rules.ts';
+import { MAX_SESSIONS_PER_USER, SPENT_TOKENS_KEPT, hashToken as sha256, judgeRefresh, secondsUntil, successorOf, type RefreshRecord, DEFAULT_LIFETIMES, type IssuedRefresh, type SessionLifetimes } from '../../sessions/rules.ts';
 import { millis, storing, type Sql, type Transaction } from './database.ts';
 import { announce, type SessionEvent, type SessionEventFeed } from './session_events.ts';
+import { RefreshError, type RefreshFailure } from '../../errors.ts';
+import { type SessionStore } from '../../sessions/store.ts';
 
 /** Expired rows are deleted at most this often, by whichever instance gets there. */
 const PRUNE_EVERY_MS = 60_000;

@@ -4,11 +4,12 @@
  * database for a user it has seen (users are never deleted and their names never change).
  */
 import { randomUUID } from 'node:crypto';
-import { usernameKey } from '../../auth/credentials.ts';
+import { usernameKey } from '../../accounts/credentials.ts';
 import { systemClock, type Clock } from '../../support/clock.ts';
-import { UsernameTakenError, type User, type UserStore } from '../user_store.ts';
 import { storing, type Sql } from './database.ts';
 import { announce } from './session_events.ts';
+import { UsernameTakenError } from '../../errors.ts';
+import { type User, type UserStore } from '../../accounts/store.ts';
 
 interface UserRow {
   id: string;

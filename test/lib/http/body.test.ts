@@ -3,7 +3,9 @@ import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { MAX_FIELDS, parseFields, type BodyMediaType, parseFormFields, parseJsonFields, parseMediaType, readBody, readFields } from '../../../lib/http/body.ts';
-import { HttpError } from '../../../lib/http/http_error.ts';
+import { DomainError } from '../../../lib/errors.ts';
+import { statusOf } from '../../../lib/http/error_reply.ts';
+import { answerTo } from '../../helpers/answer_to.ts';
 
 /** A request stand-in: a readable stream of `chunks` with `headers`, and a count of chunks read. */
 function fakeRequest(headers: Record<string, string>, chunks: (string | Buffer)[] = []) {
@@ -20,16 +22,16 @@ function fakeRequest(headers: Record<string, string>, chunks: (string | Buffer)[
   return { req, chunksRead: () => read };
 }
 
-/** Asserts that `run` throws (or rejects with) an `HttpError` of `status` whose message matches. */
-async function assertHttpError(run: () => unknown, status: number, message: RegExp): Promise<HttpError> {
+/** Asserts that `run` throws (or rejects with) a domain error of `status` whose message matches. */
+async function assertHttpError(run: () => unknown, status: number, message: RegExp): Promise<DomainError> {
   let caught: unknown;
   try {
     await run();
   } catch (error) {
     caught = error;
   }
-  assert.ok(caught instanceof HttpError, `expected an HttpError, got ${String(caught)}`);
-  assert.equal(caught.status, status);
+  assert.ok(caught instanceof DomainError, `expected a DomainError, got ${String(caught)}`);
+  assert.equal(statusOf(caught), status);
   assert.match(caught.message, message);
   return caught;
 }
@@ -193,21 +195,21 @@ describe('readBody()', () => {
   test('answers 413 to a Content-Length over the limit without reading a byte', async () => {
     const { req, chunksRead } = fakeRequest({ 'content-length': '11' }, ['0123456789a']);
     const error = await assertHttpError(() => readBody(req, 10), 413, /larger than 10 bytes/);
-    assert.equal(error.headers['Connection'], 'close');
+    assert.equal(answerTo(error).headers['Connection'], 'close');
     assert.equal(chunksRead(), 0);
   });
 
   test('answers 413 as soon as a streamed body grows past the limit', async () => {
     const { req, chunksRead } = fakeRequest({}, ['012345', '678901', '234567', '890123']);
     const error = await assertHttpError(() => readBody(req, 10), 413, /larger than 10 bytes/);
-    assert.equal(error.headers['Connection'], 'close');
+    assert.equal(answerTo(error).headers['Connection'], 'close');
     assert.equal(chunksRead(), 2);
   });
 
   test('answers 411 to a chunked body without reading a byte, and closes the connection', async () => {
     const { req, chunksRead } = fakeRequest({ 'transfer-encoding': 'chunked' }, ['{}']);
     const error = await assertHttpError(() => readBody(req, 100), 411, /send it with a Content-Length/);
-    assert.equal(error.headers['Connection'], 'close');
+    assert.equal(answerTo(error).headers['Connection'], 'close');
     assert.equal(chunksRead(), 0);
   });
 

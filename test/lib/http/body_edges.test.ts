@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { MAX_FIELDS, parseFields, parseFormFields, parseJsonFields, parseMediaType, readFields, requireField } from '../../../lib/http/body.ts';
+import { statusOf } from '../../../lib/http/error_reply.ts';
 
 
 /** A request stand-in: `body` as a stream, with `headers`. */
@@ -25,7 +26,7 @@ describe('the Content-Type and Content-Encoding a client may spell differently',
 
   test('refuses a charset with a quote inside it rather than around it', () => {
     for (const header of ['application/json; charset=utf-"8', 'application/json; charset=utf"-8']) {
-      assert.throws(() => parseMediaType(header), { status: 415 }, header);
+      assert.throws(() => parseMediaType(header), { code: 'ERR_UNSUPPORTED_MEDIA_TYPE' }, header);
     }
   });
 
@@ -55,7 +56,7 @@ describe('requireField()', () => {
   });
 
   test('answers 400 naming a missing field', () => {
-    assert.throws(() => requireField(parseFormFields('username=alice'), 'password'), { status: 400, message: 'Missing field "password"' });
+    assert.throws(() => requireField(parseFormFields('username=alice'), 'password'), { code: 'ERR_INVALID_INPUT', message: 'Missing field "password"' });
   });
 });
 
@@ -67,7 +68,7 @@ describe('every 400 about a malformed body keeps what went wrong as its cause, f
   ];
   for (const [description, parse] of cases) {
     test(`${description}: a 400 whose cause is the decoder's error`, () => {
-      assert.throws(parse, (error: { status: number; cause: unknown }) => error.status === 400 && error.cause instanceof Error);
+      assert.throws(parse, (error: unknown) => statusOf(error) === 400 && error instanceof Error && (error as Error).cause instanceof Error);
     });
   }
 
@@ -80,7 +81,7 @@ describe('every 400 about a malformed body keeps what went wrong as its cause, f
       }),
       { headers: { 'content-type': 'application/json' } },
     ) as unknown as IncomingMessage;
-    await assert.rejects(readFields(req), (error: { status: number; cause: unknown }) => error.status === 400 && error.cause instanceof Error);
+    await assert.rejects(readFields(req), (error: unknown) => statusOf(error) === 400 && error instanceof Error && (error as Error).cause instanceof Error);
   });
 });
 

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { HttpError } from '../../../lib/http/http_error.ts';
+import { DomainError } from '../../../lib/errors.ts';
+import { statusOf } from '../../../lib/http/error_reply.ts';
 import { Router } from '../../../lib/http/router.ts';
+import { answerTo } from '../../helpers/answer_to.ts';
 
 /** A router whose handlers are just names, so a test can see which one matched. */
 function exampleRouter(): Router<string> {
@@ -13,11 +15,11 @@ function exampleRouter(): Router<string> {
     .add('POST', '/login', 'login');
 }
 
-function matchError(router: Router<string>, method: string, path: string): HttpError {
+function matchError(router: Router<string>, method: string, path: string): DomainError {
   try {
     router.match(method, path);
   } catch (error) {
-    assert.ok(error instanceof HttpError, `expected an HttpError, got ${String(error)}`);
+    assert.ok(error instanceof DomainError, `expected a DomainError, got ${String(error)}`);
     return error;
   }
   assert.fail(`${method} ${path} matched`);
@@ -43,7 +45,7 @@ describe('Router', () => {
   for (const path of unknownPaths) {
     test(`match() answers 404 to ${JSON.stringify(path)}, which is not a registered path`, () => {
       const error = matchError(exampleRouter(), 'GET', path);
-      assert.equal(error.status, 404);
+      assert.equal(statusOf(error), 404);
     });
   }
 
@@ -57,13 +59,13 @@ describe('Router', () => {
   for (const [method, path, allow] of wrongMethods) {
     test(`match() answers 405 with Allow: ${allow} to ${method} ${path}`, () => {
       const error = matchError(exampleRouter(), method, path);
-      assert.equal(error.status, 405);
-      assert.deepEqual(error.headers, { Allow: allow });
+      assert.equal(statusOf(error), 405);
+      assert.equal(answerTo(error).headers['Allow'], allow);
     });
   }
 
   test('match() compares methods exactly, so "get" is not GET', () => {
-    assert.equal(matchError(exampleRouter(), 'get', '/order').status, 405);
+    assert.equal(statusOf(matchError(exampleRouter(), 'get', '/order')), 405);
   });
 
   test('match() prefers an explicit HEAD route to the GET one', () => {
@@ -73,7 +75,7 @@ describe('Router', () => {
 
   test('match() lists HEAD once in Allow when a HEAD route exists besides GET', () => {
     const router = new Router<string>().add('GET', '/x', 'get').add('HEAD', '/x', 'head');
-    assert.deepEqual(matchError(router, 'POST', '/x').headers, { Allow: 'GET, HEAD' });
+    assert.equal(answerTo(matchError(router, 'POST', '/x')).headers['Allow'], 'GET, HEAD');
   });
 
   test('add() throws on a method and path registered twice', () => {

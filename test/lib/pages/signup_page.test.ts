@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { SignupPage } from '../../../lib/pages/signup_page.ts';
-import { PASSWORD_MIN, USERNAME_MAX, USERNAME_MIN } from '../../../lib/auth/credentials.ts';
+import { PASSWORD_MIN, USERNAME_MAX, USERNAME_MIN } from '../../../lib/accounts/credentials.ts';
 
 const file = readFileSync(new URL('../../../public/index.html', import.meta.url), 'utf8');
 const page = new SignupPage(file);
 
 describe('the signup page (public/index.html)', () => {
-  test('states the length rules lib/auth/credentials.ts enforces', () => {
+  test('states the length rules lib/accounts/credentials.ts enforces', () => {
     assert.match(file, new RegExp(`<input id="username" [^>]* minlength="${USERNAME_MIN}" maxlength="${USERNAME_MAX}"`));
     assert.match(file, new RegExp(`<input id="password" [^>]* minlength="${PASSWORD_MIN}"`));
     assert.match(file, new RegExp(`${USERNAME_MIN}–${USERNAME_MAX} letters`));

@@ -8,10 +8,10 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile, appendFile } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { CorruptFileError, StorageError } from '../../../lib/storage/durable_file.ts';
 import { JsonUserStore, type UserStoreOptions } from '../../../lib/storage/user_store.ts';
 import { silentLogger } from '../../../lib/support/log.ts';
-import { StepFileSystem } from './step_fs.ts';
+import { StepFileSystem } from '../../helpers/step_fs.ts';
+import { CorruptFileError, StorageError } from '../../../lib/errors.ts';
 
 const HASH = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA';
 

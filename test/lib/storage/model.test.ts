@@ -13,11 +13,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { JsonSessionStore, MAX_SESSIONS_PER_USER, RefreshError } from '../../../lib/storage/session_store.ts';
-import { DEFAULT_LIFETIMES, SPENT_TOKENS_KEPT, successorOf } from '../../../lib/storage/session_rules.ts';
-import { JsonUserStore, UsernameTakenError } from '../../../lib/storage/user_store.ts';
+import { JsonSessionStore } from '../../../lib/storage/session_store.ts';
+import { DEFAULT_LIFETIMES, SPENT_TOKENS_KEPT, successorOf, MAX_SESSIONS_PER_USER } from '../../../lib/sessions/rules.ts';
+import { JsonUserStore } from '../../../lib/storage/user_store.ts';
 import { silentLogger } from '../../../lib/support/log.ts';
-import { StepFileSystem } from './step_fs.ts';
+import { StepFileSystem } from '../../helpers/step_fs.ts';
+import { RefreshError, UsernameTakenError } from '../../../lib/errors.ts';
 
 const SECRET = new TextEncoder().encode('model-test-secret-of-at-least-32-bytes');
 const HASH = '$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g';

@@ -8,10 +8,11 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { CorruptFileError, StorageError } from '../../../lib/storage/durable_file.ts';
-import { DEFAULT_LIFETIMES, JsonSessionStore } from '../../../lib/storage/session_store.ts';
+import { JsonSessionStore } from '../../../lib/storage/session_store.ts';
 import { silentLogger } from '../../../lib/support/log.ts';
-import { StepFileSystem } from './step_fs.ts';
+import { StepFileSystem } from '../../helpers/step_fs.ts';
+import { CorruptFileError, StorageError } from '../../../lib/errors.ts';
+import { DEFAULT_LIFETIMES } from '../../../lib/sessions/rules.ts';
 
 const SECRET = new TextEncoder().encode('test-secret-that-is-at-least-32-bytes-long!');
 const SECOND = 1000;

@@ -19,10 +19,11 @@ import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { StorageError } from '../../../lib/storage/durable_file.ts';
-import { DEFAULT_LIFETIMES, JsonSessionStore, MAX_SESSIONS_PER_USER, type IssuedRefresh, type RefreshFailure } from '../../../lib/storage/session_store.ts';
+import { JsonSessionStore } from '../../../lib/storage/session_store.ts';
 import { silentLogger } from '../../../lib/support/log.ts';
-import { StepFileSystem } from './step_fs.ts';
+import { StepFileSystem } from '../../helpers/step_fs.ts';
+import { StorageError, type RefreshFailure } from '../../../lib/errors.ts';
+import { DEFAULT_LIFETIMES, MAX_SESSIONS_PER_USER, type IssuedRefresh } from '../../../lib/sessions/rules.ts';
 
 const SECRET = new TextEncoder().encode('bookkeeping-secret-of-at-least-32-bytes!');
 const SECOND = 1000;

@@ -7,8 +7,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CorruptFileError, realFileSystem } from '../../../lib/storage/durable_file.ts';
+import { realFileSystem } from '../../../lib/storage/durable_file.ts';
 import { encodeSnapshot, readSnapshot, type SnapshotLists } from '../../../lib/storage/snapshot.ts';
+import { CorruptFileError } from '../../../lib/errors.ts';
 
 let dir: string;
 let FILE: string;

@@ -10,16 +10,10 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import type { Clock } from '../../../lib/support/clock.ts';
-import {
-  DEFAULT_LIFETIMES,
-  MAX_SESSIONS_PER_USER,
-  RefreshError,
-  type IssuedRefresh,
-  type RefreshFailure,
-  type SessionLifetimes,
-  type SessionStore,
-} from '../../../lib/storage/session_store.ts';
-import { UsernameTakenError, type UserStore } from '../../../lib/storage/user_store.ts';
+import { DEFAULT_LIFETIMES, MAX_SESSIONS_PER_USER, type IssuedRefresh, type SessionLifetimes } from '../../../lib/sessions/rules.ts';
+import { RefreshError, type RefreshFailure, UsernameTakenError } from '../../../lib/errors.ts';
+import { type SessionStore } from '../../../lib/sessions/store.ts';
+import { type UserStore } from '../../../lib/accounts/store.ts';
 
 export interface Stores {
   readonly users: UserStore;

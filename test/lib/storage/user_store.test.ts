@@ -7,10 +7,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { CorruptFileError, StorageError } from '../../../lib/storage/durable_file.ts';
-import { JsonUserStore, UsernameTakenError } from '../../../lib/storage/user_store.ts';
+import { JsonUserStore } from '../../../lib/storage/user_store.ts';
 import { silentLogger } from '../../../lib/support/log.ts';
-import { StepFileSystem } from './step_fs.ts';
+import { StepFileSystem } from '../../helpers/step_fs.ts';
+import { CorruptFileError, StorageError, UsernameTakenError } from '../../../lib/errors.ts';
 
 /** Stands in for an argon2id PHC string; the store never looks inside it. */
 const HASH = '$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g';

@@ -1,0 +1,42 @@
+/**
+ * The HS256 key when `JWT_SECRET` is not set: 256 random bits generated on first start and kept in
+ * `DATA_DIR/jwt-secret` (mode 0600), so tokens survive a restart and nobody has to invent a secret.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { link, open, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { MIN_SECRET_BYTES } from '../config.ts';
+import { ConfigError } from '../errors.ts';
+
+export async function loadOrCreateSecret(dataDir: string): Promise<Uint8Array> {
+  const file = path.join(dataDir, 'jwt-secret');
+  await createOnce(file, `${randomBytes(32).toString('base64url')}\n`);
+  const secret = Buffer.from((await readFile(file, 'utf8')).trim(), 'base64url');
+  if (secret.length < MIN_SECRET_BYTES) {
+    throw new ConfigError(`Cannot start: ${file} holds ${secret.length} bytes, at least ${MIN_SECRET_BYTES} are needed; delete it to generate a new one`);
+  }
+  return secret;
+}
+
+/**
+ * Creates `file` holding `text` unless it exists already, and never leaves it half-written: the text
+ * goes to a temp file that is fsynced, then hard-linked to the name. link(2) is atomic and fails when
+ * the name exists, so of two servers starting at once exactly one secret wins and both read it.
+ */
+async function createOnce(file: string, text: string): Promise<void> {
+  const temp = `${file}.${randomUUID()}.tmp`;
+  const handle = await open(temp, 'wx', 0o600);
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await link(temp, file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    await rm(temp, { force: true });
+  }
+}
