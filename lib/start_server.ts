@@ -109,10 +109,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     }),
   ];
   const hooks: Hook[] = [
-    // CSP, nosniff, Referrer-Policy and (off localhost) HSTS on every answer.
-    addSecurityHeaders,
     // An answer to an unsafe method depends on Origin and Sec-Fetch-Site: caches must key on them.
     varyOnOrigin,
+    // CSP, nosniff, Referrer-Policy and (off localhost) HSTS on every answer.
+    addSecurityHeaders,
     // Pipelining: one connection may queue at most so many answers, then it is closed.
     limitRequestsPerConnection,
     // Development only: warn about a Set-Cookie that breaks the project's cookie rules.

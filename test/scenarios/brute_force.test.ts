@@ -115,7 +115,7 @@ test('an attempt abandoned before its password was checked (a 503) gives its pla
   const backoff = new LoginBackoff(true, manualClock().now);
   for (let i = 0; i < 20; i++) backoff.reserve('dave').abandoned();
   for (let i = 0; i < 6; i++) backoff.reserve('dave'); // five free failures and one more still pass
-  assert.throws(() => backoff.reserve('dave'), { status: 429 });
+  assert.throws(() => backoff.reserve('dave'), { code: 'ERR_TOO_MANY_REQUESTS' });
 });
 
 /** Polls `condition` until it holds (the test's own timeout ends a wait that never does). */
