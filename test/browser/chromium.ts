@@ -1,8 +1,8 @@
 /**
- * A real browser for tests: the system's Chromium driven by playwright-core, trusting exactly the
+ * A real browser for tests: the system's Chromium driven by puppeteer-core, trusting exactly the
  * test servers' certificates, and watching every page for console errors and CSP violations.
  *
- * playwright-core never downloads a browser; it drives the one at `CHROME_PATH` (default
+ * puppeteer-core never downloads a browser; it drives the one at `CHROME_PATH` (default
  * `/usr/bin/chromium`, Debian's `apt-get install chromium`).
  */
 import { X509Certificate, createHash } from 'node:crypto';
@@ -10,8 +10,9 @@ import { readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Cookie, type Page } from 'playwright-core';
-import { ARTIFACTS_DIR, isExecutable } from './engines/engine.ts';
+import puppeteer, { type Browser, type BrowserContext, type Cookie, type Page } from 'puppeteer-core';
+import { ARTIFACTS_DIR, isExecutable, type Viewport } from './engines/engine.ts';
+import { watchForErrors } from './engines/puppeteer.ts';
 
 export const CHROME_PATH = process.env.CHROME_PATH || '/usr/bin/chromium';
 
@@ -35,7 +36,7 @@ export function skipWithoutChromium(testFile: string): string | false {
 /**
  * The base64 SHA-256 of a certificate's SubjectPublicKeyInfo: the form Chromium's
  * `--ignore-certificate-errors-spki-list` takes. Pinning the key this way trusts exactly our test
- * servers, where `ignoreHTTPSErrors` would accept any certificate at all.
+ * servers, where `acceptInsecureCerts` would accept any certificate at all.
  */
 export function spkiFingerprint(certificatePem: string): string {
   const spki = new X509Certificate(certificatePem).publicKey.export({ type: 'spki', format: 'der' });
@@ -43,12 +44,13 @@ export function spkiFingerprint(certificatePem: string): string {
 }
 
 /**
- * Starts headless Chromium trusting the given certificates. playwright's `launch` gives it a fresh
+ * Starts headless Chromium trusting the given certificates. puppeteer's `launch` gives it a fresh
  * temporary profile (its own `--user-data-dir`, which the SPKI flag needs) and deletes it on close.
  */
 export async function launchChromium(trustedCertificates: readonly string[]): Promise<Browser> {
   if (!isExecutable(CHROME_PATH)) throw new Error(`Cannot run the browser tests: ${INSTALL_HINT}`);
-  return chromium.launch({
+  return puppeteer.launch({
+    browser: 'chrome',
     executablePath: CHROME_PATH,
     headless: true,
     args: [
@@ -65,29 +67,33 @@ export async function launchChromium(trustedCertificates: readonly string[]): Pr
   });
 }
 
-/** One navigation of the main frame, as the address bar would go through it: `303 /order`. */
-export type Hop = `${number} ${string}`;
-
 /** A browser context (one fresh profile: no cookies, no cache) with one page, watched. */
 export interface Visit {
   readonly context: BrowserContext;
   readonly page: Page;
   /** Console errors, uncaught exceptions and CSP violations on any page so far. */
   readonly problems: string[];
-  /** Every response to a main-frame navigation, redirects included, in order. */
-  readonly hops: Hop[];
   /** Every cookie in this context's store, whatever its site or Path. */
   cookies(): Promise<Cookie[]>;
+}
+
+/** The device a visit emulates: the page's size, a phone's touch screen, the colour scheme. */
+export interface VisitOptions {
+  viewport?: Viewport;
+  isMobile?: boolean;
+  hasTouch?: boolean;
+  deviceScaleFactor?: number;
+  colorScheme?: 'light' | 'dark';
 }
 
 /**
  * Runs `body` in a fresh context and then asserts, for every scenario alike, that no page logged a
  * console error or a CSP violation. The context is closed whatever happens.
  */
-export async function withVisit(browser: Browser, body: (visit: Visit) => Promise<void>, options: BrowserContextOptions = {}): Promise<void> {
-  const context = await browser.newContext(options);
+export async function withVisit(browser: Browser, body: (visit: Visit) => Promise<void>, options: VisitOptions = {}): Promise<void> {
+  const context = await browser.createBrowserContext();
   try {
-    const visit = await watch(context);
+    const visit = await watch(context, options);
     await body(visit);
     if (visit.problems.length > 0) throw new Error(`The pages reported problems:\n  ${visit.problems.join('\n  ')}`);
   } finally {
@@ -95,16 +101,18 @@ export async function withVisit(browser: Browser, body: (visit: Visit) => Promis
   }
 }
 
-async function watch(context: BrowserContext): Promise<Visit> {
+async function watch(context: BrowserContext, { viewport, isMobile, hasTouch, deviceScaleFactor, colorScheme }: VisitOptions): Promise<Visit> {
   const problems: string[] = [];
-  const hops: Hop[] = [];
-  /** Status of each document the main frame loaded, to recognise Chromium's note about an error status. */
-  const documentStatus = new Map<string, number>();
+  const page = await context.newPage();
+  if (viewport) await page.setViewport({ ...viewport, isMobile, hasTouch, deviceScaleFactor });
+  if (colorScheme) await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: colorScheme }]);
+  watchForErrors(page, problems);
 
   // A CSP violation fires `securitypolicyviolation` in the page. Page script cannot run under our CSP,
-  // but an init script is injected by the browser itself, and the binding carries the event out.
-  await context.exposeBinding('reportCspViolation', (_source, text: string) => problems.push(`CSP violation: ${text}`));
-  await context.addInitScript(() => {
+  // but a script evaluated on each new document is injected by the browser itself, and the exposed
+  // function carries the event out.
+  await page.exposeFunction('reportCspViolation', (text: string) => problems.push(`CSP violation: ${text}`));
+  await page.evaluateOnNewDocument(() => {
     document.addEventListener(
       'securitypolicyviolation',
       (event) => {
@@ -115,43 +123,34 @@ async function watch(context: BrowserContext): Promise<Visit> {
     );
   });
 
-  context.on('page', (page) => {
-    page.on('response', (response) => {
-      if (response.frame() !== page.mainFrame() || !response.request().isNavigationRequest()) return;
-      const url = new URL(response.url());
-      documentStatus.set(response.url(), response.status());
-      hops.push(`${response.status()} ${url.pathname}${url.search}`);
-    });
-    page.on('pageerror', (error) => problems.push(`uncaught ${error.name}: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() !== 'error') return;
-      // Chromium logs any 4xx document as "Failed to load resource". A 409 or 403 page is the answer
-      // we expect here, not a defect of the page; the same note about a stylesheet would be one.
-      const status = /^Failed to load resource: the server responded with a status of (\d+)/.exec(message.text())?.[1];
-      if (status !== undefined && documentStatus.get(message.location().url) === Number(status)) return;
-      problems.push(`console error: ${message.text()} (${message.location().url})`);
-    });
-  });
-
-  const page = await context.newPage();
-  return { context, page, problems, hops, cookies: () => context.cookies() };
+  return { context, page, problems, cookies: () => context.cookies() };
 }
 
 /** Saves a full-page screenshot under `test/artifacts/` and returns its path. */
 export async function screenshot(page: Page, name: string): Promise<string> {
   await mkdir(ARTIFACTS_DIR, { recursive: true });
   const file = path.join(ARTIFACTS_DIR, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true, animations: 'disabled' });
+  await page.screenshot({ path: file as `${string}.png`, fullPage: true });
   return file;
 }
 
 /** The text a screen reader reads as an element's description: its `aria-describedby` targets. */
 export async function describedBy(page: Page, selector: string): Promise<string[]> {
-  return page.locator(selector).evaluate((element) =>
+  return page.$eval(selector, (element) =>
     (element.getAttribute('aria-describedby') ?? '')
       .split(/\s+/)
       .filter(Boolean)
       .map((id) => document.getElementById(id)?.textContent?.trim() ?? `(no element #${id})`)
       .filter(Boolean),
   );
+}
+
+/** The form field a person finds by its label, as a screen reader names it (puppeteer's ARIA query). */
+export function field(label: string): string {
+  return `::-p-aria([name="${label}"][role="textbox"])`;
+}
+
+/** The button a person finds by its text, as a screen reader names it. */
+export function button(name: string): string {
+  return `::-p-aria([name="${name}"][role="button"])`;
 }

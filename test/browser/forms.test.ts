@@ -4,29 +4,28 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { describedBy, launchChromium, screenshot, skipWithoutChromium, withVisit } from './chromium.ts';
+import type { Browser, Page } from 'puppeteer-core';
+import { button, describedBy, field, launchChromium, screenshot, skipWithoutChromium, withVisit } from './chromium.ts';
 import { startInProcess, type InProcessServer } from '../helpers/server.ts';
 
 const PASSWORD = 'correct horse battery';
 
 /** Fills and submits a form, and waits for the page that answers it. */
-async function submit(page: Page, button: string, username: string, password: string): Promise<number> {
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(password);
-  const [response] = await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: button }).click()]);
+async function submit(page: Page, buttonName: string, username: string, password: string): Promise<number> {
+  await page.locator(field('Username')).fill(username);
+  await page.locator(field('Password')).fill(password);
+  const [response] = await Promise.all([page.waitForNavigation(), page.locator(button(buttonName)).click()]);
   return response?.status() ?? 0;
 }
 
 /** What a sighted user and a screen-reader user each get from one field after a failed submit. */
 async function fieldState(page: Page, id: 'username' | 'password') {
-  const input = page.locator(`#${id}`);
-  return {
-    value: await input.inputValue(),
-    invalid: await input.getAttribute('aria-invalid'),
-    description: await describedBy(page, `#${id}`),
-    focused: await input.evaluate((element) => element === document.activeElement),
-  };
+  const input = await page.$eval(`#${id}`, (element) => ({
+    value: (element as HTMLInputElement).value,
+    invalid: element.getAttribute('aria-invalid'),
+    focused: element === document.activeElement,
+  }));
+  return { ...input, description: await describedBy(page, `#${id}`) };
 }
 
 /**
@@ -34,12 +33,15 @@ async function fieldState(page: Page, id: 'username' | 'password') {
  * about, inside that field's group: where the eye goes to fix it.
  */
 async function assertShownBeside(page: Page, inputId: string, message: RegExp): Promise<void> {
-  const error = page.locator(`#${inputId}`).locator('xpath=..').locator('.error', { hasText: message });
-  assert.equal(await error.count(), 1, `one error matching ${message} in the field of #${inputId}`);
+  const inField = await page.$$(`#${inputId} ~ .error`); // the input's siblings: inside its field's group
+  const texts = await Promise.all(inField.map((each) => each.evaluate((element) => element.textContent ?? '')));
+  const matching = inField.filter((_, i) => message.test(texts[i]!));
+  assert.equal(matching.length, 1, `one error matching ${message} in the field of #${inputId}`);
+  const error = matching[0]!;
   assert.ok(await error.isVisible());
   const announced = await error.evaluate((element) => element.getAttribute('role') === 'alert' || element.closest('[aria-live]') !== null);
   assert.ok(announced, 'the error is announced to screen readers');
-  const inputBox = await page.locator(`#${inputId}`).boundingBox();
+  const inputBox = await (await page.$(`#${inputId}`))!.boundingBox();
   const errorBox = await error.boundingBox();
   assert.ok(inputBox && errorBox);
   const gap = errorBox.y - (inputBox.y + inputBox.height);
@@ -113,8 +115,8 @@ describe('form errors in a browser', { skip: skipWithoutChromium(import.meta.url
         assert.equal(state.invalid, 'true', `#${id} is marked invalid`);
         assert.ok(state.description.includes('Wrong username or password'), `#${id} described by the error: ${state.description}`);
       }
-      const alert = page.getByRole('alert');
-      assert.equal(await alert.textContent(), 'Wrong username or password');
+      const alert = (await page.$('::-p-aria([role="alert"])'))!;
+      assert.equal(await alert.evaluate((element) => element.textContent), 'Wrong username or password');
       assert.ok(await alert.isVisible());
       assert.equal((await fieldState(page, 'username')).value, 'alice');
       assert.equal((await fieldState(page, 'password')).value, '');

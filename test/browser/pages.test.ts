@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page } from 'puppeteer-core';
 import { createSelfSigned } from '../../lib/startup/certificate.ts';
-import { launchChromium, screenshot, skipWithoutChromium, withVisit } from './chromium.ts';
+import { button, field, launchChromium, screenshot, skipWithoutChromium, withVisit } from './chromium.ts';
 import { startInProcess, type InProcessServer } from '../helpers/server.ts';
 
 const PASSWORD = 'correct horse battery';
@@ -26,8 +26,8 @@ const PAGES: { name: string; file: string; open(page: Page, origin: string): Pro
     file: 'signup-error',
     async open(page, origin) {
       await page.goto(`${origin}/`);
-      await page.getByLabel('Username').fill('x');
-      await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign up' }).click()]);
+      await page.locator(field('Username')).fill('x');
+      await Promise.all([page.waitForNavigation(), page.locator(button('Sign up')).click()]);
     },
   },
   {
@@ -35,18 +35,20 @@ const PAGES: { name: string; file: string; open(page: Page, origin: string): Pro
     file: 'order',
     async open(page, origin) {
       await page.goto(`${origin}/`);
-      await page.getByLabel('Username').fill(NAMES[accounts++ % NAMES.length]!);
-      await page.getByLabel('Password').fill(PASSWORD);
-      await Promise.all([page.waitForURL(`${origin}/order`), page.getByRole('button', { name: 'Sign up' }).click()]);
+      await page.locator(field('Username')).fill(NAMES[accounts++ % NAMES.length]!);
+      await page.locator(field('Password')).fill(PASSWORD);
+      await Promise.all([page.waitForNavigation(), page.locator(button('Sign up')).click()]);
+      assert.equal(page.url(), `${origin}/order`);
     },
   },
   {
     name: 'session ended',
     file: 'session-ended',
     async open(page, origin) {
-      await page.context().clearCookies(); // as if the refresh cookie had run out
+      const context = page.browserContext();
+      await context.deleteCookie(...(await context.cookies())); // as if the refresh cookie had run out
       await page.goto(`${origin}/order`);
-      assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Please sign in');
+      assert.equal(await page.$eval('h1', (heading) => heading.textContent), 'Please sign in');
     },
   },
   { name: 'not found', file: 'not-found', open: (page, origin) => page.goto(`${origin}/no-such-page`).then(() => undefined) },
@@ -67,7 +69,7 @@ function contrast(a: string, b: string): number {
 }
 
 async function colours(page: Page): Promise<{ background: string; text: string }> {
-  return page.locator('main').evaluate((main) => ({ background: getComputedStyle(main).backgroundColor, text: getComputedStyle(main).color }));
+  return page.$eval('main', (main) => ({ background: getComputedStyle(main).backgroundColor, text: getComputedStyle(main).color }));
 }
 
 describe('the pages in a browser', { skip: skipWithoutChromium(import.meta.url) }, () => {

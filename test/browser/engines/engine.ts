@@ -1,8 +1,8 @@
 /**
  * What the shared browser scenarios need from a browser engine, and nothing more: open a fresh profile,
- * drive its tabs as a person would, read its cookie store. Chromium (playwright-core), Firefox
- * (puppeteer-core over WebDriver BiDi) and WebKit (classic WebDriver) each implement it in one file, so
- * the scenarios in `../scenarios.ts` are written once.
+ * drive its tabs as a person would, read its cookie store. Chromium and Firefox implement it in one
+ * file, `puppeteer.ts` (puppeteer-core, over CDP and WebDriver BiDi), WebKit in `webkit.ts` (`webdriver`,
+ * over classic WebDriver), so the scenarios in `../scenarios.ts` are written once.
  *
  * Everything the scenarios assert is observable on every engine: navigations and CSP reports are seen
  * by the test server (`../watched_server.ts`), the rest through this interface. Where an engine cannot
