@@ -13,7 +13,14 @@ const CHROME_PATH = process.env.CHROME_PATH || '/usr/bin/chromium';
 
 export const STAGES: readonly Stage[] = [
   { name: 'typecheck', command: ['npm', 'run', '--silent', 'typecheck'] },
-  { name: 'unit', tests: ['test/lib/*.test.ts', 'test/lib/*/*.test.ts', 'test/scenarios/*.test.ts', 'test/scripts/*.test.ts', 'test/docs/*.test.ts'] },
+  // Modules alone: no server, no child process, no network.
+  { name: 'unit', tests: ['test/lib/*.test.ts', 'test/lib/*/*.test.ts'] },
+  // Whole behaviours in-process: brute force, fuzzing, slow clients, storage faults, a stop under load.
+  { name: 'scenarios', tests: ['test/scenarios/*.test.ts'] },
+  // What the README and docs/ show: transcripts run, links resolve, figures and paths exist.
+  { name: 'docs', tests: ['test/docs/*.test.ts'] },
+  // The project's own tools: the test runner, the Deno launcher.
+  { name: 'scripts', tests: ['test/scripts/*.test.ts'] },
   { name: 'http', tests: ['test/https/*.test.ts'] },
   { name: 'deno', tests: ['test/https/*.test.ts'], env: { TEST_RUNTIME: 'deno' } },
   // The embedded store's own tests (recovery, the model, the contract) under Deno's test runner.

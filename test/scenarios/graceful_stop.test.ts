@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
-import { openTls, parseResponse, readUntilClosed } from '../../../scripts/support/wire.ts';
-import { startInProcess, type InProcessServer } from '../../helpers/server.ts';
+import { openTls, parseResponse, readUntilClosed } from '../../scripts/support/wire.ts';
+import { startInProcess, type InProcessServer } from '../helpers/server.ts';
 
 const BODY = new URLSearchParams({ username: 'finisher', password: 'correct horse battery' }).toString();
 
