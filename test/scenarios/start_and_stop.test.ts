@@ -1,5 +1,5 @@
 /**
- * `npm start` and `npm run start:deno` as an operator runs them: a signal to npm's own PID (what a
+ * `npm start`, `npm run start:deno` and `npm run dev` as an operator runs them: a signal to npm's own PID (what a
  * process manager or `kill` sends), a Ctrl+C (the terminal signals every process in the foreground
  * group), and a SIGKILL to the process npm started. Each must leave nothing listening.
  */
@@ -81,16 +81,20 @@ async function childrenOf(pid: number): Promise<number[]> {
   return list.split(' ').filter(Boolean).map(Number);
 }
 
-for (const script of ['start', 'start:deno']) {
+for (const script of ['start', 'start:deno', 'dev']) {
   describe(`npm run ${script}`, () => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-      test(`${signal} to npm's own PID stops the server gracefully: exit code 0, nothing left listening`, LIMIT, async (t) => {
+      test(`${signal} to npm's own PID stops the server gracefully: exit code 0, nothing left listening, a last line saying so`, LIMIT, async (t) => {
         const run = await npmRun(script, t);
         process.kill(run.pid, signal);
         assert.equal(await run.exited, 0, run.output());
         await assertPortClosed(run.origin);
+        assert.match(run.output().trimEnd().split('\n').at(-1) ?? '', /^Stopped: /);
       });
     }
+    // `npm run dev` runs tsx's watcher, which restarts the server on a change: the two tests below are
+    // about npm running the server itself.
+    if (script === 'dev') return;
 
     test('a Ctrl+C, which reaches the server twice (from the terminal and from npm), still lets a request in flight finish', LIMIT, async (t) => {
       const run = await npmRun(script, t);
