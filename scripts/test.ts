@@ -23,6 +23,9 @@ export const STAGES: readonly Stage[] = [
   { name: 'scripts', tests: ['test/scripts/*.test.ts'] },
   { name: 'http', tests: ['test/https/*.test.ts'] },
   { name: 'deno', tests: ['test/https/*.test.ts'], env: { TEST_RUNTIME: 'deno' } },
+  // The one-file server of lib/minimal/, black-box, under Node and then under Deno.
+  { name: 'minimal', tests: ['test/minimal/*.test.ts'] },
+  { name: 'minimal-deno', tests: ['test/minimal/*.test.ts'], env: { TEST_RUNTIME: 'deno' } },
   // The embedded store's own tests (recovery, the model, the contract) under Deno's test runner.
   { name: 'deno-storage', command: ['deno', 'test', '-A', '--no-check', 'test/lib/storage/'] },
   // PostgreSQL: each stage in a throwaway cluster of its own (pg_virtualenv), one file at a time (one

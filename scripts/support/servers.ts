@@ -103,6 +103,8 @@ export interface LaunchOptions {
   startOptions?: Record<string, unknown>;
   /** Runs the server under `prlimit --nofile=N` (util-linux), which sets the limit and becomes the server. */
   descriptors?: number;
+  /** Another server to run instead of `server.ts`, reading the same variables: `lib/minimal/server.ts`. */
+  script?: string;
 }
 
 const START_WITH_OPTIONS = path.join(PROJECT_ROOT, 'scripts', 'support', 'start_with_options.ts');
@@ -119,7 +121,7 @@ export async function launchServer(options: LaunchOptions = {}): Promise<Launche
   const root = options.dir ?? (await makeTempDir());
   const env = { ...process.env, ...serverEnv(root, options.env ?? {}) };
   // server.ts itself, or a script that starts it with options the environment cannot carry.
-  const script = options.startOptions === undefined ? [path.join(PROJECT_ROOT, 'server.ts')] : [START_WITH_OPTIONS, JSON.stringify(options.startOptions)];
+  const script = options.startOptions === undefined ? [options.script ?? path.join(PROJECT_ROOT, 'server.ts')] : [START_WITH_OPTIONS, JSON.stringify(options.startOptions)];
   const [runtime, runtimeArgs] =
     options.runtime === 'deno'
       ? [DENO, await denoRunArgs(env, PROJECT_ROOT, script)]
