@@ -27,38 +27,29 @@ export type ErrorCode =
 
 export abstract class DomainError extends Error {
   abstract readonly code: ErrorCode;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name; // `StorageError: …` in a log line, whichever class was thrown
+  }
 }
 
 /** A configuration mistake the operator must fix; the message names the variable or the file. */
-export class ConfigError extends DomainError {
-  override readonly name = 'ConfigError';
-  readonly code = 'ERR_CONFIG';
-}
+export class ConfigError extends DomainError { readonly code = 'ERR_CONFIG'; }
 
 /**
  * A stored file is damaged somewhere other than its last, torn record, or is not the shape its store
  * expects: the server refuses to start rather than guess what it held or overwrite it.
  */
-export class CorruptFileError extends DomainError {
-  override readonly name = 'CorruptFileError';
-  readonly code = 'ERR_CORRUPT_FILE';
-}
+export class CorruptFileError extends DomainError { readonly code = 'ERR_CORRUPT_FILE'; }
 
 /** A write did not reach the disk or the database; nothing of it is kept in memory either. */
-export class StorageError extends DomainError {
-  override readonly name = 'StorageError';
-  readonly code = 'ERR_STORAGE';
-}
+export class StorageError extends DomainError { readonly code = 'ERR_STORAGE'; }
 
 /** The account was stored, but its first session could not be: "try again" would only meet "taken". */
-export class SessionNotStartedError extends DomainError {
-  override readonly name = 'SessionNotStartedError';
-  readonly code = 'ERR_SESSION_NOT_STARTED';
-}
+export class SessionNotStartedError extends DomainError { readonly code = 'ERR_SESSION_NOT_STARTED'; }
 
 /** More work is queued than is worth waiting for (load shedding); the client may retry after a while. */
 export class BusyError extends DomainError {
-  override readonly name = 'BusyError';
   readonly code = 'ERR_BUSY';
   readonly retryAfterSeconds: number;
   constructor(message: string, retryAfterSeconds: number) {
@@ -69,7 +60,6 @@ export class BusyError extends DomainError {
 
 /** A request, a body or a form field that is not what the server accepts; `field` names the form field. */
 export class InvalidInputError extends DomainError {
-  override readonly name = 'InvalidInputError';
   readonly code = 'ERR_INVALID_INPUT';
   readonly field: string | undefined;
   constructor(message: string, options: { field?: string; cause?: unknown } = {}) {
@@ -79,40 +69,21 @@ export class InvalidInputError extends DomainError {
 }
 
 /** A body sent without a Content-Length (chunked): its size could not be capped before reading. */
-export class LengthRequiredError extends DomainError {
-  override readonly name = 'LengthRequiredError';
-  readonly code = 'ERR_LENGTH_REQUIRED';
-}
+export class LengthRequiredError extends DomainError { readonly code = 'ERR_LENGTH_REQUIRED'; }
 
-export class BodyTooLargeError extends DomainError {
-  override readonly name = 'BodyTooLargeError';
-  readonly code = 'ERR_BODY_TOO_LARGE';
-}
+export class BodyTooLargeError extends DomainError { readonly code = 'ERR_BODY_TOO_LARGE'; }
 
-export class UnsupportedMediaTypeError extends DomainError {
-  override readonly name = 'UnsupportedMediaTypeError';
-  readonly code = 'ERR_UNSUPPORTED_MEDIA_TYPE';
-}
+export class UnsupportedMediaTypeError extends DomainError { readonly code = 'ERR_UNSUPPORTED_MEDIA_TYPE'; }
 
 /** A request with so many header lines that the runtime may have dropped some of them. */
-export class TooManyHeadersError extends DomainError {
-  override readonly name = 'TooManyHeadersError';
-  readonly code = 'ERR_TOO_MANY_HEADERS';
-}
+export class TooManyHeadersError extends DomainError { readonly code = 'ERR_TOO_MANY_HEADERS'; }
 
 /** An unsafe request sent by a page of another site (CSRF). */
-export class CrossSiteError extends DomainError {
-  override readonly name = 'CrossSiteError';
-  readonly code = 'ERR_CROSS_SITE';
-}
+export class CrossSiteError extends DomainError { readonly code = 'ERR_CROSS_SITE'; }
 
-export class NotFoundError extends DomainError {
-  override readonly name = 'NotFoundError';
-  readonly code = 'ERR_NOT_FOUND';
-}
+export class NotFoundError extends DomainError { readonly code = 'ERR_NOT_FOUND'; }
 
 export class MethodNotAllowedError extends DomainError {
-  override readonly name = 'MethodNotAllowedError';
   readonly code = 'ERR_METHOD_NOT_ALLOWED';
   readonly allowed: readonly string[];
   constructor(message: string, allowed: readonly string[]) {
@@ -122,23 +93,18 @@ export class MethodNotAllowedError extends DomainError {
 }
 
 export class UsernameTakenError extends DomainError {
-  override readonly name = 'UsernameTakenError';
   readonly code = 'ERR_USERNAME_TAKEN';
   readonly field = 'username';
 }
 
 /** The request carries no valid session, or a login's name and password do not match. */
-export class NotSignedInError extends DomainError {
-  override readonly name = 'NotSignedInError';
-  readonly code = 'ERR_NOT_SIGNED_IN';
-}
+export class NotSignedInError extends DomainError { readonly code = 'ERR_NOT_SIGNED_IN'; }
 
 /** How a refresh failed; each ends in "sign in again". */
 export type RefreshFailure = 'unknown' | 'expired' | 'reused';
 
 /** A refresh token that opens no session: the browser's copy of it is cleared. */
 export class RefreshError extends DomainError {
-  override readonly name = 'RefreshError';
   readonly code = 'ERR_REFRESH';
   readonly reason: RefreshFailure;
   constructor(reason: RefreshFailure) {
@@ -149,7 +115,6 @@ export class RefreshError extends DomainError {
 
 /** A rate limit or a login backoff: the client must wait `retryAfterSeconds`. */
 export class TooManyRequestsError extends DomainError {
-  override readonly name = 'TooManyRequestsError';
   readonly code = 'ERR_TOO_MANY_REQUESTS';
   readonly retryAfterSeconds: number;
   constructor(message: string, waitMs: number) {
