@@ -124,8 +124,10 @@ async function runStage(stage: Stage, { ci, cwd }: { ci: boolean; cwd: string })
   if (code !== 0 && counts.failed === 0) counts.failed = 1;
   // Nothing ran for want of a program: skipped, and said so, never a quiet zero.
   if (missing && counts.passed + counts.failed + counts.skipped === 0) counts.skipped = 1;
+  // Each reason once: a skip's (`# SKIP reason`) and a known defect's (`# TODO reason`), which counts as skipped.
   const skipNotes = [...new Set(tap.match(/(?<= # SKIP ).+$/gm) ?? [])].map((reason) => `skipped: ${reason}`);
-  return { counts, notes: [...notes, ...skipNotes], report: code === 0 ? '' : failures(spec, code) };
+  const todoNotes = [...new Set(tap.match(/(?<= # TODO ).+$/gm) ?? [])].map((reason) => `todo: ${reason}`);
+  return { counts, notes: [...notes, ...skipNotes, ...todoNotes], report: code === 0 ? '' : failures(spec, code) };
 }
 
 /** node:test's own totals, the last lines of its TAP: `# pass 12`, `# fail 0`… */

@@ -1,6 +1,6 @@
 /**
  * `npm test`'s runner (scripts/test_runner.ts), run on a tiny stage with one passing, one failing and
- * one skipped test: the total is its last line, the failure is shown in full, the exit code says so.
+ * one skipped test, and a known defect marked todo (counted as skipped, its reason printed): the total is its last line, the failure is shown in full, the exit code says so.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -19,8 +19,11 @@ test('the last line totals every stage: passed, failed, skipped', async () => {
     { name: 'tiny', tests: [FIXTURE] },
     { name: 'check', command: [process.execPath, '-e', ''] },
   ]);
-  assert.equal(lines.at(-1), '2 passed, 1 failed, 1 skipped');
-  assert.match(lines.find((line) => line.startsWith('tiny')) ?? '', /^tiny +1 passed, 1 failed, 1 skipped +\d+\.\d s +skipped: no tool here: apt-get install tool$/);
+  assert.equal(lines.at(-1), '2 passed, 1 failed, 2 skipped');
+  assert.match(
+    lines.find((line) => line.startsWith('tiny')) ?? '',
+    /^tiny +1 passed, 1 failed, 2 skipped +\d+\.\d s +skipped: no tool here: apt-get install tool; todo: the runtime drops it: reported upstream$/,
+  );
   assert.match(lines.find((line) => line.startsWith('check')) ?? '', /^check +1 passed, 0 failed +\d+\.\d s$/);
   assert.equal(code, 1);
 });
@@ -53,10 +56,10 @@ test('a stage whose program is missing: skipped with its hint outside CI, failed
 
 test('a stage runs under the program it needs when that program is there (pg_virtualenv, say), without it when not', async () => {
   const under = await report([{ name: 'wrapped', tests: [FIXTURE], needs: { program: 'env', hint: 'coreutils', wrap: true } }]);
-  assert.equal(under.lines.at(-1), '1 passed, 1 failed, 1 skipped');
+  assert.equal(under.lines.at(-1), '1 passed, 1 failed, 2 skipped');
   assert.doesNotMatch(under.text, /no env/);
 
   const without = await report([{ name: 'unwrapped', tests: [FIXTURE], needs: { program: 'no-such-wrapper-here', hint: 'apt-get install it', wrap: true } }]);
-  assert.equal(without.lines.at(-1), '1 passed, 1 failed, 1 skipped');
+  assert.equal(without.lines.at(-1), '1 passed, 1 failed, 2 skipped');
   assert.match(without.text, /no no-such-wrapper-here: apt-get install it/);
 });
