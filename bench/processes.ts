@@ -168,16 +168,29 @@ export async function runRawArgon2(mode: 'hash' | 'verify', concurrency: number,
   return JSON.parse(line) as Argon2Result;
 }
 
+/** How long a child may take to print what the bench waits for (a yardstick's port, raw argon2's figures). */
+const CHILD_LIMIT_MS = 120_000;
+
 /** The first match of `pattern` in what a child prints on `stream` (its first group, if any). */
 function firstLine(child: ChildProcess, stream: Readable, pattern: RegExp): Promise<string> {
   return new Promise((resolve, reject) => {
     let out = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`child printed no ${pattern} within ${CHILD_LIMIT_MS / 1000} s:\n${out}`));
+    }, CHILD_LIMIT_MS);
     stream.on('data', (chunk: Buffer) => {
       out += chunk;
       const match = pattern.exec(out);
-      if (match) resolve(match[1] ?? match[0]);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1] ?? match[0]);
+      }
     });
-    child.once('exit', (code) => reject(new Error(`child exited with ${code} before printing ${pattern}:\n${out}`)));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`child exited with ${code} before printing ${pattern}:\n${out}`));
+    });
   });
 }
 
