@@ -11,6 +11,7 @@ declare module 'autocannon' {
       duration: number;
     }
   }
-  function autocannon(options: Record<string, unknown>, callback: (error: Error | null, result: autocannon.Result) => void): unknown;
+  /** Returns the running instance, which emits `response` (client, status code, bytes, milliseconds) per response. */
+  function autocannon(options: Record<string, unknown>, callback: (error: Error | null, result: autocannon.Result) => void): import('node:events').EventEmitter;
   export default autocannon;
 }

@@ -22,7 +22,7 @@ import postgres from 'postgres';
 import { createSelfSigned } from '../lib/startup/certificate.ts';
 import { load } from './load.ts';
 import { httpsRequest } from '../scripts/support/https_client.ts';
-import { cookieValue, runRawArgon2, startProject, type ProjectServer, type TlsFiles } from './processes.ts';
+import { buildServer, cookieValue, runRawArgon2, startProject, type ProjectServer, type TlsFiles } from './processes.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const seconds = (full: number) => (QUICK ? Math.max(1, Math.round(full / 4)) : full);
@@ -144,8 +144,9 @@ async function main(): Promise<void> {
     await writeFile(tls.keyFile, certificate.key, { mode: 0o600 });
     const ca = await readFile(tls.certFile, 'utf8');
     const secret = randomBytes(32).toString('base64url');
+    buildServer();
     const start = async (label: string, env: Record<string, string> = {}) => {
-      const server = await startProject(path.join(root, label, 'data'), tls, secret, label, env);
+      const server = await startProject(path.join(root, label, 'data'), tls, secret, { name: label, env });
       servers.push(server);
       return server;
     };

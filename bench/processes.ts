@@ -1,15 +1,19 @@
 /**
- * The child processes a benchmark drives: the project's own `server.ts` (exactly as `npm start` runs
- * it, with production settings), the bare HTTPS server, and raw argon2. Each runs in its own process so
- * the load generator never shares an event loop or a thread pool with what it measures.
+ * The child processes a benchmark drives: the project's own server (exactly as `npm start` runs it,
+ * the bundle on Node, or as `npm run start:deno` runs it, `server.ts` on Deno, with production
+ * settings), its two yardsticks (the bare HTTPS server, the Fastify server) under either runtime, and
+ * raw argon2. Each runs in its own process so the load generator never shares an event loop or a thread
+ * pool with what it measures.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { DENO } from '../scripts/deno_permissions.ts';
 import { PROJECT_ROOT } from '../scripts/support/project_root.ts';
 import { killOnExit, launchServer } from '../scripts/support/servers.ts';
 
-/** Set BENCH_PROFILE=1 to write a V8 CPU profile of every server process into bench/profiles/. */
+/** Set BENCH_PROFILE=1 to write a V8 CPU profile of every Node server process into bench/profiles/. */
 const PROFILE_DIR = process.env.BENCH_PROFILE ? path.join(PROJECT_ROOT, 'bench', 'profiles') : undefined;
 
 function profileFlags(name: string): string[] {
@@ -19,6 +23,13 @@ function profileFlags(name: string): string[] {
 
 function nodeArgs(script: string, name: string): string[] {
   return [...profileFlags(name), '--import', 'tsx', script];
+}
+
+export type Runtime = 'node' | 'deno';
+
+/** Builds dist/ as `npm start` does first (`npm run build`), so the bench measures this working tree. */
+export function buildServer(): void {
+  execFileSync(process.execPath, [path.join(PROJECT_ROOT, 'scripts', 'build.mjs')], { stdio: 'inherit' });
 }
 
 export interface TlsFiles {
@@ -43,16 +54,27 @@ export interface ProjectServer {
   stop(): Promise<number | null>;
 }
 
+export interface ProjectOptions {
+  name?: string;
+  /** Node (the bundle, `buildServer()` first) by default. */
+  runtime?: Runtime;
+  /** DATABASE_URL, for bench/instances.ts. */
+  env?: Record<string, string>;
+}
+
 /**
- * Starts `server.ts` as production would: NODE_ENV=production, attempt limits off (RATE_LIMIT=0, the
- * switch docs/http.md gives for load tests), and its log going through the real logger to a real file.
- * (Node writes to stdout synchronously when stdout is a file or a pipe, so this is the honest setting.)
+ * Starts the server as production would, as `npm start` (or `npm run start:deno`) runs it:
+ * NODE_ENV=production, attempt limits off (RATE_LIMIT=0, the switch docs/http.md gives for load tests),
+ * and its log going through the real logger to a real file. (Node writes to stdout synchronously when
+ * stdout is a file or a pipe, so this is the honest setting.)
  */
-export async function startProject(dataDir: string, tls: TlsFiles, secret: string, name = 'project', extraEnv: Record<string, string> = {}): Promise<ProjectServer> {
+export async function startProject(dataDir: string, tls: TlsFiles, secret: string, { name = 'project', runtime = 'node', env = {} }: ProjectOptions = {}): Promise<ProjectServer> {
   const logFile = path.join(dataDir, '..', `${name}.log`);
   const server = await launchServer({
-    env: { NODE_ENV: 'production', RATE_LIMIT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, TLS_CERT: tls.certFile, TLS_KEY: tls.keyFile, JWT_SECRET: secret, ...extraEnv }, // extraEnv: DATABASE_URL for bench/instances.ts
+    env: { NODE_ENV: 'production', RATE_LIMIT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, TLS_CERT: tls.certFile, TLS_KEY: tls.keyFile, JWT_SECRET: secret, ...env },
     dir: path.dirname(dataDir),
+    runtime,
+    built: runtime === 'node',
     nodeFlags: profileFlags(name),
     logFile,
   });
@@ -87,20 +109,33 @@ function cpuSecondsOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-export interface BareServer {
+/** A yardstick: the bare server or the Fastify server. */
+export interface Yardstick {
   readonly url: string;
   cpuSeconds(): number;
   stop(): Promise<void>;
 }
 
-/** Starts `bare_server.ts` serving `pageFile` with the same certificate. */
-export async function startBare(pageFile: string, tls: TlsFiles): Promise<BareServer> {
-  const child = killOnExit(spawn(process.execPath, nodeArgs('bench/bare_server.ts', 'bare'), {
+/**
+ * Starts `bare_server.ts` or `fastify_server.ts` under `runtime`, answering /order with the recorded
+ * `responseFile` over the same certificate. Under Deno with every permission: these are the bench's own
+ * servers, not the product whose permissions docs/deno.md narrows.
+ */
+export async function startYardstick(
+  kind: 'bare' | 'fastify',
+  runtime: Runtime,
+  { responseFile, tls, secret, logFile }: { responseFile: string; tls: TlsFiles; secret: string; logFile: string },
+): Promise<Yardstick> {
+  const script = path.join('bench', `${kind}_server.ts`);
+  const [command, args] = runtime === 'deno' ? [DENO, ['run', '--allow-all', script]] : [process.execPath, nodeArgs(script, kind)];
+  const log = openSync(logFile, 'a'); // Fastify's request log, as the project's goes to a file
+  const child = killOnExit(spawn(command, args, {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, PAGE_FILE: pageFile, TLS_CERT: tls.certFile, TLS_KEY: tls.keyFile },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, RESPONSE_FILE: responseFile, TLS_CERT: tls.certFile, TLS_KEY: tls.keyFile, JWT_SECRET: secret },
+    stdio: ['ignore', log, 'pipe'],
   }));
-  const port = await firstLine(child, /^listening (\d+)/m);
+  closeSync(log); // the child has its own copy
+  const port = await firstLine(child, child.stderr!, /^listening (\d+)/m);
   return {
     url: `https://127.0.0.1:${port}`,
     cpuSeconds: () => cpuSecondsOf(child.pid!),
@@ -129,20 +164,33 @@ export async function runRawArgon2(mode: 'hash' | 'verify', concurrency: number,
     env: { ...process.env, MODE: mode, CONCURRENCY: String(concurrency), SECONDS: String(seconds) },
     stdio: ['ignore', 'pipe', 'inherit'],
   }));
-  const line = await firstLine(child, /^\{.*\}$/m);
+  const line = await firstLine(child, child.stdout!, /^\{.*\}$/m);
   return JSON.parse(line) as Argon2Result;
 }
 
-/** The first match of `pattern` in a child's stdout (its first group, if any). */
-function firstLine(child: ChildProcess, pattern: RegExp): Promise<string> {
+/** How long a child may take to print what the bench waits for (a yardstick's port, raw argon2's figures). */
+const CHILD_LIMIT_MS = 120_000;
+
+/** The first match of `pattern` in what a child prints on `stream` (its first group, if any). */
+function firstLine(child: ChildProcess, stream: Readable, pattern: RegExp): Promise<string> {
   return new Promise((resolve, reject) => {
     let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`child printed no ${pattern} within ${CHILD_LIMIT_MS / 1000} s:\n${out}`));
+    }, CHILD_LIMIT_MS);
+    stream.on('data', (chunk: Buffer) => {
       out += chunk;
       const match = pattern.exec(out);
-      if (match) resolve(match[1] ?? match[0]);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1] ?? match[0]);
+      }
     });
-    child.once('exit', (code) => reject(new Error(`child exited with ${code} before printing ${pattern}:\n${out}`)));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`child exited with ${code} before printing ${pattern}:\n${out}`));
+    });
   });
 }
 

@@ -105,7 +105,15 @@ export interface LaunchOptions {
   descriptors?: number;
   /** Another server to run instead of `server.ts`, reading the same variables: `lib/minimal/server.ts`. */
   script?: string;
+  /**
+   * Node only: runs what `npm start` runs, the bundle of `server.ts` that `npm run build` wrote into
+   * dist/, on Node alone (no tsx, no loader thread). Build it first.
+   */
+  built?: boolean;
 }
+
+/** `npm start`'s command after its build, as package.json has it (test/scripts/build.test.ts checks they agree). */
+export const BUILT_SERVER_ARGS = ['--enable-source-maps', path.join(PROJECT_ROOT, 'dist', 'server.js')];
 
 const START_WITH_OPTIONS = path.join(PROJECT_ROOT, 'scripts', 'support', 'start_with_options.ts');
 
@@ -125,7 +133,7 @@ export async function launchServer(options: LaunchOptions = {}): Promise<Launche
   const [runtime, runtimeArgs] =
     options.runtime === 'deno'
       ? [DENO, await denoRunArgs(env, PROJECT_ROOT, script)]
-      : [process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', ...script]];
+      : [process.execPath, [...(options.nodeFlags ?? []), ...(options.built ? BUILT_SERVER_ARGS : ['--import', 'tsx', ...script])]];
   const [command, args] =
     options.descriptors === undefined ? [runtime, runtimeArgs] : ['prlimit', [`--nofile=${options.descriptors}:${options.descriptors}`, '--', runtime, ...runtimeArgs]];
   const logFd = options.logFile === undefined ? undefined : openLog(options.logFile);
