@@ -1,13 +1,18 @@
 /**
  * Starts the HTTPS server: configuration, certificate, stores, routes, listen, and a clean shutdown.
- * The same file runs under Node (`npm start`, with tsx's loader) and Deno (`npm run start:deno`).
+ * The same file runs under Node (`npm start` runs it bundled by esbuild; `npm run dev` through tsx) and
+ * Deno (`npm run start:deno`).
  */
 import { readConfig } from './lib/config.ts';
 import { startServer } from './lib/start_server.ts';
+import { createLogger } from './lib/support/log.ts';
 import { ConfigError, CorruptFileError } from './lib/errors.ts';
 
 try {
-  const running = await startServer(readConfig(process.env));
+  // One logger for the server's lines and these: request lines are written in batches, and the last
+  // line must come after the last request's.
+  const log = createLogger();
+  const running = await startServer(readConfig(process.env), { log });
   let stopping = false;
   // SIGHUP too: the terminal closing is no reason to drop requests in flight.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
@@ -17,10 +22,10 @@ try {
       // process at once and cut the stop short; the stop has a time limit of its own.
       if (stopping) return;
       stopping = true;
-      console.log(`${signal}: finishing requests in flight, then stopping`);
+      log.info(`${signal}: finishing requests in flight, then stopping`);
       running.close().then(
         () => {
-          console.log('Stopped: requests in flight answered, storage closed');
+          log.info('Stopped: requests in flight answered, storage closed');
           process.exit(0);
         },
         (error: unknown) => {
