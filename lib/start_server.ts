@@ -31,7 +31,8 @@ import type { SessionLifetimes } from './sessions/rules.ts';
 import { loadOrCreateCertificate } from './startup/certificate.ts';
 import { DEFAULT_TIMEOUTS, createHttpsServer, listen, type ServerTimeouts } from './startup/https_server.ts';
 import { loadOrCreateSecret } from './startup/jwt_secret.ts';
-import { prepareDataDir } from './storage/data_dir.ts';
+import { lockDataDir, prepareDataDir } from './storage/data_dir.ts';
+import type { DataDirLock } from './storage/data_dir_lock.ts';
 import type { FileSystem } from './storage/durable_file.ts';
 import { openStorage } from './storage/open.ts';
 import { systemClock, type Clock } from './support/clock.ts';
@@ -74,9 +75,39 @@ export interface RunningServer {
 }
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const lock = await claimDataDir(config);
+  try {
+    const running = await start(config, options);
+    return {
+      ...running,
+      async close() {
+        try {
+          await running.close();
+        } finally {
+          await lock?.release();
+        }
+      },
+    };
+  } catch (error) {
+    await lock?.release();
+    throw error;
+  }
+}
+
+/**
+ * One server per DATA_DIR, locked before anything in it is read or repaired (docs/storage.md). Under
+ * DATABASE_URL the folder holds nothing the server reads or writes (JWT_SECRET is required then), so
+ * instances that share a database may share it too, and nothing is locked.
+ */
+async function claimDataDir(config: Config): Promise<DataDirLock | undefined> {
+  if (config.databaseUrl === undefined) return lockDataDir(config.dataDir);
+  await prepareDataDir(config.dataDir);
+  return undefined;
+}
+
+async function start(config: Config, options: StartOptions): Promise<RunningServer> {
   const log = options.log ?? createLogger();
   const clock = options.clock ?? systemClock;
-  await prepareDataDir(config.dataDir);
   const tls = await loadOrCreateCertificate(config.tlsCertFile, config.tlsKeyFile, log);
   const secret = config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir));
   const storage = await openStorage({ ...config, secret, clock, log, lifetimes: options.lifetimes, fs: options.fs });
