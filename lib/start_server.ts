@@ -8,6 +8,7 @@
  * defence and nothing else.
  */
 import type { Server } from 'node:https';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PasswordHasher, type PasswordHasherOptions } from './accounts/passwords.ts';
 import type { Config } from './config.ts';
@@ -30,7 +31,7 @@ import { ACCESS_COOKIE, CLEAR_REFRESH_COOKIE, REFRESH_COOKIE, readSessionCookie 
 import type { SessionLifetimes } from './sessions/rules.ts';
 import { loadOrCreateCertificate } from './startup/certificate.ts';
 import { DEFAULT_TIMEOUTS, createHttpsServer, listen, type ServerTimeouts } from './startup/https_server.ts';
-import { loadOrCreateSecret } from './startup/jwt_secret.ts';
+import { SECRET_FILE, loadSecret, newSecret, saveSecret } from './startup/jwt_secret.ts';
 import { lockDataDir, prepareDataDir } from './storage/data_dir.ts';
 import type { DataDirLock } from './storage/data_dir_lock.ts';
 import type { FileSystem } from './storage/durable_file.ts';
@@ -109,8 +110,14 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
   const log = options.log ?? createLogger();
   const clock = options.clock ?? systemClock;
   const tls = await loadOrCreateCertificate(config.tlsCertFile, config.tlsKeyFile, log);
-  const secret = config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir));
-  const storage = await openStorage({ ...config, secret, clock, log, lifetimes: options.lifetimes, fs: options.fs });
+  // A new folder's secret is kept once its stores have their first files: so a folder whose secret is
+  // there and whose stores are not has lost them, and the stores refuse to start empty (`expected`).
+  // (Nobody else writes the secret meanwhile: the folder is locked.)
+  const kept = config.jwtSecret === undefined ? await loadSecret(config.dataDir) : undefined;
+  const secret = config.jwtSecret ?? kept ?? newSecret();
+  const expected = kept === undefined ? undefined : `${path.join(config.dataDir, SECRET_FILE)} is there`;
+  const storage = await openStorage({ ...config, secret, clock, log, lifetimes: options.lifetimes, fs: options.fs, expected });
+  if (config.jwtSecret === undefined && kept === undefined) await saveSecret(config.dataDir, secret);
   const limited = config.rateLimit > 0; // RATE_LIMIT=0 turns every attempt and refresh limit off
   const services: Services = {
     users: storage.users,
