@@ -30,11 +30,17 @@
  * and the byte offset. A folder without a snapshot is one never compacted: its journals start at
  * generation 1 and record 1. (A snapshot with something in it never names generation 1.)
  *
+ * Before each write, the journal file is checked to still be the file at its name: one deleted, moved
+ * or replaced under the running server would take acknowledged changes nobody could find again. Then
+ * the write is refused (503), and so is every other until a snapshot written from memory holds
+ * everything acknowledged and the appends go on in a new journal.
+ *
  * Folders written before checksums (version 1 and 2 snapshots, journals without checksums) are read by
  * the rules they were written with, then rewritten in the current format at once.
  */
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../support/log.ts';
 import { CORRUPT_ADVICE, realFileSystem, removeLeftoverTempFiles, replaceFile, syncFolder, writeAll, type FileSystem } from './durable_file.ts';
@@ -88,6 +94,18 @@ const DEFAULT_COMPACT_AFTER_BYTES = 1 << 20;
 /** What a start refused for a missing file tells the operator. */
 const MISSING_ADVICE = 'restore it from a backup; the files that are there have been left as they are';
 
+/** A journal file that is no longer the file at its name (see the top of this file). */
+class JournalReplacedError extends Error {
+  override readonly name = 'JournalReplacedError';
+}
+
+/** Where a file is: its device and inode, the same for every name of it and for its open descriptors. */
+interface FileIdentity {
+  readonly generation: number;
+  readonly dev: number;
+  readonly ino: number;
+}
+
 interface Pending {
   readonly seq: number;
   /** The journal file it goes to: the newest when it was made, so a snapshot's cut falls between files. */
@@ -123,6 +141,11 @@ export class Journal {
   #length = 0;
   #dirty = false;
   #folderSynced = true;
+  /** The journal file appended to, as recovery read it or compaction created it; checked before each write. */
+  #identity: FileIdentity | undefined;
+  /** Set when the journal was found replaced: every write is refused until a snapshot holds everything. */
+  #replaced: JournalReplacedError | undefined;
+  #savingFromMemory: Promise<void> | undefined;
   /** Bytes in journals since the last snapshot, and that snapshot's size: the compaction trigger. */
   #journalBytes = 0;
   #snapshotBytes = 0;
@@ -237,6 +260,7 @@ export class Journal {
       if (isLast) {
         this.#lastGenerationUsed = read.whole > 0;
         this.#length = read.whole; // appends go on in this file, after its last whole record
+        this.#identity = { generation, dev: read.stats.dev, ino: read.stats.ino };
         torn = read.cutTail;
       }
     }
@@ -310,8 +334,11 @@ export class Journal {
     generation: number,
     { isLast, legacy }: { isLast: boolean; legacy: boolean },
     onRecord: (record: JournalRecord, offset: number) => void,
-  ): Promise<{ whole: number; cutTail: (() => Promise<void>) | undefined }> {
+  ): Promise<{ whole: number; stats: Stats; cutTail: (() => Promise<void>) | undefined }> {
     const file = this.journalPath(generation);
+    // Appends go to the file at this name: a symbolic link would send them elsewhere.
+    const stats = await this.#fs.lstat(file);
+    if (!stats.isFile()) throw new CorruptFileError(`Cannot start: ${file} is not a file (a symbolic link?); journals are files in the data folder itself`);
     const bytes = await this.#fs.readFile(file);
     const whole = bytes.lastIndexOf(0x0a) + 1;
     if (whole < bytes.length && !isLast) {
@@ -324,7 +351,7 @@ export class Journal {
       onRecord(record, offset);
       offset = newline + 1;
     }
-    if (whole === bytes.length) return { whole, cutTail: undefined };
+    if (whole === bytes.length) return { whole, stats, cutTail: undefined };
     const zeros = bytes.subarray(whole).every((byte) => byte === 0);
     const cutTail = async () => {
       this.#log.warn(
@@ -334,7 +361,7 @@ export class Journal {
       );
       await this.#truncate(file, whole);
     };
-    return { whole, cutTail };
+    return { whole, stats, cutTail };
   }
 
   async #truncate(file: string, length: number): Promise<void> {
@@ -350,7 +377,12 @@ export class Journal {
   /** Creates an empty journal file and makes its name durable, before a snapshot names it. */
   async #createJournal(generation: number): Promise<void> {
     const handle = await this.#fs.open(this.journalPath(generation), 'a', 0o600);
-    await handle.close();
+    try {
+      const { dev, ino } = await handle.stat();
+      this.#identity = { generation, dev, ino };
+    } finally {
+      await handle.close();
+    }
     await syncFolder(this.#fs, this.#dir);
   }
 
@@ -363,6 +395,11 @@ export class Journal {
     if (this.#closed) {
       undo();
       return Promise.reject(new StorageError(`Cannot write ${this.#name}: the store is closed`));
+    }
+    if (this.#replaced !== undefined) {
+      undo();
+      this.#saveFromMemory(); // again, if the last attempt failed
+      return Promise.reject(new StorageError(`Cannot write ${this.#name}: ${this.#replaced.message}`, { cause: this.#replaced }));
     }
     const seq = this.#nextSeq++;
     const generation = this.#generations.at(-1)!;
@@ -398,6 +435,7 @@ export class Journal {
         await this.#write(batch, generation);
       } catch (error) {
         this.#rollBack(batch, error);
+        if (error instanceof JournalReplacedError) this.#journalReplaced(error);
         continue;
       }
       for (const pending of batch) pending.resolve();
@@ -426,9 +464,18 @@ export class Journal {
     const data = batch.length === 1 ? batch[0]!.line : Buffer.concat(batch.map((pending) => pending.line));
     try {
       const handle = await this.#currentFile(generation);
+      await this.#checkStillNamed(handle, generation);
       await writeAll(handle, [data]);
       await handle.datasync();
     } catch (error) {
+      if (error instanceof JournalReplacedError) {
+        // Nothing was written; the file is not ours to repair any more.
+        const handle = this.#handle;
+        this.#handle = undefined;
+        this.#dirty = false;
+        await handle?.close().catch(() => {});
+        throw error;
+      }
       this.#dirty = true;
       await this.#repair().catch(() => {}); // if this fails too, the next write tries again before appending
       throw error;
@@ -459,6 +506,58 @@ export class Journal {
     }
     this.#handle ??= await this.#fs.open(this.journalPath(generation), 'a', 0o600);
     return this.#handle;
+  }
+
+  /**
+   * Throws `JournalReplacedError` unless the open file is still the file at the journal's name (same
+   * device and inode, not a symbolic link, not deleted) and the one recovery read or compaction created.
+   */
+  async #checkStillNamed(handle: FileHandle, generation: number): Promise<void> {
+    const file = this.journalPath(generation);
+    const [open, named] = await Promise.all([
+      handle.stat(),
+      this.#fs.lstat(file).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return undefined;
+        throw error;
+      }),
+    ]);
+    const known = this.#identity?.generation === generation ? this.#identity : undefined;
+    const problem =
+      named === undefined || open.nlink === 0
+        ? 'was deleted or moved away'
+        : !named.isFile()
+          ? 'was replaced by a symbolic link or something else than a file'
+          : named.dev !== open.dev || named.ino !== open.ino || (known !== undefined && (known.dev !== open.dev || known.ino !== open.ino))
+            ? 'was replaced by another file'
+            : undefined;
+    if (problem !== undefined) throw new JournalReplacedError(`${file} ${problem} while the server was running`);
+    this.#identity = { generation, dev: open.dev, ino: open.ino };
+  }
+
+  /**
+   * The journal file was found replaced: what it held since the snapshot is now only in memory. Every
+   * write is refused until a snapshot from memory holds it, written now; the appends then go on in a
+   * new journal.
+   */
+  #journalReplaced(error: JournalReplacedError): void {
+    this.#replaced = error;
+    this.#lastGenerationUsed = true; // the snapshot must name a new journal, never the replaced one
+    this.#log.error(`${error.message}: writes are refused until ${this.snapshotPath} is written from memory, now`);
+    this.#saveFromMemory();
+  }
+
+  /** Writes the snapshot that ends `#replaced`, unless one is on its way; a failure is logged, and retried at the next write. */
+  #saveFromMemory(): void {
+    this.#savingFromMemory ??= (async () => {
+      // A compaction that captured the state before the journal was found replaced does not end it.
+      await this.#compacting?.catch(() => {});
+      try {
+        await this.compact();
+      } catch (error) {
+        this.#log.error(`Cannot write ${this.snapshotPath} from memory; the next write tries again`, error);
+      }
+      if (this.#replaced === undefined) this.#log.warn(`${this.snapshotPath} written from memory: every acknowledged change is kept, and writes go on`);
+    })().finally(() => (this.#savingFromMemory = undefined));
   }
 
   /** Cuts off whatever a failed write may have left past the last acknowledged record; throws if it cannot. */
@@ -492,6 +591,7 @@ export class Journal {
     const seq = this.#nextSeq - 1;
     const lists = this.#owner.capture();
     const captured = this.durable();
+    const replaced = this.#replaced; // if set, no write has been made since: the capture holds every acknowledged change
     if (this.#lastGenerationUsed) {
       this.#generations.push(this.#generations.at(-1)! + 1);
       this.#lastGenerationUsed = false;
@@ -523,6 +623,7 @@ export class Journal {
     }
     this.#snapshotBytes = chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0);
     if (this.#nextSeq - 1 === seq) this.#changedSinceSnapshot = false;
+    if (replaced !== undefined && this.#replaced === replaced) this.#replaced = undefined; // appends go on in the new journal
     // Step 4: the older journals hold only records the snapshot has.
     while (this.#generations[0]! < journal) {
       const generation = this.#generations.shift()!;
