@@ -274,16 +274,19 @@ export class Journal {
     this.#changedSinceSnapshot = lastSeq > seq;
   }
 
-  /** Whether the journals of a folder without a snapshot were written before checksums: their first record has none. */
+  /**
+   * Whether the journals of a folder without a snapshot were written before checksums: records, and
+   * not one with a checksum (a checksum taken off one record is damage, not an older folder).
+   */
   async #writtenBeforeChecksums(generations: number[]): Promise<boolean> {
+    let records = false;
     for (const generation of generations) {
-      const bytes = await this.#fs.readFile(this.journalPath(generation));
-      if (bytes.length === 0) continue;
-      const newline = bytes.indexOf(0x0a);
-      const firstLine = bytes.toString('utf8', 0, newline === -1 ? bytes.length : newline);
-      return !RECORD_CHECKSUM.test(firstLine) && parseRecord(firstLine) !== undefined;
+      for (const line of (await this.#fs.readFile(this.journalPath(generation), 'utf8')).split('\n')) {
+        if (RECORD_CHECKSUM.test(line)) return false;
+        records ||= parseRecord(line) !== undefined;
+      }
     }
-    return false;
+    return records;
   }
 
   /**
@@ -671,6 +674,8 @@ function encodeRecord(seq: number, change: Change): Buffer {
 function decodeRecord(line: string, legacy: boolean): JournalRecord | string {
   const checksum = RECORD_CHECKSUM.exec(line);
   if (checksum === null && !legacy) return parseRecord(line) === undefined ? 'not a journal record' : 'a record without its checksum';
+  // Nothing before checksums wrote one; and a folder is rewritten in the current format before its next record.
+  if (checksum !== null && legacy) return 'a record with a checksum, in a folder written before checksums';
   const json = checksum === null ? line : `${line.slice(0, checksum.index)}}`;
   if (checksum !== null && recordChecksum(json) !== checksum[1]) return 'its checksum does not match: a byte of it was changed';
   return parseRecord(json) ?? 'not a journal record';

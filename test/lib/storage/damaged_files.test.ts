@@ -107,6 +107,20 @@ describe('damage is refused, naming the file and the byte offset', () => {
     await assertRefused(`${journal} is damaged at byte ${text.indexOf('{"seq":2')} (a record without its checksum)`);
   });
 
+  test('the first record\'s checksum taken off, in a folder never compacted: damage, not a folder written before checksums', async () => {
+    await signUp(await open(), 'alice', 'bob');
+    const journal = file('users.journal.1.jsonl');
+    const text = await readFile(journal, 'utf8');
+    await writeFile(journal, text.replace(/,"sha256":"[0-9a-f]{16}"\}\n/, '}\n'));
+    await assertRefused(`${journal} is damaged at byte 0 (a record without its checksum)`);
+  });
+
+  test('a checksummed record beside a version 2 snapshot, which nothing writes: refused', async () => {
+    await signUp(await open(), 'alice');
+    await writeFile(file('users.json'), '{"version":2,"seq":0,\n"users":[]}\n');
+    await assertRefused(`${file('users.journal.1.jsonl')} is damaged at byte 0 (a record with a checksum, in a folder written before checksums)`);
+  });
+
   test('zeros in the middle of a journal (a line of them, then whole records)', async () => {
     await signUp(await open(), 'alice', 'bob', 'carol');
     const journal = file('users.journal.1.jsonl');
