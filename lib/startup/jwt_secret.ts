@@ -3,9 +3,10 @@
  * `DATA_DIR/jwt-secret` (mode 0600), so tokens survive a restart and nobody has to invent a secret.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { link, open, readFile, rm } from 'node:fs/promises';
+import { link, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { MIN_SECRET_BYTES } from '../config.ts';
+import { readIfExists } from '../support/files.ts';
 import { ConfigError } from '../errors.ts';
 
 export const SECRET_FILE = 'jwt-secret';
@@ -23,13 +24,8 @@ export function newSecret(): Uint8Array {
 /** The secret kept in `dataDir`, or `undefined` when there is none yet. */
 export async function loadSecret(dataDir: string): Promise<Uint8Array | undefined> {
   const file = path.join(dataDir, SECRET_FILE);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const text = await readIfExists(file);
+  if (text === undefined) return undefined;
   const secret = Buffer.from(text.trim(), 'base64url');
   if (secret.length < MIN_SECRET_BYTES) {
     throw new ConfigError(`Cannot start: ${file} holds ${secret.length} bytes, at least ${MIN_SECRET_BYTES} are needed; delete it to generate a new one`);

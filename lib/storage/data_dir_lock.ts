@@ -25,6 +25,7 @@ import { randomUUID } from 'node:crypto';
 import { link, open, readFile, rm } from 'node:fs/promises';
 import { getPriority, hostname } from 'node:os';
 import path from 'node:path';
+import { readIfExists } from '../support/files.ts';
 import { ConfigError } from '../errors.ts';
 
 export const LOCK_FILE = 'server.lock';
@@ -92,13 +93,8 @@ export async function acquireLock(dataDir: string, { takeoverWaitMs = TAKEOVER_W
 
 /** The lock's holder, or `undefined` when there is no lock. Throws `ConfigError` for a file this server did not write. */
 async function readHolder(file: string): Promise<LockHolder | undefined> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const text = await readIfExists(file);
+  if (text === undefined) return undefined;
   const holder = parseHolder(text);
   if (holder === undefined) {
     throw new ConfigError(`Cannot start: ${file} is not a lock this server wrote; if no server runs on this folder, remove it`);
