@@ -2,13 +2,14 @@
  * Writes a data folder as the stores leave it after a clean stop: `users.json` with `count` users named
  * `seed0`, `seed1`, ..., all sharing one precomputed argon2id hash (hashing 100,000 passwords for real
  * would take over an hour; the store does not care), and, if asked, `sessions.json` with one live
- * session per user. The layout is the stores' own: a snapshot, one item per line.
+ * session per user. Written by the stores' own `encodeSnapshot`, each beside the empty journal it names.
  *
  * Also runnable by hand: `node --import tsx bench/make_users.ts <dataDir> <count>`.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { encodeSnapshot } from '../lib/storage/snapshot.ts';
 
 export function seedName(i: number): string {
   return `seed${i}`;
@@ -16,10 +17,10 @@ export function seedName(i: number): string {
 
 const DAY = 24 * 60 * 60 * 1000;
 
-/** `{"version":2,"seq":0,` then each list one item per line: the stores' snapshot format. */
-function snapshot(lists: Record<string, unknown[]>): string {
-  const parts = Object.entries(lists).map(([key, items]) => `${JSON.stringify(key)}:[${items.length > 0 ? `\n${items.map((item) => JSON.stringify(item)).join(',\n')}\n` : ''}]`);
-  return `{"version":2,"seq":0,\n${parts.join(',\n')}}\n`;
+/** Writes `<name>.json`, a snapshot of `lists` (in that order) naming journal 2, and that journal, empty. */
+async function writeStore(dataDir: string, name: string, lists: Record<string, unknown[]>): Promise<void> {
+  await writeFile(path.join(dataDir, `${name}.journal.2.jsonl`), '', { mode: 0o600 });
+  await writeFile(path.join(dataDir, `${name}.json`), await encodeSnapshot(0, 2, Object.keys(lists), lists), { mode: 0o600 });
 }
 
 /** Writes `users.json`; returns the users' ids. */
@@ -27,7 +28,7 @@ export async function makeUsers(dataDir: string, count: number, passwordHash: st
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const createdAt = new Date().toISOString();
   const users = Array.from({ length: count }, (_, i) => ({ id: randomUUID(), username: seedName(i), passwordHash, createdAt }));
-  await writeFile(path.join(dataDir, 'users.json'), snapshot({ users }), { mode: 0o600 });
+  await writeStore(dataDir, 'users', { users });
   return users.map((user) => user.id);
 }
 
@@ -40,7 +41,7 @@ export async function makeSessions(dataDir: string, userIds: readonly string[]):
     familyId: family.id,
     expiresAt: now + 7 * DAY,
   }));
-  await writeFile(path.join(dataDir, 'sessions.json'), snapshot({ families, refreshTokens, deniedAccessTokens: [] }), { mode: 0o600 });
+  await writeStore(dataDir, 'sessions', { families, refreshTokens, deniedAccessTokens: [] });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -8,6 +8,7 @@
  * defence and nothing else.
  */
 import type { Server } from 'node:https';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PasswordHasher, type PasswordHasherOptions } from './accounts/passwords.ts';
 import type { Config } from './config.ts';
@@ -30,8 +31,9 @@ import { ACCESS_COOKIE, CLEAR_REFRESH_COOKIE, REFRESH_COOKIE, readSessionCookie 
 import type { SessionLifetimes } from './sessions/rules.ts';
 import { loadOrCreateCertificate } from './startup/certificate.ts';
 import { DEFAULT_TIMEOUTS, createHttpsServer, listen, type ServerTimeouts } from './startup/https_server.ts';
-import { loadOrCreateSecret } from './startup/jwt_secret.ts';
-import { prepareDataDir } from './storage/data_dir.ts';
+import { SECRET_FILE, loadSecret, newSecret, saveSecret } from './startup/jwt_secret.ts';
+import { lockDataDir, prepareDataDir } from './storage/data_dir.ts';
+import type { DataDirLock } from './storage/data_dir_lock.ts';
 import type { FileSystem } from './storage/durable_file.ts';
 import { openStorage } from './storage/open.ts';
 import { systemClock, type Clock } from './support/clock.ts';
@@ -74,12 +76,48 @@ export interface RunningServer {
 }
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const lock = await claimDataDir(config);
+  try {
+    const running = await start(config, options);
+    return {
+      ...running,
+      async close() {
+        try {
+          await running.close();
+        } finally {
+          await lock?.release();
+        }
+      },
+    };
+  } catch (error) {
+    await lock?.release();
+    throw error;
+  }
+}
+
+/**
+ * One server per DATA_DIR, locked before anything in it is read or repaired (docs/storage.md). Under
+ * DATABASE_URL the folder holds nothing the server reads or writes (JWT_SECRET is required then), so
+ * instances that share a database may share it too, and nothing is locked.
+ */
+async function claimDataDir(config: Config): Promise<DataDirLock | undefined> {
+  if (config.databaseUrl === undefined) return lockDataDir(config.dataDir);
+  await prepareDataDir(config.dataDir);
+  return undefined;
+}
+
+async function start(config: Config, options: StartOptions): Promise<RunningServer> {
   const log = options.log ?? createLogger();
   const clock = options.clock ?? systemClock;
-  await prepareDataDir(config.dataDir);
   const tls = await loadOrCreateCertificate(config.tlsCertFile, config.tlsKeyFile, log);
-  const secret = config.jwtSecret ?? (await loadOrCreateSecret(config.dataDir));
-  const storage = await openStorage({ ...config, secret, clock, log, lifetimes: options.lifetimes, fs: options.fs });
+  // A new folder's secret is kept once its stores have their first files: so a folder whose secret is
+  // there and whose stores are not has lost them, and the stores refuse to start empty (`expected`).
+  // (Nobody else writes the secret meanwhile: the folder is locked.)
+  const kept = config.jwtSecret === undefined ? await loadSecret(config.dataDir) : undefined;
+  const secret = config.jwtSecret ?? kept ?? newSecret();
+  const expected = kept === undefined ? undefined : `${path.join(config.dataDir, SECRET_FILE)} is there`;
+  const storage = await openStorage({ ...config, secret, clock, log, lifetimes: options.lifetimes, fs: options.fs, expected });
+  if (config.jwtSecret === undefined && kept === undefined) await saveSecret(config.dataDir, secret);
   const limited = config.rateLimit > 0; // RATE_LIMIT=0 turns every attempt and refresh limit off
   const services: Services = {
     users: storage.users,

@@ -30,6 +30,7 @@ export async function denoPermissions(env: NodeJS.ProcessEnv, cwd = process.cwd(
     read: [LDD],
     write: [] as string[],
     net: [] as string[],
+    sys: [] as string[],
     env: [...ENV_VARIABLES],
   };
   const config = configOrRefused(env, cwd);
@@ -41,6 +42,8 @@ export async function denoPermissions(env: NodeJS.ProcessEnv, cwd = process.cwd(
     allow.write.push(config.dataDir, ...tlsFolders);
     allow.net.push(...(await listenAddresses(config.host, config.port)));
     if (config.databaseUrl !== undefined) allow.net.push(databaseAddress(config.databaseUrl));
+    // DATA_DIR's lock (lib/storage/data_dir_lock.ts) names this host, and asks whether a stale lock's pid still runs.
+    if (config.databaseUrl === undefined) allow.sys.push('hostname', 'getPriority');
   }
   return [
     '--no-prompt', // a server has nobody to ask: a missing permission fails at once, with Deno's message

@@ -1,8 +1,9 @@
 /**
  * The TLS certificate: the configured PEM files, or on first start a self-signed one for localhost.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { readIfExists } from '../support/files.ts';
 import type { Logger } from '../support/log.ts';
 import { ConfigError } from '../errors.ts';
 
@@ -67,11 +68,3 @@ export async function createSelfSigned(): Promise<TlsFiles> {
   return { cert: pems.cert, key: pems.private };
 }
 
-async function readIfExists(file: string): Promise<string | undefined> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-}

@@ -1,11 +1,13 @@
 /**
  * The folder every store writes in (`DATA_DIR`), made sure of before anything else: created if
- * missing (mode 0700: the stores hold password hashes and the JWT key), and written to once. A folder
+ * missing (mode 0700: the stores hold password hashes and the JWT key), and written to once: by taking
+ * its lock (`data_dir_lock.ts`) when the embedded stores will live there, else by a probe file. A folder
  * the server cannot write stops the start with one line saying which folder and what to do, instead
  * of a raw `EACCES` at the first sign-up, or at the first start's secret.
  */
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { acquireLock, type DataDirLock } from './data_dir_lock.ts';
 import { ConfigError } from '../errors.ts';
 
 /** Why the file system refused, in words, for the codes an operator can fix. */
@@ -15,6 +17,17 @@ const REASONS: Record<string, string> = {
   EROFS: 'the file system is read-only',
 };
 
+/** Creates the folder if missing and locks it for this process; the lock's file is the write check. */
+export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
+  try {
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    return await acquireLock(dataDir);
+  } catch (error) {
+    throw await refusal(dataDir, error);
+  }
+}
+
+/** Creates the folder if missing and checks that the server can write there, without locking it. */
 export async function prepareDataDir(dataDir: string): Promise<void> {
   const probe = path.join(dataDir, `.write-check-${process.pid}`);
   try {

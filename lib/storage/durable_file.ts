@@ -14,6 +14,8 @@ export interface FileSystem {
   rm: typeof realFs.rm;
   readdir: typeof realFs.readdir;
   readFile: typeof realFs.readFile;
+  /** What is at a path itself, a symbolic link included: whether a journal is still the file we write. */
+  lstat: typeof realFs.lstat;
 }
 
 export const realFileSystem: FileSystem = realFs;

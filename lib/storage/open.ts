@@ -28,6 +28,11 @@ export interface StorageOptions {
   readonly lifetimes?: SessionLifetimes | undefined;
   /** The embedded stores' file operations, so a test can make a write fail at open, write, fsync or rename. */
   readonly fs?: FileSystem | undefined;
+  /**
+   * Why `dataDir` must already hold the embedded stores (its `jwt-secret` is there): a store found
+   * missing then refuses the start instead of starting empty (docs/storage.md).
+   */
+  readonly expected?: string | undefined;
 }
 
 export function openStorage(options: StorageOptions): Promise<Storage> {

@@ -37,6 +37,8 @@ export interface SessionStoreOptions {
   log?: Pick<Logger, 'warn' | 'error'>;
   /** Journal size that triggers a snapshot (tests make it small). */
   compactAfterBytes?: number;
+  /** Why the folder must already hold this store (see `JournalOptions`); unset for a new folder. */
+  expected?: string | undefined;
 }
 
 /** Entries the pruning scan visits per turn of the event loop. */
@@ -84,7 +86,7 @@ export class JsonSessionStore implements SessionStore {
         replay: (record) => store.#replay(toChange(record)),
         capture: () => store.#capture(),
       },
-      { dir: dataDir, name: 'sessions', fs: options.fs, log: options.log, compactAfterBytes: options.compactAfterBytes },
+      { dir: dataDir, name: 'sessions', fs: options.fs, log: options.log, compactAfterBytes: options.compactAfterBytes, expected: options.expected },
     );
     return store;
   }

@@ -1,18 +1,27 @@
 /**
  * The snapshot file: one JSON document, laid out one item per line so that it can be written and read
- * an item at a time.
+ * an item at a time, and ending in the SHA-256 of every byte before it.
  *
- *   {"version":2,"seq":41,
+ *   {"version":3,"seq":41,"journal":8,
  *   "users":[
  *   {"id":"…","username":"alice",…},
  *   {"id":"…","username":"bob",…}
- *   ]}
+ *   ],
+ *   "sha256":"…"}
+ *
+ * `seq` is the last journal record the snapshot holds, and `journal` the generation of the journal file
+ * that holds the records after it (`journal.ts`). The checksum makes any changed byte refuse the start,
+ * even one that leaves valid JSON (a letter of a name, a digit of `seq`).
  *
  * Reading it line by line means a store of 100,000 users never holds the whole file as one string, nor
  * the whole document as one tree beside its own maps: each item becomes garbage as soon as the store has
- * indexed it. A snapshot in any other layout (version 1, written before the journal, or a file someone
- * reformatted) is read as a whole JSON document; either way the same lists come out.
+ * indexed it. Older snapshots are still read: version 2 (the same layout without `journal` and the
+ * checksum) line by line, and any other layout of a version 1 or 2 document (version 1, written before
+ * the journal, or a file someone reformatted) as a whole JSON document; either way the same lists come
+ * out, and the store rewrites the file as version 3 at once (`journal.ts`). A version 3 file in any
+ * other layout is refused: its checksum covers the layout it was written in.
  */
+import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { CORRUPT_ADVICE, type FileSystem } from './durable_file.ts';
 import { CorruptFileError } from '../errors.ts';
@@ -27,23 +36,36 @@ export interface SnapshotLists {
 export interface SnapshotRead {
   /** Sequence number of the last journal record the snapshot holds (0 for version 1). */
   readonly seq: number;
-  /** The snapshot predates the journal, so the next compaction rewrites it in the current format. */
+  /** The journal generation that holds the records after `seq`; unknown (`undefined`) before version 3. */
+  readonly journal: number | undefined;
+  /** Version 1 or 2: written by an earlier release, so the store rewrites it in the current format. */
   readonly legacy: boolean;
 }
 
 /** Items serialised per turn of the event loop while a snapshot is written in the background. */
 const ITEMS_PER_SLICE = 2_000;
 
-/** The first line of the layout below; 15 digits at most, so the number is exact in a double. */
-const HEADER = /^\{"version":2,"seq":(0|[1-9]\d{0,14}),$/;
+/**
+ * The first line of the layout above, version 3 or 2; numbers of 15 digits at most, so they are exact
+ * in a double.
+ */
+const HEADER = /^\{"version":(?:3,"seq":(0|[1-9]\d{0,14}),"journal":([1-9]\d{0,14})|2,"seq":(0|[1-9]\d{0,14})),$/;
+
+/** The last line of version 3: the SHA-256 of every byte before it. */
+const CHECKSUM = /^"sha256":"([0-9a-f]{64})"\}$/;
 
 /**
  * The snapshot's bytes: the lists named by `names`, in that order (the order `readSnapshot` expects),
  * a slice of items at a time, giving the event loop back in between, so that requests keep being
- * served while a large store is written out.
+ * served while a large store is written out; then the checksum of it all.
  */
-export async function encodeSnapshot(seq: number, names: readonly string[], lists: Readonly<Record<string, readonly unknown[]>>): Promise<Buffer[]> {
-  const chunks: Buffer[] = [Buffer.from(`{"version":2,"seq":${seq}`)];
+export async function encodeSnapshot(
+  seq: number,
+  journal: number,
+  names: readonly string[],
+  lists: Readonly<Record<string, readonly unknown[]>>,
+): Promise<Buffer[]> {
+  const chunks: Buffer[] = [Buffer.from(`{"version":3,"seq":${seq},"journal":${journal}`)];
   for (const name of names) {
     const items = lists[name];
     if (items === undefined) throw new Error(`Cannot write a snapshot: no "${name}" list was captured`);
@@ -55,7 +77,10 @@ export async function encodeSnapshot(seq: number, names: readonly string[], list
     }
     chunks.push(Buffer.from(items.length > 0 ? '\n]' : ']'));
   }
-  chunks.push(Buffer.from('}\n'));
+  chunks.push(Buffer.from(',\n'));
+  const sha256 = createHash('sha256');
+  for (const chunk of chunks) sha256.update(chunk);
+  chunks.push(Buffer.from(`"sha256":"${sha256.digest('hex')}"}\n`));
   return chunks;
 }
 
@@ -88,10 +113,10 @@ export async function readSnapshot(
         layout.line(line, offset);
         return true;
       }
-      // The first line tells the layout: ours, or any other, read below as one document.
+      // The first line tells the layout: ours (version 3 or 2), or any other, read below as one document.
       const header = HEADER.exec(line);
       if (header === null) return false;
-      layout = new LayoutReader(file, store, Number(header[1]));
+      layout = header[3] === undefined ? new LayoutReader(file, store, Number(header[1]), Number(header[2]), line) : new LayoutReader(file, store, Number(header[3]), undefined, line);
       return true;
     });
   } finally {
@@ -102,7 +127,7 @@ export async function readSnapshot(
     return { ...readDocument(whole, file, name, store), bytes: whole.length };
   }
   layout.end(bytes);
-  return { seq: layout.seq, legacy: false, bytes };
+  return { seq: layout.seq, journal: layout.journal, legacy: layout.journal === undefined, bytes };
 }
 
 /**
@@ -145,30 +170,39 @@ async function eachLine(handle: FileHandle, chunkBytes: number, onLine: (line: s
 
 /**
  * The layout `encodeSnapshot` writes, a line at a time: the first line, then each list's opening, its
- * items, and its closing. Anything else is damage, named by its byte offset.
+ * items, and its closing, then (version 3) the checksum. Anything else is damage, named by its byte
+ * offset.
  */
 class LayoutReader {
   readonly #file: string;
   readonly #store: SnapshotLists;
-  /** The sequence number the first line gave. */
+  /** The sequence number the first line gave, and (version 3) the journal generation. */
   readonly seq: number;
-  /** Index in `lists` of the list being read; past the last once the document has ended. */
+  readonly journal: number | undefined;
+  /** Every byte before the checksum line, hashed as it goes by (version 3); undefined once checked. */
+  #sha256: Hash | undefined;
+  #checked = false;
+  /** Index in `lists` of the list being read; past the last once the lists have ended. */
   #list = 0;
   #inItems = false;
   #lastItemRead = false;
 
-  constructor(file: string, store: SnapshotLists, seq: number) {
+  constructor(file: string, store: SnapshotLists, seq: number, journal: number | undefined, firstLine: string) {
     this.#file = file;
     this.#store = store;
     this.seq = seq;
+    this.journal = journal;
+    if (journal !== undefined) this.#sha256 = createHash('sha256').update(`${firstLine}\n`);
   }
 
   /** Takes the next line after the first, or throws `CorruptFileError`. */
   line(text: string, offset: number): void {
     const lists = this.#store.lists;
     const list = lists[this.#list];
-    if (list === undefined) throw this.#damaged(offset, 'more after the end of the document');
-    const close = this.#list === lists.length - 1 ? '}' : ',';
+    if (list === undefined) return this.#checksumLine(text, offset);
+    this.#sha256?.update(`${text}\n`);
+    // Version 2 ends the document with the last list; version 3 goes on to the checksum.
+    const close = this.#list === lists.length - 1 && this.journal === undefined ? '}' : ',';
     if (!this.#inItems) {
       if (text === `${JSON.stringify(list)}:[]${close}`) return this.#nextList();
       if (text !== `${JSON.stringify(list)}:[`) throw this.#damaged(offset, `expected the "${list}" list`);
@@ -194,9 +228,20 @@ class LayoutReader {
     this.#lastItemRead = !more;
   }
 
-  /** At the end of the file: the document must be complete. */
+  /** After the last list: version 3's checksum, once; version 2 has ended. */
+  #checksumLine(text: string, offset: number): void {
+    if (this.#sha256 === undefined || this.#checked) throw this.#damaged(offset, 'more after the end of the document');
+    const checksum = CHECKSUM.exec(text);
+    if (checksum === null) throw this.#damaged(offset, 'expected the checksum');
+    if (checksum[1] !== this.#sha256.digest('hex')) {
+      throw this.#damaged(offset, 'its checksum does not match the bytes before it: one of them was changed');
+    }
+    this.#checked = true;
+  }
+
+  /** At the end of the file: the document must be complete, its checksum included. */
   end(offset: number): void {
-    if (this.#list < this.#store.lists.length) throw this.#damaged(offset, 'the file ends early');
+    if (this.#list < this.#store.lists.length || (this.#sha256 !== undefined && !this.#checked)) throw this.#damaged(offset, 'the file ends early');
   }
 
   #nextList(): void {
@@ -210,7 +255,7 @@ class LayoutReader {
   }
 }
 
-/** Any other layout: the whole file as one JSON document, as version 1 wrote it. */
+/** Any other layout of a version 1 or 2 document: the whole file as one JSON document, as version 1 wrote it. */
 function readDocument(bytes: Buffer, file: string, name: string, store: SnapshotLists): SnapshotRead {
   let document: Record<string, unknown> | null;
   try {
@@ -219,6 +264,10 @@ function readDocument(bytes: Buffer, file: string, name: string, store: Snapshot
     throw new CorruptFileError(`Cannot start: ${file} is not valid JSON (${(error as Error).message}); ${CORRUPT_ADVICE}`, { cause: error });
   }
   const version = document?.version;
+  // A version 3 file reformatted, or with its version number changed: its checksum cannot be checked.
+  if (version === 3 || (typeof document === 'object' && document !== null && ('journal' in document || 'sha256' in document))) {
+    throw new CorruptFileError(`Cannot start: ${file} is a version 3 snapshot in another layout than the one its checksum covers (reformatted?); ${CORRUPT_ADVICE}`);
+  }
   // Version 1 (before the journal) is the same document without "seq": it holds no journal records.
   const seq = version === 1 ? 0 : version === 2 ? document?.seq : undefined;
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) {
@@ -235,5 +284,5 @@ function readDocument(bytes: Buffer, file: string, name: string, store: Snapshot
       }
     }
   }
-  return { seq, legacy: version === 1 };
+  return { seq, journal: undefined, legacy: true };
 }

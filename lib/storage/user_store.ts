@@ -17,6 +17,8 @@ export interface UserStoreOptions {
   log?: Pick<Logger, 'warn' | 'error'>;
   /** Journal size that triggers a snapshot (tests make it small). */
   compactAfterBytes?: number;
+  /** Why the folder must already hold this store (see `JournalOptions`); unset for a new folder. */
+  expected?: string | undefined;
 }
 
 /** The changes the journal records, one JSON line each. */
@@ -49,7 +51,7 @@ export class JsonUserStore implements UserStore {
         // Users in sign-up order: a Map keeps insertion order, and a replaced user keeps its place.
         capture: () => ({ users: [...store.#byId.values()] }),
       },
-      { dir: dataDir, name: 'users', fs: options.fs, log: options.log, compactAfterBytes: options.compactAfterBytes },
+      { dir: dataDir, name: 'users', fs: options.fs, log: options.log, compactAfterBytes: options.compactAfterBytes, expected: options.expected },
     );
     return store;
   }

@@ -81,4 +81,5 @@ export class FaultyFileSystem implements FileSystem {
   rm: FileSystem['rm'] = (file, options) => fs.rm(file, options);
   readdir = fs.readdir;
   readFile = fs.readFile;
+  lstat = fs.lstat;
 }

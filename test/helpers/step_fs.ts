@@ -105,4 +105,5 @@ export class StepFileSystem implements FileSystem {
   rm: FileSystem['rm'] = (file, options) => this.#run('rm', file, () => fs.rm(file, options));
   readdir = ((...args: Parameters<typeof fs.readdir>) => (this.#crashed ? never : fs.readdir(...args))) as FileSystem['readdir'];
   readFile = ((...args: Parameters<typeof fs.readFile>) => (this.#crashed ? never : fs.readFile(...args))) as FileSystem['readFile'];
+  lstat = ((...args: Parameters<typeof fs.lstat>) => (this.#crashed ? never : fs.lstat(...args))) as FileSystem['lstat'];
 }

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -128,6 +128,24 @@ describe('a start the machine refuses stops with one line saying what to do', ()
       assert.doesNotMatch(output, /\n\s+at |errno/, 'no stack trace, no raw error object');
     });
   }
+});
+
+describe('a data folder that lost its users', () => {
+  test('users.json and its journal gone beside the folder\'s jwt-secret: refused in one line, not started empty', async () => {
+    const dir = await makeTempDir();
+    const first = await launchServer({ JWT_SECRET: '' }, dir);
+    const signup = await first.browser().request('POST', '/signup', { form: { username: 'kept', password: 'correct horse battery' } });
+    assert.equal(signup.status, 303);
+    assert.equal(await first.stop(), 0);
+    for (const name of await readdir(first.dataDir)) if (name.startsWith('users.')) await rm(path.join(first.dataDir, name));
+
+    const { code, output } = await runUntilExit({ DATA_DIR: first.dataDir, JWT_SECRET: '', TLS_CERT: path.join(dir, 'cert.pem'), TLS_KEY: path.join(dir, 'key.pem') });
+    assert.equal(code, 1, output);
+    assert.deepEqual(output.trim().split('\n'), [
+      `Cannot start: ${first.dataDir}/users.json is missing, and so is every users journal, but ${first.dataDir}/jwt-secret is there: ` +
+        'this folder held users; restore it from a backup; the files that are there have been left as they are',
+    ]);
+  });
 });
 
 describe('a corrupt users.json', () => {

@@ -53,10 +53,17 @@ describe('denoPermissions()', () => {
     for (const [env, check] of table) check(flagValues(await denoPermissions(env, PROJECT_ROOT), 'allow-net'));
   });
 
+  test('lets the embedded store\'s lock name this host and ask whether a pid runs, and nothing else of the system', async () => {
+    assert.deepEqual(flagValues(await denoPermissions({}, PROJECT_ROOT), 'allow-sys'), ['hostname', 'getPriority']);
+    const database = { DATABASE_URL: 'postgres://app@db.internal:5432/app', JWT_SECRET: TEST_SECRET };
+    assert.deepEqual(flagValues(await denoPermissions(database, PROJECT_ROOT), 'allow-sys'), [], 'no lock under DATABASE_URL');
+  });
+
   test('grants a configuration the server will refuse nothing beyond starting up', async () => {
     const flags = await denoPermissions({ JWT_SECRET: 'short' }, PROJECT_ROOT);
     assert.deepEqual(flagValues(flags, 'allow-write'), []);
     assert.deepEqual(flagValues(flags, 'allow-net'), []);
+    assert.deepEqual(flagValues(flags, 'allow-sys'), []);
   });
 
   test('refuses a path with a comma, which a permission flag cannot express', async () => {

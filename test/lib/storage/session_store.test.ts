@@ -68,7 +68,7 @@ describe('JsonSessionStore', () => {
       }
       await store.close();
     }
-    assert.deepEqual(await readdir(dataDir), ['sessions.json']);
+    assert.deepEqual(await readdir(dataDir), ['sessions.journal.2.jsonl', 'sessions.json']);
   });
 
   test('a snapshot leaves out denied tokens that expired and keeps a long session to its last few spent tokens', async () => {

@@ -1,8 +1,10 @@
 /**
- * The snapshot file: written one item per line, read back a line at a time, and any other layout of
- * the same JSON document read whole. Damage is refused with the byte offset where it starts.
+ * The snapshot file: written one item per line and ending in its checksum, read back a line at a time;
+ * the layouts of earlier versions still read. Damage is refused with the byte offset where it starts,
+ * or where the checksum that caught it is.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -39,8 +41,18 @@ function collector(strict = false): SnapshotLists & { items: [string, unknown][]
   };
 }
 
+/** A snapshot as the stores write it, naming journal generation 7. */
 async function encoded(seq: number, lists: Record<string, unknown[]>): Promise<Buffer> {
-  return Buffer.concat(await encodeSnapshot(seq, LISTS, lists));
+  return Buffer.concat(await encodeSnapshot(seq, 7, LISTS, lists));
+}
+
+/** The same lists as version 2 wrote them: no journal generation, no checksum. */
+function version2(seq: number, lists: Record<string, unknown[]>): Buffer {
+  const body = LISTS.map((name) => {
+    const items = lists[name]!;
+    return `${JSON.stringify(name)}:[${items.length > 0 ? `\n${items.map((item) => JSON.stringify(item)).join(',\n')}\n` : ''}]`;
+  });
+  return Buffer.from(`{"version":2,"seq":${seq},\n${body.join(',\n')}}\n`);
 }
 
 const SAMPLE = {
@@ -65,17 +77,42 @@ async function assertCorrupt(bytes: Buffer, fragment: string, reader = collector
 }
 
 describe('the snapshot format', () => {
-  test('is one JSON document with one item per line, and reads back the same items in order, with its sequence number', async () => {
+  test('is one JSON document with one item per line and the SHA-256 of it all, and reads back the same items in order, with its numbers', async () => {
     const bytes = await encoded(41, SAMPLE);
-    assert.equal(
-      bytes.toString(),
-      '{"version":2,"seq":41,\n"families":[\n{"id":"f1","userId":"u1","expiresAt":1},\n{"id":"f2","userId":"zoë","expiresAt":2}\n],\n' +
-        '"refreshTokens":[\n{"id":"t1","familyId":"f1","expiresAt":3}\n],\n"deniedAccessTokens":[]}\n',
-    );
-    assert.deepEqual(JSON.parse(bytes.toString()), { version: 2, seq: 41, ...SAMPLE });
+    const body =
+      '{"version":3,"seq":41,"journal":7,\n"families":[\n{"id":"f1","userId":"u1","expiresAt":1},\n{"id":"f2","userId":"zoë","expiresAt":2}\n],\n' +
+      '"refreshTokens":[\n{"id":"t1","familyId":"f1","expiresAt":3}\n],\n"deniedAccessTokens":[],\n';
+    assert.equal(bytes.toString(), `${body}"sha256":"${createHash('sha256').update(body).digest('hex')}"}\n`);
+    assert.deepEqual(JSON.parse(bytes.toString()), { version: 3, seq: 41, journal: 7, ...SAMPLE, sha256: createHash('sha256').update(body).digest('hex') });
     const reader = collector();
-    assert.deepEqual(await read(bytes, reader), { seq: 41, legacy: false, bytes: bytes.length });
+    assert.deepEqual(await read(bytes, reader), { seq: 41, journal: 7, legacy: false, bytes: bytes.length });
     assert.deepEqual(reader.items, SAMPLE_ITEMS);
+  });
+
+  test('a version 2 file (before checksums) reads line by line too, with no journal generation, to be rewritten', async () => {
+    const bytes = version2(41, SAMPLE);
+    const reader = collector();
+    assert.deepEqual(await read(bytes, reader), { seq: 41, journal: undefined, legacy: true, bytes: bytes.length });
+    assert.deepEqual(reader.items, SAMPLE_ITEMS);
+  });
+
+  const changed: [string, (text: string) => string][] = [
+    ['a letter of an item', (text) => text.replace('zoë', 'zoé')],
+    ['a digit of its sequence number', (text) => text.replace('"seq":41', '"seq":44')],
+    ['the journal generation it names', (text) => text.replace('"journal":7', '"journal":8')],
+    ['an item taken out', (text) => text.replace('{"id":"f1","userId":"u1","expiresAt":1},\n', '')],
+  ];
+  for (const [what, change] of changed) {
+    test(`${what} changed, still valid JSON in its place, is refused by the checksum, at its byte offset`, async () => {
+      const text = change((await encoded(41, SAMPLE)).toString());
+      await assertCorrupt(Buffer.from(text), `is damaged at byte ${Buffer.from(text).indexOf('"sha256"')} (its checksum does not match the bytes before it`);
+    });
+  }
+
+  test('a version 3 file reformatted by hand, or relabelled version 2, is refused: its checksum covers the layout it was written in', async () => {
+    const document = JSON.parse((await encoded(41, SAMPLE)).toString()) as Record<string, unknown>;
+    await assertCorrupt(Buffer.from(JSON.stringify(document, null, 2)), 'is a version 3 snapshot in another layout');
+    await assertCorrupt(Buffer.from(JSON.stringify({ ...document, version: 2 })), 'is a version 3 snapshot in another layout');
   });
 
   test('reads the same whatever the size of the pieces it reads, lines and characters cut between them', async () => {
@@ -91,7 +128,7 @@ describe('the snapshot format', () => {
   });
 
   test('a list the store failed to capture stops the snapshot rather than write it without', async () => {
-    await assert.rejects(encodeSnapshot(1, LISTS, { families: [], refreshTokens: [] }), /no "deniedAccessTokens" list was captured/);
+    await assert.rejects(encodeSnapshot(1, 2, LISTS, { families: [], refreshTokens: [] }), /no "deniedAccessTokens" list was captured/);
   });
 
   test('no file is no snapshot yet', async () => {
@@ -99,17 +136,17 @@ describe('the snapshot format', () => {
     assert.equal(await readSnapshot(realFileSystem, FILE, 'sessions', collector()), undefined);
   });
 
-  test('a snapshot reformatted by hand (indented, another layout) reads the same, as one document', async () => {
+  test('a version 2 snapshot reformatted by hand (indented, another layout) reads the same, as one document', async () => {
     const reader = collector();
     const pretty = Buffer.from(JSON.stringify({ version: 2, seq: 41, ...SAMPLE }, null, 2));
-    assert.deepEqual(await read(pretty, reader), { seq: 41, legacy: false, bytes: pretty.length });
+    assert.deepEqual(await read(pretty, reader), { seq: 41, journal: undefined, legacy: true, bytes: pretty.length });
     assert.deepEqual(reader.items, SAMPLE_ITEMS);
   });
 
   test('a version 1 file (before the journal) reads as sequence 0, to be rewritten at the next compaction', async () => {
     const reader = collector();
     const v1 = Buffer.from(JSON.stringify({ version: 1, ...SAMPLE }));
-    assert.deepEqual(await read(v1, reader), { seq: 0, legacy: true, bytes: v1.length });
+    assert.deepEqual(await read(v1, reader), { seq: 0, journal: undefined, legacy: true, bytes: v1.length });
     assert.deepEqual(reader.items, SAMPLE_ITEMS);
   });
 
@@ -140,6 +177,8 @@ describe('the snapshot format', () => {
     ['a list missing', (text) => text.replace(/"refreshTokens":\[\n.*\n\],\n/, ''), 'expected the "refreshTokens" list'],
     ['a list not closed', (text) => text.replace('\n],\n"refreshTokens"', ',\n"refreshTokens"'), 'not a "families" item'],
     ['a closing bracket where a comma ends the list', (text) => text.replace('expiresAt":2}\n]', 'expiresAt":2}\n}'), 'expected the end of the "families" list'],
+    ['the checksum cut off', (text) => text.slice(0, text.indexOf('"sha256"')), 'the file ends early'],
+    ['the checksum cut short', (text) => text.slice(0, text.indexOf('"sha256"') + 20), 'expected the checksum'],
     ['more after the end of the document', (text) => `${text}{}\n`, 'more after the end of the document'],
   ];
   for (const [description, damage, fragment] of cut) {
