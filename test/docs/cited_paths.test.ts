@@ -14,7 +14,7 @@ const PAGES = ['README.md', 'certs/README.md', ...readdirSync(path.join(PROJECT_
 const ROOTS = ['lib', 'test', 'scripts', 'bench', 'public', 'docs', 'certs', '.ci'];
 
 /** Made on first start or by a test run, and git-ignored: named in the docs, never in a fresh clone. */
-const GENERATED = new Set(['certs/localhost-cert.pem', 'certs/localhost-key.pem', 'test/artifacts/']);
+const GENERATED = new Set(['certs/localhost-cert.pem', 'certs/localhost-key.pem', 'test/artifacts/', 'bench/charts/', 'bench/order.partial.svg', 'bench/storage.partial.svg']);
 
 /** Paths in inline code that start at one of ROOTS: `lib/routes.ts`, `test/https/`, `.ci/run`. */
 export function citedPaths(markdown: string): string[] {
