@@ -47,7 +47,7 @@ async function openFiles(options: StorageOptions): Promise<Storage> {
   const started = performance.now();
   const users = await JsonUserStore.open(options.dataDir, options);
   const sessions = await JsonSessionStore.open(options.dataDir, options);
-  const count = (n: number, noun: string) => `${n.toLocaleString('en')} ${noun}${n === 1 ? '' : 's'}`;
+  const count = (n: number, noun: string) => `${groupDigits(n)} ${noun}${n === 1 ? '' : 's'}`;
   const ms = Math.round(performance.now() - started);
   options.log.info(`Storage: ${count(users.size, 'user')} and ${count(sessions.size, 'session')} in ${options.dataDir} (read in ${ms} ms)`);
   return { users, sessions, close: () => Promise.all([users.close(), sessions.close()]).then(() => {}) };
@@ -60,4 +60,9 @@ async function openDatabase(url: string, options: StorageOptions): Promise<Stora
   options.log.info(`Storage: PostgreSQL at ${describeDatabase(url)}`);
   const { users, sessions } = database;
   return { users, sessions, close: () => Promise.all([users.close(), sessions.close()]).then(() => database.close()) };
+}
+
+/** `100000` → `100,000`, by hand: `toLocaleString` loads the ICU locale data, a tenth of a start. */
+function groupDigits(n: number): string {
+  return String(n).replace(/\B(?=(\d{3})+$)/g, ',');
 }
