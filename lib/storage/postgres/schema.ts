@@ -61,6 +61,9 @@ const MIGRATION_LOCK = 0x6a77_7473; // 'jwts'
 export function migrate(sql: Sql): Promise<number> {
   return sql.begin(async (tx) => {
     // Held until this transaction ends: a second instance starting now waits here, then sees the work done.
+    // No time limit for a migration: the connection's statement_timeout is for requests, and a
+    // migration cut half-way (an index built on a large table) would stop every start.
+    await tx`SET LOCAL statement_timeout = 0`;
     await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
     await tx`CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`;
     const [row] = await tx<{ version: number | null }[]>`SELECT max(version) AS version FROM schema_migrations`;

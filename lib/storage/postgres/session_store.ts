@@ -12,7 +12,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Clock } from '../../support/clock.ts';
 import { LruMap } from '../../support/lru_map.ts';
 import { MAX_SESSIONS_PER_USER, SPENT_TOKENS_KEPT, hashToken as sha256, judgeRefresh, secondsUntil, successorOf, type RefreshRecord, DEFAULT_LIFETIMES, type IssuedRefresh, type SessionLifetimes } from '../../sessions/rules.ts';
-import { millis, storing, type Sql, type Transaction } from './database.ts';
+import { millis, storing, transaction, type Sql, type Transaction } from './database.ts';
 import { announce, type SessionEvent, type SessionEventFeed } from './session_events.ts';
 import { RefreshError, type RefreshFailure } from '../../errors.ts';
 import { type SessionStore } from '../../sessions/store.ts';
@@ -100,7 +100,7 @@ export class PostgresSessionStore implements SessionStore {
     const tokenExpiresAt = Math.min(now + this.lifetimes.refreshMs, session.expiresAt);
     const echo = this.#expectEcho({ kind: 'started', ...session });
     const ended = await storing('start a session', () =>
-      this.#sql.begin(async (tx) => {
+      transaction(this.#sql, async (tx) => {
         // Sent together (pipelined: one round trip, not five); PostgreSQL runs them in this order.
         const [, , , over] = await Promise.all([
           // One start at a time per user, on every instance, so the cap cannot be overrun by a race.
@@ -141,7 +141,7 @@ export class PostgresSessionStore implements SessionStore {
     const successor = successorOf(this.#secret, refreshToken);
     const successorHash = sha256(successor);
     const outcome = await storing('refresh the session', () =>
-      this.#sql.begin(async (tx): Promise<Outcome> => {
+      transaction(this.#sql, async (tx): Promise<Outcome> => {
         // The session's row lock serialises every change to one session across instances; the token
         // rows are read only once it is held, so a rotation that committed meanwhile is seen.
         const [session] = await tx<SessionRow[]>`
@@ -206,7 +206,7 @@ export class PostgresSessionStore implements SessionStore {
     // The last notice of the transaction: when it is back, the ones before it are too (commit order).
     const echo = this.#expectEcho(denied ?? ended);
     await storing('end the session', () =>
-      this.#sql.begin(async (tx) => {
+      transaction(this.#sql, async (tx) => {
         await this.#endSessions(tx, [sessionId]);
         if (denied !== undefined) {
           await tx`INSERT INTO denied_access_tokens (jti, expires_at) VALUES (${denied.jti}, ${denied.expiresAt}) ON CONFLICT (jti) DO NOTHING`;
@@ -280,6 +280,7 @@ export class PostgresSessionStore implements SessionStore {
         this.#sql<SessionRow[]>`SELECT id, user_id, expires_at FROM sessions WHERE expires_at > ${now}`,
         this.#sql<{ jti: string; expires_at: string }[]>`SELECT jti, expires_at FROM denied_access_tokens WHERE expires_at > ${now}`,
       ]),
+      undefined, // not a request: the whole state may take longer to read than a request may wait
     );
     this.#sessions.clear();
     for (const row of sessions) this.#learn(row.id, { userId: row.user_id, expiresAt: millis(row.expires_at) });
