@@ -47,6 +47,7 @@ export async function openPostgres(url: string, options: PostgresOptions): Promi
           users.forgetAll();
           await sessions.reload();
         },
+        tick: () => sessions.tick(),
       },
       options.feedTiming ?? DEFAULT_FEED_TIMING,
     );
@@ -68,3 +69,4 @@ export async function openPostgres(url: string, options: PostgresOptions): Promi
     throw error;
   }
 }
+

@@ -246,6 +246,14 @@ export class PostgresSessionStore implements SessionStore {
   /** Nothing of its own to close: the pool and the feed are closed by `openPostgres`'s `close()`. */
   async close(): Promise<void> {}
 
+  /**
+   * Drops what has expired, as a write does. The feed calls it with every heartbeat, so an instance that
+   * only serves /order (and never writes) does not keep its denied tokens and ended sessions for ever.
+   */
+  tick(): void {
+    this.#pruneSometimes(this.#clock());
+  }
+
   /** An event delivered by the database, from this instance or another. */
   receive(event: SessionEvent): void {
     this.#apply(event);
