@@ -7,6 +7,7 @@
  * Times are milliseconds since the epoch (`bigint`), taken from the server's clock like the embedded
  * store's, so the session rules read the same on both backends and tests can move the clock.
  */
+import { ConfigError } from '../../errors.ts';
 import type { Sql } from './database.ts';
 
 /** Append only: a released migration is never edited; a change is a new entry. */
@@ -69,7 +70,7 @@ export function migrate(sql: Sql): Promise<number> {
     const [row] = await tx<{ version: number | null }[]>`SELECT max(version) AS version FROM schema_migrations`;
     const current = row?.version ?? 0;
     if (current > MIGRATIONS.length) {
-      throw new Error(`Cannot start: the database schema is at version ${current}, newer than this server (${MIGRATIONS.length}); upgrade the server`);
+      throw new ConfigError(`Cannot start: the database schema is at version ${current}, newer than this server (${MIGRATIONS.length}); upgrade the server`);
     }
     for (let version = current + 1; version <= MIGRATIONS.length; version++) {
       await tx.unsafe(MIGRATIONS[version - 1]!);
