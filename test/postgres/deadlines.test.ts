@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, test } from 'node:test';
-import { connect, STORING_DEADLINE_MS } from '../../lib/storage/postgres/database.ts';
+import { connect } from '../../lib/storage/postgres/database.ts';
+import { STORAGE_DEADLINE_MS, withStorageDeadline } from '../../lib/support/storage_deadline.ts';
 import { openPostgres, type PostgresStorage } from '../../lib/storage/postgres/open.ts';
 import type { FeedTiming } from '../../lib/storage/postgres/session_events.ts';
 import { PostgresUserStore } from '../../lib/storage/postgres/user_store.ts';
@@ -88,7 +89,7 @@ describeWithPostgres('PostgreSQL deadlines and bad values', () => {
     const pool = connect(database.url, { max: 1 });
     try {
       const users = new PostgresUserStore(pool, { clock: clock.now });
-      const busy = pool`SELECT pg_sleep(${(STORING_DEADLINE_MS + 1_000) / 1000})`.execute();
+      const busy = pool`SELECT pg_sleep(${(STORAGE_DEADLINE_MS + 1_000) / 1000})`.execute();
       const name = `queued-${Date.now()}`;
       const { ms, error } = await timed(users.add(name, 'hash'));
       assert.ok(ms < ANSWERED_WITHIN_MS, `refused after ${ms.toFixed(0)} ms`);
@@ -96,6 +97,23 @@ describeWithPostgres('PostgreSQL deadlines and bad values', () => {
       await busy;
       await sleep(500);
       assert.equal(await database.count`SELECT count(*) FROM users WHERE username = ${name}`, 0);
+    } finally {
+      await pool.end({ timeout: 1 });
+    }
+  });
+
+  test('the storing operations of one request share its deadline: after 2 s spent, the next waits only what is left', async () => {
+    const pool = connect(database.url, { max: 1 });
+    try {
+      const users = new PostgresUserStore(pool, { clock: clock.now });
+      const busy = pool`SELECT pg_sleep(${STORAGE_DEADLINE_MS / 1000})`.execute();
+      const { ms, error } = await withStorageDeadline(async () => {
+        await sleep(2_000); // the request's earlier work: a lookup, a password hash
+        return timed(users.add(`late-${Date.now()}`, 'hash'));
+      });
+      assert.equal((error as Error).name, 'StorageError');
+      assert.ok(ms < STORAGE_DEADLINE_MS - 2_000 + 300, `refused after ${ms.toFixed(0)} ms`);
+      await busy;
     } finally {
       await pool.end({ timeout: 1 });
     }

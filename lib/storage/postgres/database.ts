@@ -6,11 +6,15 @@
  * transaction either committed or changed nothing, so a 503 never leaves half a sign-up or half a
  * rotation behind.
  *
- * Every storing operation has a deadline (`STORING_DEADLINE_MS`), and a transaction that misses it
- * never commits later: see `transaction()`.
+ * Every storing operation has a deadline: what is left of the request's 2.5 s for storage
+ * (`support/storage_deadline.ts`). Without one, postgres.js queues a query until it has a connection
+ * and keeps trying to connect: writes took up to 17 s during a 16 s outage, and some were committed
+ * (and answered 303) once the database came back. A transaction that misses its deadline never commits
+ * later: see `transaction()`.
  */
 import postgres from 'postgres';
 import { InvalidInputError, StorageError } from '../../errors.ts';
+import { STORAGE_DEADLINE_MS, storageTimeLeft } from '../../support/storage_deadline.ts';
 
 export type Sql = postgres.Sql;
 export type Transaction = postgres.TransactionSql;
@@ -23,13 +27,6 @@ export const CONNECT_TIMEOUT_SECONDS = 2;
 /** Per instance. Each request holds a connection for a few milliseconds, inside one transaction. */
 const POOL_SIZE = 10;
 
-/**
- * Every storing operation a request makes is answered within this: 503 with `Retry-After` rather than
- * a browser held for as long as the database is away. Without it, postgres.js queues a query until it
- * has a connection, and keeps trying to connect: writes took up to 17 s during a 16 s outage, and
- * some were committed (and answered 303) once the database came back.
- */
-export const STORING_DEADLINE_MS = 2_500;
 
 /**
  * A transaction must have sent its COMMIT this long before the deadline, or it rolls back instead:
@@ -69,21 +66,26 @@ export function describeDatabase(url: string): string {
   return parsed.href;
 }
 
+/** Passed to `storing()` for work that is no request's, such as loading the whole state. */
+export const NO_DEADLINE = undefined;
+
 /**
- * Runs `work` within `deadlineMs`, turning a failure of the database (or of reaching it, or of
- * answering in time) into a `StorageError`, and a value it refuses into an `InvalidInputError`.
+ * Runs `work` within what is left of the request's storage deadline, turning a failure of the database
+ * (or of reaching it, or of answering in time) into a `StorageError`, and a value it refuses into an
+ * `InvalidInputError`.
  *
  * At the deadline the caller is answered at once; a query still waiting for a connection is taken out
  * of postgres.js's queue, so it is never sent. Writes go through `transaction()`, which makes sure a
  * transaction given up on here does not commit later either. Loading the whole state (at start, after a
- * reconnection) is no request and passes `deadlineMs: undefined`: it may take longer than a request
- * should wait, and the connection's `statement_timeout` still bounds it.
+ * reconnection) is no request and passes `NO_DEADLINE`: it may take longer than a request should wait,
+ * and the connection's `statement_timeout` still bounds it.
  */
-export async function storing<T>(action: string, work: () => PromiseLike<T>, deadlineMs: number | undefined = STORING_DEADLINE_MS): Promise<T> {
+export async function storing<T>(action: string, work: () => PromiseLike<T>, deadlineMs: number | undefined = storageTimeLeft()): Promise<T> {
+  if (deadlineMs !== undefined && deadlineMs <= 0) throw failure(action, new DeadlineMissed());
   const pending = work();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
-    if (deadlineMs !== undefined) timer = setTimeout(() => reject(new DeadlineMissed(deadlineMs)), deadlineMs);
+    if (deadlineMs !== undefined) timer = setTimeout(() => reject(new DeadlineMissed()), deadlineMs);
   });
   try {
     return await Promise.race([pending, late]);
@@ -108,15 +110,15 @@ export async function storing<T>(action: string, work: () => PromiseLike<T>, dea
  * answered 503 and may have committed; every write here can be retried safely (see docs/instances.md).
  */
 export function transaction<T>(sql: Sql, body: (tx: Transaction) => Promise<T>): Promise<T> {
-  const commitBy = performance.now() + STORING_DEADLINE_MS - COMMIT_ALLOWANCE_MS;
+  const commitBy = performance.now() + storageTimeLeft() - COMMIT_ALLOWANCE_MS;
   const msLeft = () => Math.floor(commitBy - performance.now());
   // The cast: begin() would unwrap a result that is an array of promises, which none here is.
   return sql.begin(async (tx) => {
-    if (msLeft() <= 0) throw new DeadlineMissed(STORING_DEADLINE_MS);
+    if (msLeft() <= 0) throw new DeadlineMissed();
     const serverLimit = String(msLeft());
     await tx`SELECT set_config('statement_timeout', ${serverLimit}, true), set_config('idle_in_transaction_session_timeout', ${serverLimit}, true)`;
     const result = await body(tx);
-    if (msLeft() <= 0) throw new DeadlineMissed(STORING_DEADLINE_MS);
+    if (msLeft() <= 0) throw new DeadlineMissed();
     return result;
   }) as Promise<T>;
 }
@@ -124,10 +126,8 @@ export function transaction<T>(sql: Sql, body: (tx: Transaction) => Promise<T>):
 /** The database did not answer in time. Never seen by callers: `storing()` turns it into a `StorageError`. */
 class DeadlineMissed extends Error {
   override readonly name = 'DeadlineMissed';
-  readonly ms: number;
-  constructor(ms: number) {
-    super(`no answer within ${ms} ms`);
-    this.ms = ms;
+  constructor() {
+    super(`no answer within the request's ${STORAGE_DEADLINE_MS} ms for storage`);
   }
 }
 
@@ -140,7 +140,7 @@ function giveUp(pending: PromiseLike<unknown>): void {
 
 /** A value the database refused is the client's mistake (400); any other failure is storage's (503). */
 function failure(action: string, error: unknown): Error {
-  if (error instanceof DeadlineMissed) return new StorageError(`Cannot ${action}: the database did not answer within ${error.ms} ms`, { cause: error });
+  if (error instanceof DeadlineMissed) return new StorageError(`Cannot ${action}: the database did not answer in time (${error.message})`, { cause: error });
   const code = reason(error);
   if (/^22[0-9A-Z]{3}$/.test(code)) {
     // Class 22, data exception: a NUL byte in a text (22021), a number out of range (22003)...

@@ -12,7 +12,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Clock } from '../../support/clock.ts';
 import { LruMap } from '../../support/lru_map.ts';
 import { MAX_SESSIONS_PER_USER, SPENT_TOKENS_KEPT, hashToken as sha256, judgeRefresh, secondsUntil, successorOf, type RefreshRecord, DEFAULT_LIFETIMES, type IssuedRefresh, type SessionLifetimes } from '../../sessions/rules.ts';
-import { millis, storing, transaction, type Sql, type Transaction } from './database.ts';
+import { NO_DEADLINE, millis, storing, transaction, type Sql, type Transaction } from './database.ts';
 import { announce, type SessionEvent, type SessionEventFeed } from './session_events.ts';
 import { RefreshError, type RefreshFailure } from '../../errors.ts';
 import { type SessionStore } from '../../sessions/store.ts';
@@ -288,7 +288,7 @@ export class PostgresSessionStore implements SessionStore {
         this.#sql<SessionRow[]>`SELECT id, user_id, expires_at FROM sessions WHERE expires_at > ${now}`,
         this.#sql<{ jti: string; expires_at: string }[]>`SELECT jti, expires_at FROM denied_access_tokens WHERE expires_at > ${now}`,
       ]),
-      undefined, // not a request: the whole state may take longer to read than a request may wait
+      NO_DEADLINE, // not a request: the whole state may take longer to read than a request may wait
     );
     this.#sessions.clear();
     for (const row of sessions) this.#learn(row.id, { userId: row.user_id, expiresAt: millis(row.expires_at) });

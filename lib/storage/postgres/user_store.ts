@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { usernameKey } from '../../accounts/credentials.ts';
 import { systemClock, type Clock } from '../../support/clock.ts';
-import { storing, transaction, type Sql } from './database.ts';
+import { NO_DEADLINE, storing, transaction, type Sql } from './database.ts';
 import { announce } from './session_events.ts';
 import { UsernameTakenError } from '../../errors.ts';
 import { type User, type UserStore } from '../../accounts/store.ts';
@@ -34,7 +34,7 @@ export class PostgresUserStore implements UserStore {
     const rows = await storing(
       'load users',
       () => this.#sql<UserRow[]>`SELECT * FROM users WHERE id IN (SELECT user_id FROM sessions WHERE expires_at > ${now})`,
-      undefined, // at start, not a request: it may take longer than a request may wait
+      NO_DEADLINE, // at start, not a request: it may take longer than a request may wait
     );
     for (const row of rows) this.#remember(toUser(row));
   }
