@@ -56,7 +56,7 @@ export interface FeedHandlers {
  * given up and tried again at the next beat. Unbounded, an attempt made while the database was down
  * could wait on postgres.js's reconnection for many seconds after the database was back.
  */
-const ATTEMPT_LIMIT_MS = 2_000;
+export const ATTEMPT_LIMIT_MS = 2_000;
 
 /**
  * The LISTEN side. The heartbeat is a notification the instance sends itself through its ordinary pool
