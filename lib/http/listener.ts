@@ -91,7 +91,7 @@ async function respond(router: Router<Route>, options: ListenerOptions, req: Inc
     const route = router.match(request.method, request.path);
     if (route.takesForm) fields = await readFields(req);
     // The stores bound their waits by what is left of this (a sign-up waits on three): 503 in time.
-    reply = await withStorageDeadline(async () => route.handle({ ...request, fields }));
+    reply = await withStorageDeadline(() => route.handle({ ...request, fields }));
   } catch (error) {
     reply = errorReply(error, {
       ...options,

@@ -15,7 +15,7 @@ export const STORAGE_DEADLINE_MS = 2_500;
 const deadlines = new AsyncLocalStorage<number>();
 
 /** Runs a request's handler under a storage deadline of STORAGE_DEADLINE_MS from now. */
-export function withStorageDeadline<T>(work: () => Promise<T>): Promise<T> {
+export function withStorageDeadline<T>(work: () => T): T {
   return deadlines.run(performance.now() + STORAGE_DEADLINE_MS, work);
 }
 
