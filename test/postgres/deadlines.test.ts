@@ -119,6 +119,24 @@ describeWithPostgres('PostgreSQL deadlines and bad values', () => {
     }
   });
 
+  test('loading the whole state is no request: it may take longer than a request\'s deadline, and succeeds', async () => {
+    const a = await instance();
+    // The table locked for longer than a request may wait: a reload must wait it out, not fail at 2.5 s
+    // (and leave the instance unsynced, retrying the same reload for ever).
+    const blocker = await database.sql.reserve();
+    try {
+      await blocker`BEGIN`;
+      await blocker`LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE`;
+      const release = sleep(STORAGE_DEADLINE_MS + 500).then(() => blocker`COMMIT`);
+      const { ms, error } = await timed(a.sessions.reload());
+      await release;
+      assert.equal(error, undefined);
+      assert.ok(ms >= STORAGE_DEADLINE_MS, `reloaded after ${ms.toFixed(0)} ms`);
+    } finally {
+      blocker.release();
+    }
+  });
+
   test('a value PostgreSQL refuses as invalid (a NUL in a name: SQLSTATE 22021) is the client\'s InvalidInputError, not a StorageError', async () => {
     const a = await instance();
     await assert.rejects(a.users.findByName('al\u0000ice'), (error: Error) => {

@@ -27,7 +27,6 @@ export const CONNECT_TIMEOUT_SECONDS = 2;
 /** Per instance. Each request holds a connection for a few milliseconds, inside one transaction. */
 const POOL_SIZE = 10;
 
-
 /**
  * A transaction must have sent its COMMIT this long before the deadline, or it rolls back instead:
  * the COMMIT's answer gets the rest of the time.
@@ -67,7 +66,7 @@ export function describeDatabase(url: string): string {
 }
 
 /** Passed to `storing()` for work that is no request's, such as loading the whole state. */
-export const NO_DEADLINE = undefined;
+export const NO_DEADLINE = Infinity;
 
 /**
  * Runs `work` within what is left of the request's storage deadline, turning a failure of the database
@@ -80,12 +79,12 @@ export const NO_DEADLINE = undefined;
  * reconnection) is no request and passes `NO_DEADLINE`: it may take longer than a request should wait,
  * and the connection's `statement_timeout` still bounds it.
  */
-export async function storing<T>(action: string, work: () => PromiseLike<T>, deadlineMs: number | undefined = storageTimeLeft()): Promise<T> {
-  if (deadlineMs !== undefined && deadlineMs <= 0) throw failure(action, new DeadlineMissed());
+export async function storing<T>(action: string, work: () => PromiseLike<T>, deadlineMs = storageTimeLeft()): Promise<T> {
+  if (deadlineMs <= 0) throw failure(action, new DeadlineMissed());
   const pending = work();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
-    if (deadlineMs !== undefined) timer = setTimeout(() => reject(new DeadlineMissed()), deadlineMs);
+    if (deadlineMs !== NO_DEADLINE) timer = setTimeout(() => reject(new DeadlineMissed()), deadlineMs);
   });
   try {
     return await Promise.race([pending, late]);
