@@ -169,7 +169,7 @@ export class SessionEventFeed {
       // clean close, but gives up if the database is down at that moment): start over.
       this.#dropListener();
       const listening = await withinLimit(this.#subscribe());
-      // Not listening and loaded in time: the next beat starts over on a new connection.
+      // Not listening, or not loaded, in time: the next beat starts over on a new connection.
       if (!listening || !this.#synced) this.#dropListener();
     }
     await withinLimit(this.#sql`SELECT pg_notify(${CHANNEL}, ${`heartbeat:${this.#instance}`})`);

@@ -15,6 +15,7 @@ import { MAX_SESSIONS_PER_USER, SPENT_TOKENS_KEPT, hashToken as sha256, judgeRef
 import { NO_DEADLINE, millis, storing, transaction, type Sql, type Transaction } from './database.ts';
 import { announce, type SessionEvent, type SessionEventFeed } from './session_events.ts';
 import { RefreshError, type RefreshFailure } from '../../errors.ts';
+import { storageTimeLeft } from '../../support/storage_deadline.ts';
 import { type SessionStore } from '../../sessions/store.ts';
 
 /** Expired rows are deleted at most this often, by whichever instance gets there. */
@@ -310,7 +311,8 @@ export class PostgresSessionStore implements SessionStore {
     return {
       arrived: async () => {
         if (this.#feed?.fresh !== true) resolve(); // not listening: nothing will come back
-        const timer = setTimeout(resolve, ECHO_WAIT_MS);
+        // Never past the request's storage deadline: a slow commit leaves less time to wait for its echo.
+        const timer = setTimeout(resolve, Math.max(0, Math.min(ECHO_WAIT_MS, storageTimeLeft())));
         await echoed;
         clearTimeout(timer);
         this.#echoes.delete(key);
