@@ -23,13 +23,18 @@ export interface Config {
    * password, so it is never logged; `describeDatabase` gives the loggable form.
    */
   readonly databaseUrl: string | undefined;
+  /**
+   * From `MAX_CONNECTIONS`: open connections allowed at once. Unset, as many as the descriptor limit
+   * leaves room for (at most 10,000); set, never more than that either (`connection_limits.ts`).
+   */
+  readonly maxConnections: number | undefined;
 }
 
 /** HMAC-SHA256 wants a key at least as long as its output (RFC 7518 §3.2). */
 export const MIN_SECRET_BYTES = 32;
 
 /** The variables the server reads; Deno's `--allow-env` is scoped to exactly these. */
-export const ENV_VARIABLES = ['PORT', 'HOST', 'DATA_DIR', 'JWT_SECRET', 'RATE_LIMIT', 'TLS_CERT', 'TLS_KEY', 'NODE_ENV', 'DATABASE_URL'] as const;
+export const ENV_VARIABLES = ['PORT', 'HOST', 'DATA_DIR', 'JWT_SECRET', 'RATE_LIMIT', 'TLS_CERT', 'TLS_KEY', 'NODE_ENV', 'DATABASE_URL', 'MAX_CONNECTIONS'] as const;
 
 type Env = Partial<Record<(typeof ENV_VARIABLES)[number], string>>;
 
@@ -50,6 +55,7 @@ export function readConfig(env: Env, cwd = process.cwd()): Config {
     tlsKeyFile: path.resolve(cwd, nonEmpty(env.TLS_KEY) ?? 'certs/localhost-key.pem'),
     development: env.NODE_ENV !== 'production',
     databaseUrl,
+    maxConnections: nonEmpty(env.MAX_CONNECTIONS) === undefined ? undefined : readInteger('MAX_CONNECTIONS', env.MAX_CONNECTIONS, 0, 1, 1_000_000),
   });
 }
 

@@ -2,7 +2,7 @@
  * Every route of the HTTP interface (see docs/http.md), translating between HTTP and `auth/sessions.ts`.
  */
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { normalizePassword, usernameKey, validatePassword, validateUsername } from './accounts/credentials.ts';
+import { normalizePassword, refuseControlCharacters, usernameKey, validatePassword, validateUsername } from './accounts/credentials.ts';
 import type { User } from './accounts/store.ts';
 import { DEVICE_COOKIE, deviceCookie } from './defences/device_cookie.ts';
 import { safeNextPath } from './defences/next_path.ts';
@@ -80,6 +80,9 @@ function login(services: Services): Route {
       // counted as they arrive.
       const device = services.devices.verify(readSessionCookie(req.headers.cookie, DEVICE_COOKIE), account);
       const attempt = services.backoff.reserve(account, device);
+      // No account's name or password holds a control character: a failed attempt, answered 400 before any query.
+      refuseControlCharacters('username', username);
+      refuseControlCharacters('password', password);
 
       const user = await checkPassword(services, username, password).catch((error: unknown) => {
         attempt.abandoned(); // no password was checked (a 503 from the hasher or the disk): not a failure

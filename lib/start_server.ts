@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PasswordHasher, type PasswordHasherOptions } from './accounts/passwords.ts';
 import type { Config } from './config.ts';
-import { capConnections, defaultMaxConnections, limitRequestsPerConnection } from './defences/connection_limits.ts';
+import { LISTEN_BACKLOG, capConnections, connectionCap, descriptorLimit, limitUnreadAnswers } from './defences/connection_limits.ts';
 import { lintCookies } from './defences/cookie_lint.ts';
 import { refuseCrossSite, varyOnOrigin } from './defences/cross_site.ts';
 import { DeviceTokens } from './defences/device_tokens.ts';
@@ -57,7 +57,7 @@ export interface StartOptions {
   fs?: FileSystem;
   /** How long `close()` waits for requests in flight; `SHUTDOWN_GRACE_MS` by default. */
   shutdownGraceMs?: number;
-  /** Open connections allowed at once; by default a little under the process's descriptor limit. */
+  /** Open connections allowed at once, as MAX_CONNECTIONS (which it overrides) sets it. */
   maxConnections?: number;
 }
 
@@ -151,8 +151,6 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
     varyOnOrigin,
     // CSP, nosniff, Referrer-Policy and (off localhost) HSTS on every answer.
     addSecurityHeaders,
-    // Pipelining: one connection may queue at most so many answers, then it is closed.
-    limitRequestsPerConnection,
     // Development only: warn about a Set-Cookie that breaks the project's cookie rules.
     ...(config.development ? [lintCookies(log)] : []),
   ];
@@ -167,14 +165,18 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
   const server = createHttpsServer(tls, { ...DEFAULT_TIMEOUTS, ...options.timeouts }, listener);
   // Past so many header lines a request is refused (431 above) and the runtime keeps no more.
   server.maxHeadersCount = MAX_HEADER_LINES;
-  // Connections beyond the descriptor limit are closed at once, so the server never runs out of them.
-  capConnections(server, options.maxConnections ?? defaultMaxConnections(), log);
+  // Pipelining: a connection with too many answers waiting for its client to read them is closed.
+  limitUnreadAnswers(server);
+  // Connections beyond the cap are closed at once, so the server never runs out of descriptors.
+  const cap = connectionCap(options.maxConnections ?? config.maxConnections, descriptorLimit());
+  if (cap.limited) log.warn(`MAX_CONNECTIONS is above what the descriptor limit (ulimit -n) leaves room for: capped at ${cap.max}`);
+  capConnections(server, cap.max, log);
   // A request the parser refuses gets its answer flushed before the socket closes (Deno).
   server.on('clientError', answerClientError);
   // A stop finishes requests in flight and closes everything else, in bounded time.
   const connections = trackConnections(server);
 
-  const { url, port } = await listen(server, config.host, config.port);
+  const { url, port } = await listen(server, config.host, config.port, LISTEN_BACKLOG);
   log.info(`Listening on ${url}`);
   return {
     url,

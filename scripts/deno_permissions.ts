@@ -11,6 +11,7 @@ import path from 'node:path';
 import { ENV_VARIABLES, readConfig, type Config } from '../lib/config.ts';
 import { PROJECT_ROOT } from './support/project_root.ts';
 import { ConfigError } from '../lib/errors.ts';
+import { connectionCap } from '../lib/defences/connection_limits.ts';
 
 /** The binary the `deno` dev dependency installs: no global Deno needed. */
 export const DENO = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'deno');
@@ -50,6 +51,19 @@ export async function denoPermissions(env: NodeJS.ProcessEnv, cwd = process.cwd(
     ...Object.entries(allow).flatMap(([name, values]) => (values.length === 0 ? [] : [`--allow-${name}=${flagValue(values)}`])),
     '--ignore-env', // every other variable reads as unset (the argon2 loader probes a few NAPI_RS_* ones)
   ];
+}
+
+/**
+ * What the launcher adds to Deno's environment: `MAX_CONNECTIONS`, the cap the server would work out
+ * from the descriptor limit if it could read it. Deno refuses `/proc/self/limits` to all but
+ * `--allow-all`; the launcher runs under the same limit as the Deno it hands over to (`exec` keeps it),
+ * so it reads the limit in its place (`descriptorLimit()`) and passes it here. Nothing where the limit
+ * cannot be read (not Linux).
+ */
+export function denoEnvironment(env: NodeJS.ProcessEnv, cwd: string, limit: number | undefined): Record<string, string> {
+  const config = configOrRefused(env, cwd);
+  if (config === undefined || limit === undefined) return {};
+  return { MAX_CONNECTIONS: String(connectionCap(config.maxConnections, limit).max) };
 }
 
 /**

@@ -10,13 +10,16 @@
  * (Node 20 cannot replace itself with another program, so the shell does it.)
  */
 import path from 'node:path';
-import { DENO, denoRunArgs } from './deno_permissions.ts';
+import { descriptorLimit } from '../lib/defences/connection_limits.ts';
+import { DENO, denoEnvironment, denoRunArgs } from './deno_permissions.ts';
 
 try {
-  const command = [DENO, ...(await denoRunArgs(process.env))];
+  // `env NAME=value deno ...`: the connection cap from the descriptor limit Deno may not read.
+  const variables = Object.entries(denoEnvironment(process.env, process.cwd(), descriptorLimit())).map(([name, value]) => `${name}=${value}`);
+  const command = [...(variables.length > 0 ? ['env', ...variables] : []), DENO, ...(await denoRunArgs(process.env))];
   // The whole command, for the operator, so what Deno may touch is there to read (docs/deno.md says why
   // each flag is needed). On stderr: stdout is the shell's.
-  console.error(`$ ${path.relative(process.cwd(), DENO)} ${command.slice(1).join(' ')}`);
+  console.error(`$ ${command.map((word) => (word === DENO ? path.relative(process.cwd(), DENO) : word)).join(' ')}`);
   console.log(command.map(shellQuote).join(' '));
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);

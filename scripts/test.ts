@@ -29,9 +29,9 @@ export const STAGES: readonly Stage[] = [
   // The embedded store's own tests (recovery, the model, the contract) under Deno's test runner.
   { name: 'deno-storage', command: ['deno', 'test', '-A', '--no-check', 'test/lib/storage/'] },
   // PostgreSQL: each stage in a throwaway cluster of its own (pg_virtualenv), one file at a time (one
-  // test stops the database); the two-instance scenario again with the servers under Deno.
+  // test stops the database); the two-instance scenario and the refused starts again with the servers under Deno.
   { name: 'postgres', tests: ['test/postgres/*.test.ts'], concurrency: 1, needs: { program: 'pg_virtualenv', hint: 'apt-get install postgresql', wrap: true } },
-  { name: 'postgres-deno', tests: ['test/postgres/instances.test.ts'], env: { TEST_RUNTIME: 'deno' }, needs: { program: 'pg_virtualenv', hint: 'apt-get install postgresql', wrap: true } },
+  { name: 'postgres-deno', tests: ['test/postgres/instances.test.ts', 'test/postgres/start_errors.test.ts'], env: { TEST_RUNTIME: 'deno' }, needs: { program: 'pg_virtualenv', hint: 'apt-get install postgresql', wrap: true } },
   // The browser scenarios, one engine after another (on two cores, engines side by side only slow each other).
   { name: 'chromium', tests: ['test/browser/chromium.test.ts', 'test/browser/forms.test.ts', 'test/browser/pages.test.ts'], needs: { program: CHROME_PATH, hint: 'apt-get install chromium (or set CHROME_PATH)' } },
   { name: 'firefox', tests: ['test/browser/firefox.test.ts'], needs: { program: 'firefox-esr', hint: 'apt-get install firefox-esr' } },

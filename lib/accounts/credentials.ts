@@ -106,12 +106,25 @@ export function validateUsername(raw: string): string {
   return username;
 }
 
+// C0 and C1 control characters and DEL: nobody types them in a form. A NUL matters most: PostgreSQL
+// refuses it in any text, which must not reach the database and come back as a failure of its own.
+const CONTROL_CHARACTER = /\p{Cc}/u;
+
+/** `value` as it is, or a 400 when it holds a control character, which no username or password may. */
+export function refuseControlCharacters(field: 'username' | 'password', value: string): string {
+  if (CONTROL_CHARACTER.test(value)) {
+    throw new InvalidInputError(`${field === 'username' ? 'Username' : 'Password'} may not hold control characters`, { field });
+  }
+  return value;
+}
+
 /**
  * The password, NFKC-normalised so the same password typed on two keyboards hashes the same, or a 400.
- * Length is the only rule: NIST SP 800-63B §3.1.1.2 advises against composition rules.
+ * Length and no control character are the only rules: NIST SP 800-63B §3.1.1.2 advises against
+ * composition rules.
  */
 export function validatePassword(raw: string): string {
-  const password = normalizePassword(raw);
+  const password = refuseControlCharacters('password', normalizePassword(raw));
   const length = [...password].length;
   if (length < PASSWORD_MIN) throw new InvalidInputError(`Password must be at least ${PASSWORD_MIN} characters`, { field: 'password' });
   if (length > PASSWORD_MAX) throw new InvalidInputError(`Password must be at most ${PASSWORD_MAX} characters`, { field: 'password' });

@@ -1,36 +1,47 @@
 /**
  * Limits on connections that hold the same under Deno as under Node, because we enforce them here
  * rather than trust the runtime: Deno's `node:https` is a separate implementation that lacks some of
- * Node's. How many connections may be open at once, how many requests one connection may make, and
- * how a connection ends when the server hangs up.
+ * Node's. How many answers one connection may leave unread, how many connections may be open at once,
+ * and how a connection ends when the server hangs up.
  */
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Hook } from '../http/listener.ts';
 import type { Logger } from '../support/log.ts';
 
 /**
- * Requests one connection may make before the server answers `Connection: close` and hangs up
- * (Apache's `MaxKeepAliveRequests`; nginx's `keepalive_requests`). A page and its files take a few;
- * a browser opens a new connection without a word. The point is pipelining: a client writing 50,000
- * `GET /` and never reading the answers grew Deno's memory by half a gigabyte, because Deno queues
- * every answer where JavaScript cannot see it. With this cap one connection can queue at most 100.
+ * Answers one connection may have waiting for its client before the server closes it. A client that
+ * reads its answers has one at a time; only one that pipelines requests and does not read them piles
+ * them up. Deno keeps reading such a connection and handling every request while the answers queue
+ * where JavaScript cannot see them, and pausing the socket does not stop it: 50,000 pipelined
+ * `GET /` grew its memory by 600 MiB. Counted here, they are bounded on both runtimes, and a client
+ * that reads keeps its connection for as many requests as it likes.
  */
-export const MAX_REQUESTS_PER_CONNECTION = 100;
+export const MAX_UNREAD_ANSWERS = 32;
 
-const requestCounts = new WeakMap<Duplex, number>();
-
-/** Counts a request on `socket`; true when it is the last one the connection may make. */
-export function isLastRequest(socket: Duplex): boolean {
-  const count = (requestCounts.get(socket) ?? 0) + 1;
-  requestCounts.set(socket, count);
-  return count >= MAX_REQUESTS_PER_CONNECTION;
+/**
+ * Closes a connection as soon as more than `max` of its answers are queued and not yet handed to the
+ * network (`finish` not yet emitted). Node stops reading a connection whose answers back up, so under
+ * Node this rarely bites; under Deno it is the bound.
+ */
+export function limitUnreadAnswers(server: Server, max = MAX_UNREAD_ANSWERS): void {
+  const waiting = new WeakMap<Duplex, number>();
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    const count = (waiting.get(socket) ?? 0) + 1;
+    waiting.set(socket, count);
+    res.once('finish', () => waiting.set(socket, (waiting.get(socket) ?? 1) - 1));
+    if (count > max) socket.destroy();
+  });
 }
 
-/** The hook: the connection's last allowed request is answered with `Connection: close`, then hung up. */
-export const limitRequestsPerConnection: Hook = (request, reply) =>
-  isLastRequest(request.req.socket) ? { ...reply, headers: { ...reply.headers, Connection: 'close' } } : reply;
+/**
+ * Connections waiting in the kernel to be accepted (the `listen()` backlog). Deno accepts that many at
+ * once, each taking a descriptor, before JavaScript can close the ones over the cap: the cap leaves
+ * room for them.
+ */
+export const LISTEN_BACKLOG = 128;
 
 /** Descriptors kept for everything but client connections: the listening socket, stdio, the stores' files. */
 const RESERVED_DESCRIPTORS = 64;
@@ -38,24 +49,37 @@ const RESERVED_DESCRIPTORS = 64;
 /** Past this many connections, memory rather than descriptors is what runs out. */
 const MAX_DEFAULT_CONNECTIONS = 10_000;
 
-/** Where the descriptor limit cannot be read (Deno without --allow-all, not Linux): under Linux's usual 1,024. */
-export const FALLBACK_MAX_CONNECTIONS = 900;
+/** Where the descriptor limit is not known (not Linux; Deno started without the launcher): under Linux's usual 1,024. */
+export const FALLBACK_MAX_CONNECTIONS = 1_024 - RESERVED_DESCRIPTORS - LISTEN_BACKLOG;
 
 /**
- * The default cap: the process's descriptor limit (the soft `RLIMIT_NOFILE`, read from
- * `/proc/self/limits`, since neither runtime has `getrlimit`), less RESERVED_DESCRIPTORS.
+ * The process's descriptor limit (the soft `RLIMIT_NOFILE`), read from `/proc/self/limits`, since
+ * neither runtime has `getrlimit`; undefined where it cannot be read. Deno refuses that file to all
+ * but `--allow-all`, so under Deno the launcher, which Node runs under the same limit, reads it and
+ * passes the cap on as `MAX_CONNECTIONS` (`scripts/deno_permissions.ts`).
  */
-export function defaultMaxConnections(limitsFile = '/proc/self/limits'): number {
+export function descriptorLimit(limitsFile = '/proc/self/limits'): number | undefined {
   let text: string;
   try {
     text = readFileSync(limitsFile, 'utf8');
   } catch {
-    return FALLBACK_MAX_CONNECTIONS; // Deno denies /proc/self/* to all but --allow-all
+    return undefined;
   }
   const soft = /^Max open files\s+(\d+|unlimited)/m.exec(text)?.[1];
-  if (soft === undefined) return FALLBACK_MAX_CONNECTIONS;
-  if (soft === 'unlimited') return MAX_DEFAULT_CONNECTIONS;
-  return Math.max(1, Math.min(Number(soft) - RESERVED_DESCRIPTORS, MAX_DEFAULT_CONNECTIONS));
+  if (soft === undefined) return undefined;
+  return soft === 'unlimited' ? Infinity : Number(soft);
+}
+
+/**
+ * The connection cap: `configured` (MAX_CONNECTIONS) or 10,000, but always below the descriptor limit
+ * by the reserved descriptors and the listen backlog, so that accepting never fails for lack of one
+ * (after one such failure Deno never accepts again: docs/deno.md). `limited` says the limit lowered it.
+ */
+export function connectionCap(configured: number | undefined, limit: number | undefined): { max: number; limited: boolean } {
+  if (limit === undefined) return { max: configured ?? FALLBACK_MAX_CONNECTIONS, limited: false };
+  const room = Math.max(1, limit - RESERVED_DESCRIPTORS - LISTEN_BACKLOG);
+  const wanted = configured ?? MAX_DEFAULT_CONNECTIONS;
+  return { max: Math.min(wanted, room), limited: configured !== undefined && configured > room };
 }
 
 /** At most one "cap reached" line per this long, however many connections are refused. */
@@ -65,17 +89,6 @@ const CAP_LOG_INTERVAL_MS = 10_000;
  * Caps open connections at `max`, below the descriptor limit: a connection past it is closed as soon as
  * it is accepted. Both runtimes honour `maxConnections`; neither logs, and only Node emits `drop`, so
  * the count kept here tells the operator when the cap is reached.
- *
- * Under Deno the cap is not the whole answer. Deno's node:net stops accepting for good after one
- * accept() fails with EMFILE (Node's retries), and it accepts a burst from the listen queue faster
- * than the excess is closed, so a burst of connections can still reach the limit. Minimal reproduction:
- *
- *   // server.mjs, run as: (ulimit -n 64; deno run --allow-net server.mjs)
- *   import { createServer } from 'node:net';
- *   createServer((socket) => socket.end('hello\n')).listen(8765, '127.0.0.1');
- *
- * then open 100 connections at once, close them, and connect again: Node says hello, Deno never
- * answers (Deno.listen itself reports EMFILE to its caller). Keep `ulimit -n` well above the cap.
  */
 export function capConnections(server: Server, max: number, log: Logger, now: () => number = Date.now): void {
   server.maxConnections = max;

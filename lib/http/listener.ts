@@ -9,6 +9,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { SafeHtml } from '../pages/html.ts';
 import type { Logger } from '../support/log.ts';
+import { withStorageDeadline } from '../support/storage_deadline.ts';
 import { readFields, type Fields } from './body.ts';
 import { errorReply, type ClientError } from './error_reply.ts';
 import { hangUp } from './hang_up.ts';
@@ -89,7 +90,8 @@ async function respond(router: Router<Route>, options: ListenerOptions, req: Inc
     for (const guard of options.guards) await guard(request);
     const route = router.match(request.method, request.path);
     if (route.takesForm) fields = await readFields(req);
-    reply = await route.handle({ ...request, fields });
+    // The stores bound their waits by what is left of this (a sign-up waits on three): 503 in time.
+    reply = await withStorageDeadline(() => route.handle({ ...request, fields }));
   } catch (error) {
     reply = errorReply(error, {
       ...options,

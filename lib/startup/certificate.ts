@@ -1,6 +1,7 @@
 /**
  * The TLS certificate: the configured PEM files, or on first start a self-signed one for localhost.
  */
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readIfExists } from '../support/files.ts';
@@ -26,8 +27,13 @@ const VALID_DAYS = 365;
  * mistake to fix, not something to paper over by replacing a certificate someone may already trust.
  */
 export async function loadOrCreateCertificate(certFile: string, keyFile: string, log: Logger): Promise<TlsFiles> {
-  const [cert, key] = await Promise.all([readIfExists(certFile), readIfExists(keyFile)]);
-  if (cert !== undefined && key !== undefined) return { cert, key };
+  const [cert, key] = await Promise.all([readTlsFile(certFile, 'TLS_CERT'), readTlsFile(keyFile, 'TLS_KEY')]);
+  if (cert !== undefined && key !== undefined) {
+    // Checked here, so that a wrong file is named in one line rather than failing deep in the TLS setup.
+    parseOrRefuse(() => new X509Certificate(cert), `TLS_CERT (${certFile}) is not a certificate in PEM`);
+    parseOrRefuse(() => createPrivateKey(key), `TLS_KEY (${keyFile}) is not a private key in PEM`);
+    return { cert, key };
+  }
   if (cert !== undefined || key !== undefined) {
     const missing = cert === undefined ? `TLS_CERT (${certFile})` : `TLS_KEY (${keyFile})`;
     throw new ConfigError(`Cannot start: ${missing} is missing while its partner exists; provide both, or remove both to generate a new pair`);
@@ -68,3 +74,28 @@ export async function createSelfSigned(): Promise<TlsFiles> {
   return { cert: pems.cert, key: pems.private };
 }
 
+/** The file's text; undefined when it does not exist; a one-line `ConfigError` when it cannot be read. */
+async function readTlsFile(file: string, variable: string): Promise<string | undefined> {
+  try {
+    return await readIfExists(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // Deno's own refusal (NotCapable) names the path and the flag already: left as it is.
+    if (code === undefined) throw error;
+    throw new ConfigError(`Cannot start: cannot read ${variable} (${file}): ${READ_FAILURES[code] ?? code}`);
+  }
+}
+
+const READ_FAILURES: Readonly<Record<string, string>> = {
+  EACCES: 'permission denied (EACCES); let the user the server runs as read it',
+  EPERM: 'permission denied (EPERM); let the user the server runs as read it',
+  EISDIR: 'it is a folder (EISDIR); point it at the PEM file',
+};
+
+function parseOrRefuse(parse: () => unknown, message: string): void {
+  try {
+    parse();
+  } catch {
+    throw new ConfigError(`Cannot start: ${message}`);
+  }
+}

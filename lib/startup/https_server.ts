@@ -56,12 +56,15 @@ export function createHttpsServer(tls: TlsFiles, timeouts: ServerTimeouts, liste
   return server;
 }
 
-/** Starts listening; resolves with the URL to print, or rejects with one line the operator can act on. */
-export function listen(server: Server, host: string, port: number): Promise<{ url: string; port: number }> {
+/**
+ * Starts listening, with at most `backlog` connections waiting to be accepted; resolves with the URL to
+ * print, or rejects with one line the operator can act on.
+ */
+export function listen(server: Server, host: string, port: number, backlog: number): Promise<{ url: string; port: number }> {
   return new Promise((resolve, reject) => {
     const refuse = (error: NodeJS.ErrnoException) => reject(listenRefusal(error, host, port));
     server.once('error', refuse);
-    server.listen(port, host, () => {
+    server.listen(port, host, backlog, () => {
       server.off('error', refuse);
       const { port: bound } = server.address() as AddressInfo;
       resolve({ url: `https://${host.includes(':') ? `[${host}]` : host}:${bound}`, port: bound });

@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { readConfig, type Config } from '../../lib/config.ts';
 import { startServer, type RunningServer, type StartOptions } from '../../lib/start_server.ts';
-import { DENO, denoRunArgs } from '../deno_permissions.ts';
+import { descriptorLimit } from '../../lib/defences/connection_limits.ts';
+import { DENO, denoEnvironment, denoRunArgs } from '../deno_permissions.ts';
 import { PROJECT_ROOT } from './project_root.ts';
 
 export async function makeTempDir(prefix = 'jwt-cookie-redirect-'): Promise<string> {
@@ -127,7 +128,9 @@ const STARTUP_LIMIT_MS = 60_000;
  */
 export async function launchServer(options: LaunchOptions = {}): Promise<LaunchedServer> {
   const root = options.dir ?? (await makeTempDir());
-  const env = { ...process.env, ...serverEnv(root, options.env ?? {}) };
+  const baseEnv = { ...process.env, ...serverEnv(root, options.env ?? {}) };
+  // Under Deno, the connection cap `npm run start:deno` would pass on, for the limit the child runs under.
+  const env = options.runtime === 'deno' ? { ...baseEnv, ...denoEnvironment(baseEnv, PROJECT_ROOT, options.descriptors ?? descriptorLimit()) } : baseEnv;
   // server.ts itself, or a script that starts it with options the environment cannot carry.
   const script = options.startOptions === undefined ? [options.script ?? path.join(PROJECT_ROOT, 'server.ts')] : [START_WITH_OPTIONS, JSON.stringify(options.startOptions)];
   const [runtime, runtimeArgs] =

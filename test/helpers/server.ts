@@ -7,7 +7,11 @@
  * `npm run start:deno` grants. `startInProcess` runs the same server in this process, so a test can
  * pass in a clock.
  */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { silentLogger } from '../../lib/support/log.ts';
+import { DENO, denoRunArgs } from '../../scripts/deno_permissions.ts';
+import { PROJECT_ROOT } from '../../scripts/support/project_root.ts';
 import type { StartOptions } from '../../lib/start_server.ts';
 import type { ServerTimeouts } from '../../lib/startup/https_server.ts';
 import * as servers from '../../scripts/support/servers.ts';
@@ -84,4 +88,26 @@ export function manualClock(start = Date.now()): { now: () => number; advance(ms
       now += ms;
     },
   };
+}
+
+/**
+ * Runs server.ts under the test runtime (with the permissions `npm run start:deno` grants) expecting it
+ * to refuse to start; resolves with its exit code, everything it printed, and its stderr alone.
+ * `spawnAs` runs it as another user.
+ */
+export async function runUntilExit(env: Record<string, string>, spawnAs: { uid?: number; gid?: number } = {}): Promise<{ code: number | null; output: string; stderr: string }> {
+  const dir = await servers.makeTempDir();
+  const fullEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: path.join(dir, 'data'), TLS_CERT: path.join(dir, 'c.pem'), TLS_KEY: path.join(dir, 'k.pem'), ...env };
+  const [command, args] =
+    RUNTIME === 'deno' ? [DENO, await denoRunArgs(fullEnv, PROJECT_ROOT)] : [process.execPath, ['--import', 'tsx', 'server.ts']];
+  const child = spawn(command, args, { cwd: PROJECT_ROOT, env: { ...fullEnv, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'], ...spawnAs });
+  let output = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk));
+  child.stderr.on('data', (chunk: Buffer) => {
+    output += chunk;
+    stderr += chunk;
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, output, stderr };
 }

@@ -3,31 +3,13 @@
  * message naming the variable, a corrupt store is refused and left alone, state survives a restart.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { send } from '../helpers/https_client.ts';
-import { DENO, denoRunArgs } from '../../scripts/deno_permissions.ts';
-import { PROJECT_ROOT, RUNTIME, launchServer, makeTempDir } from '../helpers/server.ts';
-
-/**
- * Runs server.ts under the test runtime (with the permissions `npm run start:deno` grants) expecting it
- * to refuse to start; resolves with its exit code and output. `spawnAs` runs it as another user.
- */
-async function runUntilExit(env: Record<string, string>, spawnAs: { uid?: number; gid?: number } = {}): Promise<{ code: number | null; output: string }> {
-  const dir = await makeTempDir();
-  const fullEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: path.join(dir, 'data'), TLS_CERT: path.join(dir, 'c.pem'), TLS_KEY: path.join(dir, 'k.pem'), ...env };
-  const [command, args] =
-    RUNTIME === 'deno' ? [DENO, await denoRunArgs(fullEnv, PROJECT_ROOT)] : [process.execPath, ['--import', 'tsx', 'server.ts']];
-  const child = spawn(command, args, { cwd: PROJECT_ROOT, env: { ...fullEnv, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'], ...spawnAs });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { code, output };
-}
+import { createSelfSigned } from '../../lib/startup/certificate.ts';
+import { RUNTIME, launchServer, makeTempDir, runUntilExit } from '../helpers/server.ts';
 
 describe('first start', () => {
   test('creates the certificate (key mode 0600), the data folder and the secret, and prints its URL', async () => {
@@ -146,6 +128,67 @@ describe('a data folder that lost its users', () => {
         'this folder held users; restore it from a backup; the files that are there have been left as they are',
     ]);
   });
+});
+
+describe('an operator mistake stops the start with one line naming what and where', () => {
+  /** What a mistake must print: one line on stderr, that line, and no stack or raw error object anywhere. */
+  function assertOneLine(result: { code: number | null; output: string; stderr: string }, line: RegExp): void {
+    assert.equal(result.code, 1, result.output);
+    assert.equal(result.stderr.trimEnd().split('\n').length, 1, result.stderr);
+    assert.match(result.stderr.trimEnd(), line);
+    assert.doesNotMatch(result.output, /\n\s+at |errno|\{$/m, 'no stack trace, no raw error object');
+  }
+
+  /** A certificate and its key, written to `dir` by the test (as root) for the server to read. */
+  async function tlsFiles(dir: string): Promise<{ TLS_CERT: string; TLS_KEY: string }> {
+    const pair = await createSelfSigned();
+    const files = { TLS_CERT: path.join(dir, 'cert.pem'), TLS_KEY: path.join(dir, 'key.pem') };
+    await writeFile(files.TLS_CERT, pair.cert);
+    await writeFile(files.TLS_KEY, pair.key, { mode: 0o600 });
+    return files;
+  }
+
+  // Root reads any file whatever its mode, so as root the server runs as `nobody`, as in the tests above.
+  const asRoot = process.getuid?.() === 0;
+  const nobody = asRoot ? { uid: 65534, gid: 65534 } : {};
+
+  test('a TLS_KEY the server may not read: permission denied, with the variable and the path', async () => {
+    const dir = await makeTempDir();
+    const files = await tlsFiles(dir);
+    if (asRoot) await chown(dir, nobody.uid!, nobody.gid!); // its DATA_DIR goes beside them; key.pem stays root's
+    else await chmod(files.TLS_KEY, 0o000);
+    const result = await runUntilExit({ ...files, DATA_DIR: path.join(dir, 'data') }, nobody);
+    assertOneLine(result, new RegExp(`^Cannot start: cannot read TLS_KEY \\(${files.TLS_KEY}\\): permission denied \\(EACCES\\)`));
+  });
+
+  test('a TLS_KEY that is a folder', async () => {
+    const dir = await makeTempDir();
+    const files = await tlsFiles(dir);
+    const folder = path.join(dir, 'keys');
+    await mkdir(folder);
+    assertOneLine(await runUntilExit({ ...files, TLS_KEY: folder }), new RegExp(`^Cannot start: cannot read TLS_KEY \\(${folder}\\): it is a folder \\(EISDIR\\)`));
+  });
+
+  test('a TLS_CERT that is not a certificate', async () => {
+    const dir = await makeTempDir();
+    const files = await tlsFiles(dir);
+    await writeFile(files.TLS_CERT, 'not a certificate');
+    assertOneLine(await runUntilExit(files), new RegExp(`^Cannot start: TLS_CERT \\(${files.TLS_CERT}\\) is not a certificate in PEM$`));
+  });
+
+  const secret = 's3cret-pa55';
+  const unreachable: [name: string, url: string, line: RegExp][] = [
+    ['nothing listening at its port', `postgres://app:${secret}@127.0.0.1:1/app`, /^Cannot start: cannot reach PostgreSQL at postgres:\/\/app@127\.0\.0\.1:1\/app \(ECONNREFUSED\): is it running, and are the host and port in DATABASE_URL right\?$/],
+    ['a host name that does not resolve', `postgres://app:${secret}@db.invalid:5432/app`, /^Cannot start: cannot reach PostgreSQL at postgres:\/\/app@db\.invalid:5432\/app \((ENOTFOUND|EAI_AGAIN)\)/],
+  ];
+  for (const [name, url, line] of unreachable) {
+    test(`a DATABASE_URL with ${name}: the database named without its password`, async () => {
+      const dir = await makeTempDir();
+      const result = await runUntilExit({ ...(await tlsFiles(dir)), DATABASE_URL: url, JWT_SECRET: 'x'.repeat(32) });
+      assertOneLine(result, line);
+      assert.ok(!result.output.includes(secret), 'the password is never printed');
+    });
+  }
 });
 
 describe('a corrupt users.json', () => {

@@ -19,6 +19,7 @@ describe('readConfig()', () => {
       tlsKeyFile: path.join(CWD, 'certs/localhost-key.pem'),
       development: true,
       databaseUrl: undefined,
+      maxConnections: undefined,
     });
   });
 
@@ -37,6 +38,7 @@ describe('readConfig()', () => {
         TLS_CERT: '/etc/tls/cert.pem',
         TLS_KEY: 'key.pem',
         NODE_ENV: 'production',
+        MAX_CONNECTIONS: '500',
       },
       CWD,
     );
@@ -48,6 +50,7 @@ describe('readConfig()', () => {
     assert.equal(config.tlsCertFile, path.resolve('/etc/tls/cert.pem'));
     assert.equal(config.tlsKeyFile, path.join(CWD, 'key.pem'));
     assert.equal(config.development, false);
+    assert.equal(config.maxConnections, 500);
   });
 
   test('accepts the ends of each range', () => {
@@ -71,6 +74,7 @@ describe('readConfig()', () => {
     [{ RATE_LIMIT: '-1' }, 'RATE_LIMIT', /RATE_LIMIT must be a whole number from 0 to 1000000, got "-1"/],
     [{ RATE_LIMIT: 'ten' }, 'RATE_LIMIT', /RATE_LIMIT/],
     [{ RATE_LIMIT: '1000001' }, 'RATE_LIMIT', /RATE_LIMIT/],
+    [{ MAX_CONNECTIONS: '0' }, 'MAX_CONNECTIONS', /MAX_CONNECTIONS must be a whole number from 1 to 1000000, got "0"/],
     [{ JWT_SECRET: 'short' }, 'JWT_SECRET', /JWT_SECRET is 5 bytes, it must be at least 32/],
     [{ JWT_SECRET: 'x'.repeat(31) }, 'JWT_SECRET', /JWT_SECRET is 31 bytes/],
   ];
@@ -95,6 +99,6 @@ describe('readConfig()', () => {
   });
 
   test('lists exactly the variables it reads, for Deno --allow-env', () => {
-    assert.deepEqual([...ENV_VARIABLES].sort(), ['DATABASE_URL', 'DATA_DIR', 'HOST', 'JWT_SECRET', 'NODE_ENV', 'PORT', 'RATE_LIMIT', 'TLS_CERT', 'TLS_KEY']);
+    assert.deepEqual([...ENV_VARIABLES].sort(), ['DATABASE_URL', 'DATA_DIR', 'HOST', 'JWT_SECRET', 'MAX_CONNECTIONS', 'NODE_ENV', 'PORT', 'RATE_LIMIT', 'TLS_CERT', 'TLS_KEY']);
   });
 });

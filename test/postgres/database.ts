@@ -5,10 +5,13 @@
  * Without a reachable database the suites are skipped, visibly and with the install hint; under
  * `CI=true` they fail instead, since CI installs PostgreSQL and must not pass by skipping.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { describe, test, type SuiteFn } from 'node:test';
 import postgres from 'postgres';
+
+const execFileAsync = promisify(execFile);
 
 export const INSTALL_HINT =
   'PostgreSQL is not reachable: install it (apt-get install -y postgresql) and run `npm run test:pg`, ' +
@@ -86,8 +89,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 /**
  * The cluster `pg_virtualenv` made, to stop and start it as an outage would (`pg_ctlcluster` runs
  * `pg_ctl` as the postgres user). Undefined when the database is not a local Debian cluster.
+ * Asynchronous, so that a test timing answers while the database stops or starts is not itself held up.
  */
-export function localCluster(): { stop(): void; start(): void } | undefined {
+export function localCluster(): { stop(): Promise<void>; start(): Promise<void> } | undefined {
   let listing: string;
   try {
     listing = execFileSync('pg_lsclusters', ['--no-header'], { encoding: 'utf8' });
@@ -99,13 +103,14 @@ export function localCluster(): { stop(): void; start(): void } | undefined {
   const line = listing.split('\n').map((row) => row.trim().split(/\s+/)).find((fields) => fields[2] === port);
   if (line === undefined) return undefined;
   const [version, cluster] = line as [string, string];
+  const pgCtlCluster = (...args: string[]) => execFileAsync('pg_ctlcluster', [version, cluster, ...args]);
   return {
-    stop: () => execFileSync('pg_ctlcluster', [version, cluster, 'stop', '-m', 'immediate'], { stdio: 'ignore' }),
-    /** Starts it, or leaves it running when it is. */
-    start: () => {
-      if (spawnSync('pg_ctlcluster', [version, cluster, 'status'], { stdio: 'ignore' }).status !== 0) {
-        execFileSync('pg_ctlcluster', [version, cluster, 'start'], { stdio: 'ignore' });
-      }
+    stop: async () => {
+      await pgCtlCluster('stop', '-m', 'immediate');
+    },
+    /** Starts it, or leaves it running when it is; resolves once it accepts connections. */
+    start: async () => {
+      if (await pgCtlCluster('status').then(() => false, () => true)) await pgCtlCluster('start');
     },
   };
 }

@@ -7,7 +7,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { readConfig } from '../../lib/config.ts';
-import { CONNECT_TIMEOUT_SECONDS, describeDatabase } from '../../lib/storage/postgres/database.ts';
+import { COMMIT_ALLOWANCE_MS, describeDatabase } from '../../lib/storage/postgres/database.ts';
+import { ATTEMPT_LIMIT_MS } from '../../lib/storage/postgres/session_events.ts';
+import { STORAGE_DEADLINE_MS } from '../../lib/support/storage_deadline.ts';
 import { CHANNEL, DEFAULT_FEED_TIMING } from '../../lib/storage/postgres/session_events.ts';
 import { MAX_SESSIONS_PER_USER } from '../../lib/sessions/rules.ts';
 import { ECHO_WAIT_MS } from '../../lib/storage/postgres/session_store.ts';
@@ -23,7 +25,9 @@ test('docs/instances.md states the timings the code uses', () => {
   assert.ok(text.includes('a heartbeat through the database every second'));
   assert.ok(text.includes(`Silent for ${DEFAULT_FEED_TIMING.reconnectAfterMs / 1000} s`));
   assert.ok(text.includes(`A waits for its own copy (at most ${ECHO_WAIT_MS} ms)`));
-  assert.ok(text.includes(`within about ${CONNECT_TIMEOUT_SECONDS} s (the connect timeout)`));
+  assert.ok(text.includes(`A request may wait on the database ${STORAGE_DEADLINE_MS / 1000} s in all`));
+  assert.ok(text.includes(`once the deadline is less than ${COMMIT_ALLOWANCE_MS / 1000} s away`));
+  assert.ok(text.includes(`each attempt given up after ${ATTEMPT_LIMIT_MS / 1000} s`));
 });
 
 test('docs/instances.md names the channel and the session cap the code uses', () => {

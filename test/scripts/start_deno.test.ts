@@ -4,7 +4,8 @@ import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ENV_VARIABLES } from '../../lib/config.ts';
-import { DENO, denoPermissions, denoRunArgs } from '../../scripts/deno_permissions.ts';
+import { DENO, denoEnvironment, denoPermissions, denoRunArgs } from '../../scripts/deno_permissions.ts';
+import { descriptorLimit } from '../../lib/defences/connection_limits.ts';
 import { PROJECT_ROOT, TEST_SECRET, makeTempDir } from '../helpers/server.ts';
 
 let root: string;
@@ -100,7 +101,16 @@ describe('npm run start:deno (scripts/start_deno.ts)', () => {
     assert.equal(printed.code, 0, printed.output);
     const command = printed.output.split('\n').find((line) => line.startsWith(`'`)) ?? '';
     const words = await run('sh', ['-c', `eval "set -- $COMMAND"; printf '%s\\n' "$@"`], { COMMAND: command });
-    assert.deepEqual(words.output.trimEnd().split('\n'), [DENO, ...(await denoRunArgs({ ...process.env, ...env }, PROJECT_ROOT))]);
+    const variables = Object.entries(denoEnvironment({ ...process.env, ...env }, PROJECT_ROOT, descriptorLimit())).map(([name, value]) => `${name}=${value}`);
+    assert.deepEqual(words.output.trimEnd().split('\n'), ['env', ...variables, DENO, ...(await denoRunArgs({ ...process.env, ...env }, PROJECT_ROOT))]);
+  });
+
+  test('passes Deno the connection cap for the descriptor limit, which Deno may not read itself', () => {
+    const env = { ...serverEnv('cap'), HOST: '127.0.0.1' };
+    assert.deepEqual(denoEnvironment(env, PROJECT_ROOT, 1_024), { MAX_CONNECTIONS: '832' });
+    assert.deepEqual(denoEnvironment({ ...env, MAX_CONNECTIONS: '100' }, PROJECT_ROOT, 1_024), { MAX_CONNECTIONS: '100' });
+    assert.deepEqual(denoEnvironment({ ...env, MAX_CONNECTIONS: '5000' }, PROJECT_ROOT, 1_024), { MAX_CONNECTIONS: '832' }, 'lowered to what the limit leaves room for');
+    assert.deepEqual(denoEnvironment(env, PROJECT_ROOT, undefined), {}, 'nothing where the limit cannot be read');
   });
 
   test('exits 1 with the message, and runs nothing, when no command can grant what the environment asks', async () => {

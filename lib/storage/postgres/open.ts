@@ -3,7 +3,8 @@
  * database and the same `JWT_SECRET`. See docs/instances.md.
  */
 import type { Clock } from '../../support/clock.ts';
-import { connect } from './database.ts';
+import { ConfigError } from '../../errors.ts';
+import { connect, describeDatabase } from './database.ts';
 import { migrate } from './schema.ts';
 import { DEFAULT_FEED_TIMING, SessionEventFeed, type FeedTiming } from './session_events.ts';
 import { PostgresSessionStore } from './session_store.ts';
@@ -47,6 +48,7 @@ export async function openPostgres(url: string, options: PostgresOptions): Promi
           users.forgetAll();
           await sessions.reload();
         },
+        tick: () => sessions.tick(),
       },
       options.feedTiming ?? DEFAULT_FEED_TIMING,
     );
@@ -65,6 +67,27 @@ export async function openPostgres(url: string, options: PostgresOptions): Promi
   } catch (error) {
     await feed?.close();
     await sql.end({ timeout: 0 });
-    throw error;
+    throw startRefusal(error, url);
   }
+}
+
+/** Errors of reaching the database, as Node and Deno name them, and postgres.js's own timeout. */
+const UNREACHABLE = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'CONNECT_TIMEOUT'];
+
+/**
+ * A start the operator can fix, as one line (a `ConfigError`) that names the database without its
+ * password and says what to check; anything else as it is, with its stack.
+ */
+function startRefusal(error: unknown, url: string): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return error;
+  const where = `PostgreSQL at ${describeDatabase(url)}`;
+  if (code.startsWith('28')) {
+    return new ConfigError(`Cannot start: ${where} refused the login (SQLSTATE ${code}): check the user name and password in DATABASE_URL`);
+  }
+  if (code === '3D000') return new ConfigError(`Cannot start: ${where} has no such database (SQLSTATE 3D000): create it, or correct DATABASE_URL`);
+  if (UNREACHABLE.includes(code)) {
+    return new ConfigError(`Cannot start: cannot reach ${where} (${code}): is it running, and are the host and port in DATABASE_URL right?`);
+  }
+  return error;
 }

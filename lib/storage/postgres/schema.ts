@@ -7,6 +7,7 @@
  * Times are milliseconds since the epoch (`bigint`), taken from the server's clock like the embedded
  * store's, so the session rules read the same on both backends and tests can move the clock.
  */
+import { ConfigError } from '../../errors.ts';
 import type { Sql } from './database.ts';
 
 /** Append only: a released migration is never edited; a change is a new entry. */
@@ -61,12 +62,15 @@ const MIGRATION_LOCK = 0x6a77_7473; // 'jwts'
 export function migrate(sql: Sql): Promise<number> {
   return sql.begin(async (tx) => {
     // Held until this transaction ends: a second instance starting now waits here, then sees the work done.
+    // No time limit for a migration: the connection's statement_timeout is for requests, and a
+    // migration cut half-way (an index built on a large table) would stop every start.
+    await tx`SET LOCAL statement_timeout = 0`;
     await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
     await tx`CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`;
     const [row] = await tx<{ version: number | null }[]>`SELECT max(version) AS version FROM schema_migrations`;
     const current = row?.version ?? 0;
     if (current > MIGRATIONS.length) {
-      throw new Error(`Cannot start: the database schema is at version ${current}, newer than this server (${MIGRATIONS.length}); upgrade the server`);
+      throw new ConfigError(`Cannot start: the database schema is at version ${current}, newer than this server (${MIGRATIONS.length}); upgrade the server`);
     }
     for (let version = current + 1; version <= MIGRATIONS.length; version++) {
       await tx.unsafe(MIGRATIONS[version - 1]!);

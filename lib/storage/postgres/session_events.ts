@@ -44,7 +44,19 @@ export interface FeedHandlers {
   apply(event: SessionEvent): void;
   /** Reads the whole state again (after a (re)connection, when events may have been missed). */
   reload(): Promise<void>;
+  /**
+   * Called with every heartbeat, database or not: the moment to drop from memory what has expired, so
+   * that an instance that only serves /order (and so never writes) does not keep it for ever.
+   */
+  tick(): void;
 }
+
+/**
+ * How long one attempt to listen (connect, LISTEN, reload) or one heartbeat may take before it is
+ * given up and tried again at the next beat. Unbounded, an attempt made while the database was down
+ * could wait on postgres.js's reconnection for many seconds after the database was back.
+ */
+export const ATTEMPT_LIMIT_MS = 2_000;
 
 /**
  * The LISTEN side. The heartbeat is a notification the instance sends itself through its ordinary pool
@@ -150,15 +162,33 @@ export class SessionEventFeed {
   }
 
   async #beat(): Promise<void> {
+    this.#handlers.tick();
     const silentFor = performance.now() - this.#heardAt;
     if (!this.#synced || silentFor > this.#timing.reconnectAfterMs) {
       // The listening connection may be gone without a word (postgres.js listens again after a
       // clean close, but gives up if the database is down at that moment): start over.
-      const old = this.#listener;
-      this.#listener = undefined;
-      void old?.end({ timeout: 0 }).catch(() => {});
-      await this.#subscribe().catch(() => {});
+      this.#dropListener();
+      const listening = await withinLimit(this.#subscribe());
+      // Not listening, or not loaded, in time: the next beat starts over on a new connection.
+      if (!listening || !this.#synced) this.#dropListener();
     }
-    await this.#sql`SELECT pg_notify(${CHANNEL}, ${`heartbeat:${this.#instance}`})`.catch(() => {});
+    await withinLimit(this.#sql`SELECT pg_notify(${CHANNEL}, ${`heartbeat:${this.#instance}`})`);
+  }
+
+  #dropListener(): void {
+    const old = this.#listener;
+    this.#listener = undefined;
+    void old?.end({ timeout: 0 }).catch(() => {});
+  }
+}
+
+/** True when `work` succeeded within ATTEMPT_LIMIT_MS; false when it failed or is still running (then left to end on its own). */
+async function withinLimit(work: PromiseLike<unknown>): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ATTEMPT_LIMIT_MS)));
+  try {
+    return await Promise.race([Promise.resolve(work).then(() => true, () => false), late]);
+  } finally {
+    clearTimeout(timer);
   }
 }

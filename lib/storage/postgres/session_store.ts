@@ -12,9 +12,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Clock } from '../../support/clock.ts';
 import { LruMap } from '../../support/lru_map.ts';
 import { MAX_SESSIONS_PER_USER, SPENT_TOKENS_KEPT, hashToken as sha256, judgeRefresh, secondsUntil, successorOf, type RefreshRecord, DEFAULT_LIFETIMES, type IssuedRefresh, type SessionLifetimes } from '../../sessions/rules.ts';
-import { millis, storing, type Sql, type Transaction } from './database.ts';
+import { NO_DEADLINE, millis, storing, transaction, type Sql, type Transaction } from './database.ts';
 import { announce, type SessionEvent, type SessionEventFeed } from './session_events.ts';
 import { RefreshError, type RefreshFailure } from '../../errors.ts';
+import { storageTimeLeft } from '../../support/storage_deadline.ts';
 import { type SessionStore } from '../../sessions/store.ts';
 
 /** Expired rows are deleted at most this often, by whichever instance gets there. */
@@ -100,7 +101,7 @@ export class PostgresSessionStore implements SessionStore {
     const tokenExpiresAt = Math.min(now + this.lifetimes.refreshMs, session.expiresAt);
     const echo = this.#expectEcho({ kind: 'started', ...session });
     const ended = await storing('start a session', () =>
-      this.#sql.begin(async (tx) => {
+      transaction(this.#sql, async (tx) => {
         // Sent together (pipelined: one round trip, not five); PostgreSQL runs them in this order.
         const [, , , over] = await Promise.all([
           // One start at a time per user, on every instance, so the cap cannot be overrun by a race.
@@ -141,7 +142,7 @@ export class PostgresSessionStore implements SessionStore {
     const successor = successorOf(this.#secret, refreshToken);
     const successorHash = sha256(successor);
     const outcome = await storing('refresh the session', () =>
-      this.#sql.begin(async (tx): Promise<Outcome> => {
+      transaction(this.#sql, async (tx): Promise<Outcome> => {
         // The session's row lock serialises every change to one session across instances; the token
         // rows are read only once it is held, so a rotation that committed meanwhile is seen.
         const [session] = await tx<SessionRow[]>`
@@ -206,7 +207,7 @@ export class PostgresSessionStore implements SessionStore {
     // The last notice of the transaction: when it is back, the ones before it are too (commit order).
     const echo = this.#expectEcho(denied ?? ended);
     await storing('end the session', () =>
-      this.#sql.begin(async (tx) => {
+      transaction(this.#sql, async (tx) => {
         await this.#endSessions(tx, [sessionId]);
         if (denied !== undefined) {
           await tx`INSERT INTO denied_access_tokens (jti, expires_at) VALUES (${denied.jti}, ${denied.expiresAt}) ON CONFLICT (jti) DO NOTHING`;
@@ -246,6 +247,14 @@ export class PostgresSessionStore implements SessionStore {
   /** Nothing of its own to close: the pool and the feed are closed by `openPostgres`'s `close()`. */
   async close(): Promise<void> {}
 
+  /**
+   * Drops what has expired, as a write does. The feed calls it with every heartbeat, so an instance that
+   * only serves /order (and never writes) does not keep its denied tokens and ended sessions for ever.
+   */
+  tick(): void {
+    this.#pruneSometimes(this.#clock());
+  }
+
   /** An event delivered by the database, from this instance or another. */
   receive(event: SessionEvent): void {
     this.#apply(event);
@@ -280,6 +289,7 @@ export class PostgresSessionStore implements SessionStore {
         this.#sql<SessionRow[]>`SELECT id, user_id, expires_at FROM sessions WHERE expires_at > ${now}`,
         this.#sql<{ jti: string; expires_at: string }[]>`SELECT jti, expires_at FROM denied_access_tokens WHERE expires_at > ${now}`,
       ]),
+      NO_DEADLINE, // not a request: the whole state may take longer to read than a request may wait
     );
     this.#sessions.clear();
     for (const row of sessions) this.#learn(row.id, { userId: row.user_id, expiresAt: millis(row.expires_at) });
@@ -301,7 +311,8 @@ export class PostgresSessionStore implements SessionStore {
     return {
       arrived: async () => {
         if (this.#feed?.fresh !== true) resolve(); // not listening: nothing will come back
-        const timer = setTimeout(resolve, ECHO_WAIT_MS);
+        // Never past the request's storage deadline: a slow commit leaves less time to wait for its echo.
+        const timer = setTimeout(resolve, Math.max(0, Math.min(ECHO_WAIT_MS, storageTimeLeft())));
         await echoed;
         clearTimeout(timer);
         this.#echoes.delete(key);

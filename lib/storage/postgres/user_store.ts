@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { usernameKey } from '../../accounts/credentials.ts';
 import { systemClock, type Clock } from '../../support/clock.ts';
-import { storing, type Sql } from './database.ts';
+import { NO_DEADLINE, storing, transaction, type Sql } from './database.ts';
 import { announce } from './session_events.ts';
 import { UsernameTakenError } from '../../errors.ts';
 import { type User, type UserStore } from '../../accounts/store.ts';
@@ -31,8 +31,10 @@ export class PostgresUserStore implements UserStore {
 
   /** Fills the cache with the users of live sessions: the ones whose requests are about to arrive. */
   async warm(now: number): Promise<void> {
-    const rows = await storing('load users', () =>
-      this.#sql<UserRow[]>`SELECT * FROM users WHERE id IN (SELECT user_id FROM sessions WHERE expires_at > ${now})`,
+    const rows = await storing(
+      'load users',
+      () => this.#sql<UserRow[]>`SELECT * FROM users WHERE id IN (SELECT user_id FROM sessions WHERE expires_at > ${now})`,
+      NO_DEADLINE, // at start, not a request: it may take longer than a request may wait
     );
     for (const row of rows) this.#remember(toUser(row));
   }
@@ -53,17 +55,18 @@ export class PostgresUserStore implements UserStore {
   async add(username: string, passwordHash: string): Promise<User> {
     const user: User = { id: randomUUID(), username, passwordHash, createdAt: new Date(this.#clock()).toISOString() };
     // The unique index decides, atomically, across every instance: exactly one sign-up of a name wins.
-    const inserted = await storing('sign up', () => this.#sql`
+    // In a transaction of its own, so that a sign-up answered 503 at the deadline is never committed later.
+    const inserted = await storing('sign up', () => transaction(this.#sql, (tx) => tx`
       INSERT INTO users (id, username, username_key, password_hash, created_at)
       VALUES (${user.id}, ${username}, ${usernameKey(username)}, ${passwordHash}, ${user.createdAt})
-      ON CONFLICT (username_key) DO NOTHING`);
+      ON CONFLICT (username_key) DO NOTHING`));
     if (inserted.count === 0) throw new UsernameTakenError(`Cannot sign up: "${username}" is taken`);
     return this.#remember(user);
   }
 
   async setPasswordHash(id: string, passwordHash: string): Promise<void> {
     await storing('update the password hash', () =>
-      this.#sql.begin(async (tx) => {
+      transaction(this.#sql, async (tx) => {
         await tx`UPDATE users SET password_hash = ${passwordHash} WHERE id = ${id}`;
         await announce(tx, { kind: 'user-changed', id });
       }),

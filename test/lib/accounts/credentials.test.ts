@@ -142,6 +142,9 @@ describe('validatePassword()', () => {
     ['7 characters', 'abcdefg', /at least 8 characters/],
     ['7 emoji, although they are 14 UTF-16 units', '😀'.repeat(7), /at least 8 characters/],
     ['1025 characters', 'a'.repeat(1025), /at most 1024 characters/],
+    ['a NUL', 'correct\u0000horse', /may not hold control characters/],
+    ['a tab, a line feed or DEL', 'correct\thorse\n\u007f', /may not hold control characters/],
+    ['a C1 control character', 'correct\u0085horse', /may not hold control characters/],
   ];
   for (const [description, raw, message] of refused) {
     test(`answers 400 on the password field to ${description}`, () => {
