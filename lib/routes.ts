@@ -5,6 +5,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { normalizePassword, usernameKey, validatePassword, validateUsername } from './accounts/credentials.ts';
 import type { User } from './accounts/store.ts';
 import { DEVICE_COOKIE, deviceCookie } from './defences/device_cookie.ts';
+import { newDeviceId } from './defences/device_tokens.ts';
 import { safeNextPath } from './defences/next_path.ts';
 import { NotSignedInError, SessionNotStartedError, StorageError, UsernameTakenError } from './errors.ts';
 import { requireField } from './http/body.ts';
@@ -53,8 +54,7 @@ function signup(services: Services, page: SignupPage): Route {
         throw error instanceof StorageError ? new SessionNotStartedError('Your account was created, but signing you in failed: sign in shortly', { cause: error }) : error;
       });
       // The browser that chose the password is trusted to keep trying it while others guess at it.
-      const device = deviceCookie(services.devices.issue(usernameKey(username)));
-      return seeOther('/order', { 'Set-Cookie': [...cookies, device], ...NO_STORE });
+      return seeOther('/order', { 'Set-Cookie': [...cookies, ...(await trustDevice(services, user, undefined))], ...NO_STORE });
     },
     errorPage: (error, { fields }) => page.filled({ error: error.message, field: error.field, username: fields.username }),
   };
@@ -74,14 +74,14 @@ function login(services: Services): Route {
       const next = safeNextPath(fields.next);
       const username = requireField(fields, 'username');
       const password = normalizePassword(requireField(fields, 'password'));
-      const account = usernameKey(username);
-      // A browser that signed in to this account before is limited on its own; everyone else shares
-      // the account's count. Reserved before the password is checked, so guesses sent in parallel are
-      // counted as they arrive.
-      const device = services.devices.verify(readSessionCookie(req.headers.cookie, DEVICE_COOKIE), account);
-      const attempt = services.backoff.reserve(account, device);
+      // The account is looked up first: its count is kept by its id, where no flood of made-up names
+      // can reach it, and only a device cookie this account trusts gets a count of its own. Reserved
+      // before the password is checked, so guesses sent in parallel are counted as they arrive.
+      const account = await services.users.findByName(username);
+      const device = account && services.devices.trustedDevice(readSessionCookie(req.headers.cookie, DEVICE_COOKIE), account);
+      const attempt = account === undefined ? services.backoff.reserveForUnknownName(usernameKey(username)) : services.backoff.reserveForAccount(account.id, device);
 
-      const user = await checkPassword(services, username, password).catch((error: unknown) => {
+      const user = await checkPassword(services, account, password).catch((error: unknown) => {
         attempt.abandoned(); // no password was checked (a 503 from the hasher or the disk): not a failure
         throw error;
       });
@@ -96,7 +96,7 @@ function login(services: Services): Route {
           services.log.warn(`Cannot upgrade the password hash of user ${user.id} now: ${error.message}`);
         });
       }
-      const cookies = [...(await startSession(services, user)), deviceCookie(services.devices.issue(account))];
+      const cookies = [...(await startSession(services, user)), ...(await trustDevice(services, user, device))];
       return seeOther(next, { 'Set-Cookie': cookies, ...NO_STORE });
     },
     errorPage: (error, { fields }) =>
@@ -111,11 +111,30 @@ function login(services: Services): Route {
 }
 
 /** The user whose password this is, or undefined for a wrong password or an unknown username. */
-async function checkPassword(services: Services, username: string, password: string): Promise<User | undefined> {
-  const user = await services.users.findByName(username);
+async function checkPassword(services: Services, user: User | undefined, password: string): Promise<User | undefined> {
   // No such user: verify against a dummy hash anyway, so the answer takes just as long.
   if (user === undefined) return services.passwords.verifyNobody(password).then(() => undefined);
   return (await services.passwords.verify(user.passwordHash, password)) ? user : undefined;
+}
+
+/**
+ * The device cookie for a browser that just signed in to `user`: the device it came with, if the
+ * account trusts it (no new id: one browser is one device, however often it signs in), else a new one,
+ * which the account now trusts as its newest, forgetting its oldest past `MAX_DEVICES_PER_ACCOUNT`.
+ * Best effort: a store that cannot take the write now costs the browser its cookie, not its login.
+ */
+async function trustDevice(services: Services, user: User, deviceId: string | undefined): Promise<string[]> {
+  const id = deviceId ?? newDeviceId();
+  if (user.deviceIds.at(-1) !== id) {
+    try {
+      await services.users.rememberDevice(user.id, id);
+    } catch (error) {
+      if (!(error instanceof StorageError)) throw error;
+      services.log.warn(`Cannot trust a new device of user ${user.id} now: ${error.message}`);
+      return [];
+    }
+  }
+  return [deviceCookie(services.devices.issue(user.id, id))];
 }
 
 /** Rendered /order pages remembered, by the Cookie header that produced them. */

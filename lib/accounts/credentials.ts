@@ -28,7 +28,7 @@
  * system.
  */
 import { InvalidInputError } from '../errors.ts';
-import { PROTOTYPES } from './confusables.ts';
+import { CONFUSABLES_VERSION, PROTOTYPES } from './confusables.ts';
 
 export const USERNAME_MIN = 3;
 export const USERNAME_MAX = 32;
@@ -103,6 +103,12 @@ export function skeleton(text: string): string {
   for (const char of text.normalize('NFD')) mapped += PROTOTYPE_OF.get(char) ?? char;
   return mapped.normalize('NFD');
 }
+
+/**
+ * Names which `usernameKey` and `usernameUpperKey` stored keys were computed by: a store that keeps
+ * keys (PostgreSQL) computes them again when this changes. Change it whenever either function does.
+ */
+export const USERNAME_PROFILE = `NFKC, full case folding, UTS #39 skeletons in lower and upper case, confusables ${CONFUSABLES_VERSION}`;
 
 /**
  * What usernames are compared by, and the one place they are: the skeleton of the case-folded name.
