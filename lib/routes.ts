@@ -137,16 +137,23 @@ async function trustDevice(services: Services, user: User, deviceId: string | un
   return [deviceCookie(services.devices.issue(user.id, id))];
 }
 
-/** Rendered /order pages remembered, by the Cookie header that produced them. */
-const ORDER_PAGE_CACHE_SIZE = 1_000;
+/**
+ * Bytes of rendered /order pages remembered, keys and tokens counted: about a thousand ordinary pages
+ * (3 KiB each), and never more however large the pages an attacker's cookies make.
+ */
+export const ORDER_PAGE_CACHE_BYTES = 4 * 1024 * 1024;
 
 function order(services: Services): Route {
-  // The page is a pure function of the Cookie header: the token in it (claims, expiry), the cookie names,
-  // and the user it names (usernames never change). So a reload with the same cookies reuses the page
-  // rendered last time; rendering it was a third of the CPU /order cost (see docs/benchmarks.md).
-  // Only the rendering is skipped: authentication, with the deny-list check, runs first every time.
-  // Kept encoded as UTF-8, so a reuse does not even re-encode the text on its way to the socket.
-  const pages = new LruMap<string, Buffer>(ORDER_PAGE_CACHE_SIZE);
+  // The page is a pure function of the access token (its claims, its expiry, the user it names:
+  // usernames never change) and of the names of the cookies sent. So a reload with the same token and
+  // cookies reuses the page rendered last time; rendering it was a third of the CPU /order cost (see
+  // docs/benchmarks.md). Only the rendering is skipped: authentication, with the deny-list check, runs
+  // first every time. Kept encoded as UTF-8, so a reuse does not even re-encode the text.
+  // Keyed by the token's id and the cookie names, never by the whole Cookie header, whose values a
+  // client can vary at will (issue 25.5: distinct 10 KiB headers grew the cache by 120 MiB); and each
+  // entry keeps its token, so a page is only ever reused for the very token it was rendered for.
+  // Anything else a page shows must join the key, or not be cached.
+  const pages = new LruMap<string, { token: string; page: Buffer }>(ORDER_PAGE_CACHE_BYTES, (key, entry) => key.length + entry.token.length + entry.page.byteLength);
   return {
     async handle(ctx) {
       const cookieHeader = ctx.req.headers.cookie;
@@ -157,14 +164,17 @@ function order(services: Services): Route {
         if (ctx.wantsJson) throw new NotSignedInError(AUTH_FAILURE_MESSAGES[auth.failure]);
         return seeOther('/refresh?next=/order', NO_STORE);
       }
-      const cacheKey = cookieHeader ?? ''; // never empty here: authentication found the access cookie in it
-      let page = pages.get(cacheKey);
-      if (page === undefined) {
-        const explanation = explainOrder(cookieHeader, auth.claims);
-        page = Buffer.from(orderPage({ username: auth.user.username, accessExpiresAt: auth.claims.exp * 1000, explanation }).value);
-        pages.set(cacheKey, page);
+      const token = readSessionCookie(cookieHeader, ACCESS_COOKIE) ?? ''; // there: authentication read it
+      const cookieNames = Object.keys(parseCookies(cookieHeader));
+      const cacheKey = JSON.stringify([auth.claims.jti, cookieNames]);
+      let cached = pages.get(cacheKey);
+      if (cached?.token !== token) {
+        const explanation = explainOrder(token, cookieNames, auth.claims);
+        const page = Buffer.from(orderPage({ username: auth.user.username, accessExpiresAt: auth.claims.exp * 1000, explanation }).value);
+        cached = { token, page };
+        pages.set(cacheKey, cached);
       }
-      return htmlReply(200, page, NO_STORE);
+      return htmlReply(200, cached.page, NO_STORE);
     },
   };
 }
@@ -173,10 +183,9 @@ function order(services: Services): Route {
  * What /order shows about its own request: the cookie names sent, the token decoded (it was verified
  * just now; the signature is left out), and the attributes the server sets the access cookie with.
  */
-function explainOrder(cookieHeader: string | undefined, claims: AccessClaims): OrderExplanation {
-  const token = readSessionCookie(cookieHeader, ACCESS_COOKIE) ?? '';
+function explainOrder(token: string, cookieNames: string[], claims: AccessClaims): OrderExplanation {
   return {
-    cookieNames: Object.keys(parseCookies(cookieHeader)),
+    cookieNames,
     jwtHeader: decodeProtectedHeader(token),
     jwtClaims: decodeJwt(token),
     cookieAttributes: formatCookieAttributes({ ...ACCESS_COOKIE_ATTRIBUTES, maxAge: claims.exp - claims.iat }),
