@@ -58,6 +58,8 @@ export interface StartOptions {
   shutdownGraceMs?: number;
   /** Open connections allowed at once; by default a little under the process's descriptor limit. */
   maxConnections?: number;
+  /** Names with no account whose failed logins are remembered (`UNKNOWN_NAMES_REMEMBERED` by default), so a test can fill it. */
+  unknownNamesRemembered?: number;
 }
 
 export interface RunningServer {
@@ -87,7 +89,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     sessions: storage.sessions,
     tokens: await AccessTokens.create(secret, { clock, lifetimeSeconds: options.accessSeconds }),
     passwords: await PasswordHasher.create(options.passwords),
-    backoff: new LoginBackoff(limited, clock),
+    backoff: new LoginBackoff(limited, clock, options.unknownNamesRemembered),
     devices: new DeviceTokens(secret, clock),
     log,
   };
