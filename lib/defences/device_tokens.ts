@@ -68,7 +68,7 @@ export class DeviceTokens {
   verify(token: string | undefined, userId: string): string | undefined {
     const match = TOKEN.exec(token ?? '');
     if (match === null) return undefined;
-    const [, issuedAt = '', deviceId = '', signature = ''] = match;
+    const [issuedAt, deviceId, signature] = match.slice(1) as [string, string, string];
     const expected = Buffer.from(this.#sign(issuedAt, deviceId, userId));
     if (!timingSafeEqual(Buffer.from(signature), expected)) return undefined;
     const age = Math.floor(this.#clock() / 1000) - parseInt(issuedAt, 36);
@@ -78,7 +78,7 @@ export class DeviceTokens {
   /** The device id when `token` verifies for `owner` and the account still trusts that device; else undefined. */
   trustedDevice(token: string | undefined, owner: DeviceOwner): string | undefined {
     const deviceId = this.verify(token, owner.id);
-    return deviceId !== undefined && owner.deviceIds.includes(deviceId) ? deviceId : undefined;
+    return owner.deviceIds.find((trusted) => trusted === deviceId);
   }
 
   #sign(issuedAt: string, deviceId: string, userId: string): string {

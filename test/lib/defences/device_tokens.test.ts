@@ -39,6 +39,8 @@ describe('DeviceTokens', () => {
       `${issuedAt}.${deviceId}.${signature.replace(/^./, (c) => (c === 'A' ? 'B' : 'A'))}`,
       `${token}=`,
       `x${token}`,
+      `!${token}`,
+      `${token}!`,
       '',
       'garbage',
     ];
@@ -47,6 +49,7 @@ describe('DeviceTokens', () => {
   });
 
   test('a token expires with the cookie that carries it, and one issued more than a minute ahead is refused', () => {
+    assert.equal(DEVICE_TOKEN_SECONDS, 365 * 86_400, 'a year');
     const clock = manualClock(Date.UTC(2026, 0, 1));
     const devices = new DeviceTokens(SECRET, clock.now);
     const token = devices.issue(ALICE, DEVICE);

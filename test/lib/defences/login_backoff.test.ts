@@ -155,6 +155,8 @@ describe('LoginBackoff: what nothing an attacker sends can make it forget (issue
   });
 
   test('a count is forgotten a day after its last failure, not a moment before', () => {
+    assert.equal(FORGET_AFTER_MS, 86_400_000);
+    assert.equal(UNKNOWN_NAMES_REMEMBERED, 10_000);
     const clock = manualClock();
     const backoff = new LoginBackoff(true, clock.now);
     for (let i = 0; i < 6; i++) backoff.reserveForAccount('alice');

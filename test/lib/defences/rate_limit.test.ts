@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { RateLimiter } from '../../../lib/defences/rate_limit.ts';
+import { RateLimiter, clientAddress, limitRequests } from '../../../lib/defences/rate_limit.ts';
+import type { Request } from '../../../lib/http/listener.ts';
 import { manualClock } from '../../helpers/server.ts';
 
 /** Matches the error a limit throws (a 429), with its wait in seconds (`Retry-After`). */
@@ -85,5 +86,35 @@ describe('the limits switched off, and the messages they answer with', () => {
     limiter.take('c'); // pushes out b
     assert.equal(limiter.trackedKeys, 2);
     assert.doesNotThrow(() => limiter.take('b'));
+  });
+});
+
+describe('limitRequests(): the guard', () => {
+  /** A request as the guard sees it, from `address`. */
+  const request = (method: string, path: string, address: string | undefined = '203.0.113.1') =>
+    ({ method, path, req: { socket: { remoteAddress: address } } }) as unknown as Request;
+
+  test('takes one attempt per request to a listed route, under the key it is given; other routes and methods pass untouched', () => {
+    const limiter = new RateLimiter(1, manualClock().now);
+    const guard = limitRequests(limiter, ['POST /login'], clientAddress);
+    for (const [method, path] of [['GET', '/login'], ['POST', '/signup'], ['POST', '/login/'], ['POST', '/logi']]) {
+      assert.doesNotThrow(() => guard(request(method!, path!)), `${method} ${path}`);
+    }
+    assert.equal(limiter.trackedKeys, 0);
+    guard(request('POST', '/login'));
+    assert.throws(() => guard(request('POST', '/login')), tooMany(60));
+    assert.doesNotThrow(() => guard(request('POST', '/login', '203.0.113.2')), 'another address, another bucket');
+  });
+
+  test('a request given no key is not counted', () => {
+    const limiter = new RateLimiter(1, manualClock().now);
+    const guard = limitRequests(limiter, ['POST /refresh'], () => undefined);
+    for (let i = 0; i < 3; i++) assert.doesNotThrow(() => guard(request('POST', '/refresh')));
+    assert.equal(limiter.trackedKeys, 0);
+  });
+
+  test('clientAddress() is the socket\'s address, never a forwarding header; "unknown" when the socket has none', () => {
+    assert.equal(clientAddress(request('POST', '/login', '198.51.100.7')), '198.51.100.7');
+    assert.equal(clientAddress({ method: 'POST', path: '/login', req: { socket: {} } } as unknown as Request), 'unknown');
   });
 });

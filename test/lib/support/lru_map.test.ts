@@ -28,8 +28,10 @@ test('with weigh, max bounds the total weight: bytes of pages, whatever their nu
   assert.deepEqual([map.size, map.weight], [0, 0]);
 });
 
-test('an entry heavier than max on its own is not kept, and pushes nothing out', () => {
+test('an entry heavier than max on its own is not kept, and pushes nothing out; one of exactly max is kept alone', () => {
   const map = new LruMap<string, string>(10, (key, value) => key.length + value.length);
+  map.set('full', '123456');
+  assert.deepEqual([map.get('full'), map.weight], ['123456', 10]);
   map.set('a', '1');
   map.set('big', 'x'.repeat(100));
   assert.deepEqual([map.get('big'), map.get('a'), map.weight], [undefined, '1', 2]);
