@@ -150,7 +150,7 @@ function order(services: Services): Route {
   // docs/benchmarks.md). Only the rendering is skipped: authentication, with the deny-list check, runs
   // first every time. Kept encoded as UTF-8, so a reuse does not even re-encode the text.
   // Keyed by the token's id and the cookie names, never by the whole Cookie header, whose values a
-  // client can vary at will (issue 25.5: distinct 10 KiB headers grew the cache by 120 MiB); and each
+  // client can vary at will (round 3, finding 5: distinct 10 KiB headers grew the cache by 120 MiB); and each
   // entry keeps its token, so a page is only ever reused for the very token it was rendered for.
   // Anything else a page shows must join the key, or not be cached.
   const pages = new LruMap<string, { token: string; page: Buffer }>(ORDER_PAGE_CACHE_BYTES, (key, entry) => key.length + entry.token.length + entry.page.byteLength);

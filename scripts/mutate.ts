@@ -13,7 +13,8 @@
  * the whole command once per mutant: the command is only the tests of that module, to stay fast.
  * Reports go to reports/mutation/ (git-ignored): `<module>.html` to read, `<module>.json`, and the
  * incremental file `<module>.incremental.json` that makes a re-run cost only the changed code.
- * Exits 1 when a module scores under the threshold.
+ * Ends with `mutation: N passed, M failed` (modules at or over the threshold, and under it), and exits 1
+ * when a module scores under the threshold. CI runs it after `npm test` (`.ci/run`).
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -178,6 +179,8 @@ async function main(): Promise<void> {
   await writeFile(path.join(REPORT_DIR, 'summary.md'), summary);
 
   const failing = scores.filter((s) => s.score < THRESHOLD);
+  // A closing line in the form CI and people read: modules at or over the threshold, and under it.
+  console.log(`mutation: ${scores.length - failing.length} passed, ${failing.length} failed`);
   if (failing.length > 0) {
     console.error(`Mutation score under ${THRESHOLD} %: ${failing.map((s) => `${s.name} ${s.score.toFixed(1)} %`).join(', ')}`);
     process.exit(1);

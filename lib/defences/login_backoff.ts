@@ -13,7 +13,7 @@
  * them are tried. Counted first, at most `FREE_FAILURES + 1` checks run before the wait starts, however
  * many arrive together.
  *
- * Nothing an attacker sends can make an account forget its count (issue 25.1: 10,100 logins for
+ * Nothing an attacker sends can make an account forget its count (round 3, finding 1: 10,100 logins for
  * made-up names used to push a waiting account out of one shared LRU map). Counts are kept apart:
  *
  * - accounts, by user id: one entry per account with a failure in the last day, never evicted, so at

@@ -1,6 +1,6 @@
 /**
  * What the per-account backoff and the device cookies hold against, from the outside, on Node and
- * Deno (issue 25): a flood of made-up names cannot flush a waiting account; a browser keeps one device
+ * Deno (round 3): a flood of made-up names cannot flush a waiting account; a browser keeps one device
  * id however often it signs in, and an account trusts only its newest few, across a restart; device
  * cookies and counts belong to an account's id, so two stored accounts whose names look alike share
  * neither; a name with no account has no device.
@@ -73,7 +73,7 @@ async function lock(username: string): Promise<void> {
   assert.equal((await login(username)).status, 429, `${username} is locked`);
 }
 
-test('a flood of logins for made-up names leaves a waiting account waiting: no guess is checked (issue 25.1)', async () => {
+test('a flood of logins for made-up names leaves a waiting account waiting: no guess is checked (round 3, finding 1)', async () => {
   await signup('flush-victim');
   // Wrong guesses, each wait sat out, until the wait is 4 s: long enough to flood within it.
   let retryAfter = 0;
@@ -94,7 +94,7 @@ test('a flood of logins for made-up names leaves a waiting account waiting: no g
   }
 });
 
-test('a login with a trusted device cookie keeps its device id; the account trusts its 5 newest devices, and an older cookie counts for nothing (issue 25.2)', async () => {
+test('a login with a trusted device cookie keeps its device id; the account trusts its 5 newest devices, and an older cookie counts for nothing (round 3, finding 2)', async () => {
   const first = await signup('devices');
   const again = deviceCookieOf((await login('devices', PASSWORD, first)).setCookies);
   assert.equal(deviceIdOf(again), deviceIdOf(first), 'the same browser is the same device');
@@ -116,7 +116,7 @@ test('the devices an account trusts survive a restart', async () => {
   for (const cookie of rest) assert.equal((await login('restarted', PASSWORD, cookie)).status, 303);
 });
 
-test('two stored accounts whose names look alike share no count and no device: "straße" cannot help its owner into "strasse" (issue 25.3)', async () => {
+test('two stored accounts whose names look alike share no count and no device: "straße" cannot help its owner into "strasse" (round 3, finding 3)', async () => {
   assert.match(server.output(), /warning: Users: 1 stored name looks like an earlier user's \(UTS #39 skeleton\).*"straße" \(legacy-2\) looks like "strasse" \(legacy-1\)/);
   const attackers = deviceCookieOf((await login('straße')).setCookies);
   assert.ok(attackers, 'the attacker signs in to their own account and gets its device cookie');

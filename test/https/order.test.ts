@@ -78,7 +78,7 @@ function residentMiB(pid: number): number {
   return Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
 }
 
-describe('the /order page cache (issue 25.5)', () => {
+describe('the /order page cache (round 3, finding 5)', () => {
   test('one client sending 3,000 distinct 10 KiB Cookie headers grows the server no more than the same header sent 3,000 times', async () => {
     const client = keepAliveClient(server, { maxSockets: 8 });
     const fetchAll = async (filler: (i: number) => string) => {

@@ -104,7 +104,7 @@ describe('POST /signup', () => {
     for (const username of ['bób', 'müller', 'mueller']) assert.equal((await server.browser().signup(username)).status, 200, username);
   });
 
-  // Issue 25.4: names of one script that look like another's, and letters of no script in particular.
+  // Round 3, finding 4: names of one script that look like another's, and letters of no script in particular.
   const wholeScript: [taken: string, lookAlike: string][] = [
     ['ace', '\u0430\u0441\u0435'], // Cyrillic асе
     ['pop', '\u0440\u043e\u0440'], // Cyrillic рор

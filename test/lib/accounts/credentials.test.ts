@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { normalizePassword, skeleton, usernameKey, usernameUpperKey, validatePassword, validateUsername } from '../../../lib/accounts/credentials.ts';
+import { USERNAME_PROFILE, normalizePassword, skeleton, usernameKey, usernameUpperKey, validatePassword, validateUsername } from '../../../lib/accounts/credentials.ts';
 import { DomainError, type InvalidInputError } from '../../../lib/errors.ts';
 import { statusOf } from '../../../lib/http/error_reply.ts';
 
@@ -51,7 +51,7 @@ describe('look-alike names (UTS #39 confusable skeletons)', () => {
   /** A sign-up of one is refused (409) while the other is an account: either skeleton is shared. */
   const looksAlike = (a: string, b: string) => usernameKey(a) === usernameKey(b) || usernameUpperKey(a) === usernameUpperKey(b);
 
-  // Issue 25.4: whole-script confusables, each a name of one script beside its Latin twin.
+  // Round 3, finding 4: whole-script confusables, each a name of one script beside its Latin twin.
   const twins: [lookAlike: string, taken: string, what: string][] = [
     ['\u0430\u0441\u0435', 'ace', 'Cyrillic асе'],
     ['\u0440\u043e\u0440', 'pop', 'Cyrillic рор'],
@@ -95,6 +95,10 @@ describe('look-alike names (UTS #39 confusable skeletons)', () => {
     assert.equal(skeleton('\u00f6'), 'o\u0308', 'so a mapping of a precomposed letter never applies (confusables.txt maps ö to ة)');
     assert.equal(skeleton('\u0439'), '\u1d0e\u0306', 'й is и and a breve: и maps to ᴎ, the breve stays');
     assert.equal(skeleton('alice'), 'alice', 'a character without a mapping is its own prototype');
+  });
+
+  test('the profile a store keys names under names the confusables data it was made with', () => {
+    assert.equal(USERNAME_PROFILE, 'NFKC, full case folding, UTS #39 skeletons in lower and upper case, confusables 17.0.0');
   });
 
   test('a key is the skeleton of the case-folded name; the upper key, of the name in upper case', () => {
@@ -166,7 +170,7 @@ describe('validateUsername()', () => {
     ['a combining grapheme joiner, which is invisible', 'bo\u034fb', /invisible/],
     ['a variation selector', 'bob\ufe0f', /invisible/],
     ['Hangul fillers, invisible letters', '\u3164\u3164\u3164', /invisible/],
-    // Letters of no particular script (Common), which pass the one-script rule in a name of any script (issue 25.4).
+    // Letters of no particular script (Common), which pass the one-script rule in a name of any script (round 3, finding 4).
     ['the modifier letter "ˑ" U+02D1', 'ab\u02d1c', /no particular script/],
     ['the modifier letter prime "ʹ" U+02B9', 'ab\u02b9c', /no particular script/],
     ['the modifier letter apostrophe "ʼ" U+02BC', 'o\u02bcbrien', /no particular script/],

@@ -1,6 +1,6 @@
 /**
  * The per-account wait after failed logins, to the attempt and to the second, and what no flood can
- * make it forget (issue 25.1): an account's count is kept by its id, apart from the names that have
+ * make it forget (round 3, finding 1): an account's count is kept by its id, apart from the names that have
  * no account, and is never pushed out by anything an attacker sends.
  */
 import assert from 'node:assert/strict';
@@ -114,7 +114,7 @@ describe('LoginBackoff: a growing wait per account after failed logins', () => {
   });
 });
 
-describe('LoginBackoff: what nothing an attacker sends can make it forget (issue 25.1)', () => {
+describe('LoginBackoff: what nothing an attacker sends can make it forget (round 3, finding 1)', () => {
   test('a flood of made-up names leaves a waiting account waiting: 10,100 names after a count of 12', () => {
     const clock = manualClock();
     const backoff = new LoginBackoff(true, clock.now);

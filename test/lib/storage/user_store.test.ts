@@ -115,7 +115,7 @@ describe('JsonUserStore', () => {
     });
   }
 
-  // Names stored before the profile refused them can collide now (issue 25.3 and 25.4): the store must
+  // Names stored before the profile refused them can collide now (round 3, findings 3 and 4): the store must
   // still start, keep each account apart by its id, and say which they are.
   test('open() starts with stored names that now look alike: the first keeps every spelling, a later one its own, and one warning names them', async () => {
     const users = [user('1', 'strasse'), user('2', 'straße'), user('3', 'istanbul'), user('4', 'ıstanbul'), user('5', 'ace'), user('6', '\u0430\u0441\u0435'), user('7', 'KIM'), user('8', '\u039a\u0399\u039c')];
