@@ -74,6 +74,17 @@ async function logIn(target: Target, username: string, next?: string): Promise<B
   return browser;
 }
 
+/** POST /login as a script would, with a device cookie if given. */
+function loginAttempt(target: Target, username: string, password: string, deviceCookie?: string) {
+  const cookie: HeaderList = deviceCookie === undefined ? [] : [['Cookie', `__Secure-device=${deviceCookie}`]];
+  return exchange(target, 'POST', '/login', [['Content-Type', 'application/x-www-form-urlencoded'], ...cookie], new URLSearchParams({ username, password }).toString());
+}
+
+/** Statuses as shown: `409 ×6, 400 ×5`. */
+function countStatuses(statuses: readonly number[]): string {
+  return [...new Set(statuses)].map((status) => `${status} ×${statuses.filter((s) => s === status).length}`).join(', ');
+}
+
 function accessToken(browser: Browser): string {
   const token = browser.cookie('__Host-jwt');
   if (token === undefined) throw new Error('Cannot attack: the browser holds no access cookie');
@@ -247,8 +258,7 @@ const attacks: Attack[] = [
         const { status } = await rawRequest(target, `GET ${path} HTTP/1.1\r\nHost: ${new URL(target.origin).host}\r\nConnection: close\r\n\r\n`);
         statuses.push(status);
       }
-      const counts = [...new Set(statuses)].map((status) => `${status} ×${statuses.filter((s) => s === status).length}`);
-      return { status: counts.join(', '), blocked: statuses.every((status) => status !== 200) };
+      return { status: countStatuses(statuses), blocked: statuses.every((status) => status !== 200) };
     },
   },
   {
@@ -402,8 +412,7 @@ const attacks: Attack[] = [
       const statuses: number[] = [];
       const lookAlikes = ['straße', 'İstanbul', 'ıstanbul', '\u0430\u0441\u0435', '\u039a\u0399\u039c', '\u13df\u13aa\u13a2', '\u0430lice', 'b\u0300ob', 'bo\u034fb', 'b\u02bcob', '\u0639\u0644\u0640\u064a'];
       for (const lookAlike of lookAlikes) statuses.push((await signUpAs(`${lookAlike}-${tag}`)).status);
-      const counts = [...new Set(statuses)].map((status) => `${status} ×${statuses.filter((s) => s === status).length}`);
-      return { status: counts.join(', '), blocked: statuses.every((status) => status === 409 || status === 400) };
+      return { status: countStatuses(statuses), blocked: statuses.every((status) => status === 409 || status === 400) };
     },
   },
   {
@@ -426,8 +435,7 @@ const attacks: Attack[] = [
       try {
         const name = uniqueName('target');
         await signUp(target, name);
-        const guess = (password: string) =>
-          exchange(target, 'POST', '/login', [['Content-Type', 'application/x-www-form-urlencoded']], new URLSearchParams({ username: name, password }).toString());
+        const guess = (password: string) => loginAttempt(target, name, password);
         const burst = Array.from({ length: 18 }, (_, i) => guess(`guess-${i}`));
         await Promise.race(burst); // the first answer is back: the whole burst has arrived and is being checked
         const right = await guess(PASSWORD);
@@ -447,10 +455,8 @@ const attacks: Attack[] = [
         const name = uniqueName('owner');
         const owner = await signUp(target, name); // the owner's browser now holds a device cookie
         const attacker = await signUp(target, uniqueName('mallory'));
-        const login = (password: string, cookie?: string) =>
-          exchange(target, 'POST', '/login', [['Content-Type', 'application/x-www-form-urlencoded'], ...(cookie === undefined ? [] : [['Cookie', cookie] as [string, string]])], new URLSearchParams({ username: name, password }).toString());
-        await Promise.all(Array.from({ length: 10 }, (_, i) => login(`guess-${i}`)));
-        const stranger = await login(PASSWORD, `__Secure-device=${attacker.cookie('__Secure-device') ?? ''}`);
+        await Promise.all(Array.from({ length: 10 }, (_, i) => loginAttempt(target, name, `guess-${i}`)));
+        const stranger = await loginAttempt(target, name, PASSWORD, attacker.cookie('__Secure-device') ?? '');
         const ownerLogin = await owner.post('/login', { username: name, password: PASSWORD });
         return { status: `${stranger.status}, ${ownerLogin.status}`, blocked: stranger.status === 429 && ownerLogin.status === 303 };
       } finally {
@@ -467,14 +473,12 @@ const attacks: Attack[] = [
       try {
         const name = uniqueName('victim');
         await signUp(target, name);
-        const login = (username: string, password: string) =>
-          exchange(target, 'POST', '/login', [['Content-Type', 'application/x-www-form-urlencoded']], new URLSearchParams({ username, password }).toString());
         for (let failures = 0; failures < 12; failures++) {
           target.advanceClock!(15 * 60_000); // each wait sat out: a count of 12, a wait of 64 s
-          await login(name, `guess-${failures}`);
+          await loginAttempt(target, name, `guess-${failures}`);
         }
-        for (let i = 0; i < 150; i += 10) await Promise.all(Array.from({ length: 10 }, (_, j) => login(uniqueName(`made-up-${i + j}`), 'x')));
-        const guesses = await Promise.all(['a', 'b', 'c', 'd', 'e', PASSWORD].map((password) => login(name, password)));
+        for (let i = 0; i < 150; i += 10) await Promise.all(Array.from({ length: 10 }, (_, j) => loginAttempt(target, uniqueName(`made-up-${i + j}`), 'x')));
+        const guesses = await Promise.all(['a', 'b', 'c', 'd', 'e', PASSWORD].map((password) => loginAttempt(target, name, password)));
         const checked = guesses.filter((response) => response.status !== 429).length;
         return { status: `429 ×${guesses.length - checked}`, blocked: checked === 0 };
       } finally {
@@ -491,13 +495,10 @@ const attacks: Attack[] = [
         const name = uniqueName('collector');
         const cookies = [(await signUp(target, name)).cookie('__Secure-device') ?? ''];
         for (let i = 0; i < 6; i++) cookies.push((await logIn(target, name)).cookie('__Secure-device') ?? '');
-        const login = (password: string, cookie?: string) =>
-          exchange(target, 'POST', '/login', [['Content-Type', 'application/x-www-form-urlencoded'], ...(cookie === undefined ? [] : [['Cookie', `__Secure-device=${cookie}`] as [string, string]])], new URLSearchParams({ username: name, password }).toString());
-        await Promise.all(Array.from({ length: 10 }, (_, i) => login(`guess-${i}`)));
+        await Promise.all(Array.from({ length: 10 }, (_, i) => loginAttempt(target, name, `guess-${i}`)));
         const statuses: number[] = [];
-        for (const cookie of cookies) statuses.push((await login(PASSWORD, cookie)).status);
-        const counts = [...new Set(statuses)].map((status) => `${status} ×${statuses.filter((s) => s === status).length}`);
-        return { status: counts.join(', '), blocked: statuses.slice(0, 2).every((status) => status === 429) && statuses.slice(2).every((status) => status === 303) };
+        for (const cookie of cookies) statuses.push((await loginAttempt(target, name, PASSWORD, cookie)).status);
+        return { status: countStatuses(statuses), blocked: statuses.slice(0, 2).every((status) => status === 429) && statuses.slice(2).every((status) => status === 303) };
       } finally {
         if (target !== lab.target) await target.close();
       }
