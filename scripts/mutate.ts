@@ -57,6 +57,12 @@ export const REPORT_DIR = 'reports/mutation';
 /** Where the bundled tests go, inside Stryker's sandbox (never in the project itself). */
 const BUILD_DIR = '.mutation-build';
 
+/** The node:test reporter that ends a run at its first failure. */
+const STOP_AT_FIRST_FAILURE = 'scripts/support/stop_at_first_failure.ts';
+
+/** Where esbuild writes the bundle of `file`. */
+const built = (file: string) => `${BUILD_DIR}/${file.replace(/\.ts$/, '.mjs')}`;
+
 /** The options of one module's run. */
 export function strykerOptions(entry: (typeof MODULES)[number], force: boolean, concurrency: number): PartialStrykerOptions {
   const report = (extension: string) => path.join(REPORT_DIR, `${entry.name}.${extension}`);
@@ -68,8 +74,10 @@ export function strykerOptions(entry: (typeof MODULES)[number], force: boolean, 
     // environment variable), which spares loading tsx for each run and halves the CPU time of one.
     // Each bundle runs as a plain script: node:test still runs its tests and exits 1 on a failure,
     // without the second process per file that `node --test` starts.
-    buildCommand: `npx esbuild ${entry.tests.join(' ')} --bundle --platform=node --format=esm --packages=external --outdir=${BUILD_DIR} --outbase=. --out-extension:.js=.mjs --log-level=warning`,
-    commandRunner: { command: entry.tests.map((file) => `node ${BUILD_DIR}/${file.replace(/\.ts$/, '.mjs')}`).join(' && ') },
+    buildCommand: `npx esbuild ${[...entry.tests, STOP_AT_FIRST_FAILURE].join(' ')} --bundle --platform=node --format=esm --packages=external --outdir=${BUILD_DIR} --outbase=. --out-extension:.js=.mjs --log-level=warning`,
+    // A mutant is killed by its first failing test: the reporter ends the run there, and `&&` skips
+    // the files after it. Only a surviving mutant runs every test.
+    commandRunner: { command: entry.tests.map((file) => `node --test-reporter=./${built(STOP_AT_FIRST_FAILURE)} ${built(file)}`).join(' && ') },
     coverageAnalysis: 'off', // the command runner cannot tell which test covers what
     concurrency,
     // Type errors in a mutant are not checked (no checker plugin): Stryker marks every mutated file
