@@ -10,7 +10,7 @@ import { safeNextPath } from './defences/next_path.ts';
 import { NotSignedInError, SessionNotStartedError, StorageError, UsernameTakenError } from './errors.ts';
 import { requireField } from './http/body.ts';
 import { formatCookieAttributes, parseCookies } from './http/cookies.ts';
-import type { RequestContext, Route } from './http/listener.ts';
+import type { Route } from './http/listener.ts';
 import { NO_STORE, htmlReply, noContent, seeOther, type Reply } from './http/reply.ts';
 import { Router } from './http/router.ts';
 import { matchesEtag, type StaticFile } from './http/static_files.ts';
