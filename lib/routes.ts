@@ -5,6 +5,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { normalizePassword, refuseControlCharacters, usernameKey, validatePassword, validateUsername } from './accounts/credentials.ts';
 import type { User } from './accounts/store.ts';
 import { DEVICE_COOKIE, deviceCookie } from './defences/device_cookie.ts';
+import { newDeviceId } from './defences/device_tokens.ts';
 import { safeNextPath } from './defences/next_path.ts';
 import { NotSignedInError, SessionNotStartedError, StorageError, UsernameTakenError } from './errors.ts';
 import { requireField } from './http/body.ts';
@@ -53,8 +54,7 @@ function signup(services: Services, page: SignupPage): Route {
         throw error instanceof StorageError ? new SessionNotStartedError('Your account was created, but signing you in failed: sign in shortly', { cause: error }) : error;
       });
       // The browser that chose the password is trusted to keep trying it while others guess at it.
-      const device = deviceCookie(services.devices.issue(usernameKey(username)));
-      return seeOther('/order', { 'Set-Cookie': [...cookies, device], ...NO_STORE });
+      return seeOther('/order', { 'Set-Cookie': [...cookies, ...(await trustDevice(services, user, undefined))], ...NO_STORE });
     },
     errorPage: (error, { fields }) => page.filled({ error: error.message, field: error.field, username: fields.username }),
   };
@@ -74,17 +74,18 @@ function login(services: Services): Route {
       const next = safeNextPath(fields.next);
       const username = requireField(fields, 'username');
       const password = normalizePassword(requireField(fields, 'password'));
-      const account = usernameKey(username);
-      // A browser that signed in to this account before is limited on its own; everyone else shares
-      // the account's count. Reserved before the password is checked, so guesses sent in parallel are
-      // counted as they arrive.
-      const device = services.devices.verify(readSessionCookie(req.headers.cookie, DEVICE_COOKIE), account);
-      const attempt = services.backoff.reserve(account, device);
-      // No account's name or password holds a control character: a failed attempt, answered 400 before any query.
+      // No account's name holds a control character: refused (400) before any query reads the name.
       refuseControlCharacters('username', username);
+      // The account is looked up first: its count is kept by its id, where no flood of made-up names
+      // can reach it, and only a device cookie this account trusts gets a count of its own. Reserved
+      // before the password is checked, so guesses sent in parallel are counted as they arrive.
+      const account = await services.users.findByName(username);
+      const device = account && services.devices.trustedDevice(readSessionCookie(req.headers.cookie, DEVICE_COOKIE), account);
+      const attempt = account === undefined ? services.backoff.reserveForUnknownName(usernameKey(username)) : services.backoff.reserveForAccount(account.id, device);
+      // Nor does any account's password: a failed attempt at this account, answered 400.
       refuseControlCharacters('password', password);
 
-      const user = await checkPassword(services, username, password).catch((error: unknown) => {
+      const user = await checkPassword(services, account, password).catch((error: unknown) => {
         attempt.abandoned(); // no password was checked (a 503 from the hasher or the disk): not a failure
         throw error;
       });
@@ -99,7 +100,7 @@ function login(services: Services): Route {
           services.log.warn(`Cannot upgrade the password hash of user ${user.id} now: ${error.message}`);
         });
       }
-      const cookies = [...(await startSession(services, user)), deviceCookie(services.devices.issue(account))];
+      const cookies = [...(await startSession(services, user)), ...(await trustDevice(services, user, device))];
       return seeOther(next, { 'Set-Cookie': cookies, ...NO_STORE });
     },
     errorPage: (error, { fields }) =>
@@ -114,23 +115,49 @@ function login(services: Services): Route {
 }
 
 /** The user whose password this is, or undefined for a wrong password or an unknown username. */
-async function checkPassword(services: Services, username: string, password: string): Promise<User | undefined> {
-  const user = await services.users.findByName(username);
+async function checkPassword(services: Services, user: User | undefined, password: string): Promise<User | undefined> {
   // No such user: verify against a dummy hash anyway, so the answer takes just as long.
   if (user === undefined) return services.passwords.verifyNobody(password).then(() => undefined);
   return (await services.passwords.verify(user.passwordHash, password)) ? user : undefined;
 }
 
-/** Rendered /order pages remembered, by the Cookie header that produced them. */
-const ORDER_PAGE_CACHE_SIZE = 1_000;
+/**
+ * The device cookie for a browser that just signed in to `user`: the device it came with, if the
+ * account trusts it (no new id: one browser is one device, however often it signs in), else a new one,
+ * which the account now trusts as its newest, forgetting its oldest past `MAX_DEVICES_PER_ACCOUNT`.
+ * Best effort: a store that cannot take the write now costs the browser its cookie, not its login.
+ */
+async function trustDevice(services: Services, user: User, deviceId: string | undefined): Promise<string[]> {
+  const id = deviceId ?? newDeviceId();
+  if (user.deviceIds.at(-1) !== id) {
+    try {
+      await services.users.rememberDevice(user.id, id);
+    } catch (error) {
+      if (!(error instanceof StorageError)) throw error;
+      services.log.warn(`Cannot trust a new device of user ${user.id} now: ${error.message}`);
+      return [];
+    }
+  }
+  return [deviceCookie(services.devices.issue(user.id, id))];
+}
+
+/**
+ * Bytes of rendered /order pages remembered, keys and tokens counted: about a thousand ordinary pages
+ * (3 KiB each), and never more however large the pages an attacker's cookies make.
+ */
+export const ORDER_PAGE_CACHE_BYTES = 4 * 1024 * 1024;
 
 function order(services: Services): Route {
-  // The page is a pure function of the Cookie header: the token in it (claims, expiry), the cookie names,
-  // and the user it names (usernames never change). So a reload with the same cookies reuses the page
-  // rendered last time; rendering it was a third of the CPU /order cost (see docs/benchmarks.md).
-  // Only the rendering is skipped: authentication, with the deny-list check, runs first every time.
-  // Kept encoded as UTF-8, so a reuse does not even re-encode the text on its way to the socket.
-  const pages = new LruMap<string, Buffer>(ORDER_PAGE_CACHE_SIZE);
+  // The page is a pure function of the access token (its claims, its expiry, the user it names:
+  // usernames never change) and of the names of the cookies sent. So a reload with the same token and
+  // cookies reuses the page rendered last time; rendering it was a third of the CPU /order cost (see
+  // docs/benchmarks.md). Only the rendering is skipped: authentication, with the deny-list check, runs
+  // first every time. Kept encoded as UTF-8, so a reuse does not even re-encode the text.
+  // Keyed by the token's id and the cookie names, never by the whole Cookie header, whose values a
+  // client can vary at will (round 3, finding 5: distinct 10 KiB headers grew the cache by 120 MiB); and each
+  // entry keeps its token, so a page is only ever reused for the very token it was rendered for.
+  // Anything else a page shows must join the key, or not be cached.
+  const pages = new LruMap<string, { token: string; page: Buffer }>(ORDER_PAGE_CACHE_BYTES, (key, entry) => key.length + entry.token.length + entry.page.byteLength);
   return {
     async handle(ctx) {
       const cookieHeader = ctx.req.headers.cookie;
@@ -141,14 +168,17 @@ function order(services: Services): Route {
         if (ctx.wantsJson) throw new NotSignedInError(AUTH_FAILURE_MESSAGES[auth.failure]);
         return seeOther('/refresh?next=/order', NO_STORE);
       }
-      const cacheKey = cookieHeader ?? ''; // never empty here: authentication found the access cookie in it
-      let page = pages.get(cacheKey);
-      if (page === undefined) {
-        const explanation = explainOrder(cookieHeader, auth.claims);
-        page = Buffer.from(orderPage({ username: auth.user.username, accessExpiresAt: auth.claims.exp * 1000, explanation }).value);
-        pages.set(cacheKey, page);
+      const token = readSessionCookie(cookieHeader, ACCESS_COOKIE) ?? ''; // there: authentication read it
+      const cookieNames = Object.keys(parseCookies(cookieHeader));
+      const cacheKey = JSON.stringify([auth.claims.jti, cookieNames]);
+      let cached = pages.get(cacheKey);
+      if (cached?.token !== token) {
+        const explanation = explainOrder(token, cookieNames, auth.claims);
+        const page = Buffer.from(orderPage({ username: auth.user.username, accessExpiresAt: auth.claims.exp * 1000, explanation }).value);
+        cached = { token, page };
+        pages.set(cacheKey, cached);
       }
-      return htmlReply(200, page, NO_STORE);
+      return htmlReply(200, cached.page, NO_STORE);
     },
   };
 }
@@ -157,10 +187,9 @@ function order(services: Services): Route {
  * What /order shows about its own request: the cookie names sent, the token decoded (it was verified
  * just now; the signature is left out), and the attributes the server sets the access cookie with.
  */
-function explainOrder(cookieHeader: string | undefined, claims: AccessClaims): OrderExplanation {
-  const token = readSessionCookie(cookieHeader, ACCESS_COOKIE) ?? '';
+function explainOrder(token: string, cookieNames: string[], claims: AccessClaims): OrderExplanation {
   return {
-    cookieNames: Object.keys(parseCookies(cookieHeader)),
+    cookieNames,
     jwtHeader: decodeProtectedHeader(token),
     jwtClaims: decodeJwt(token),
     cookieAttributes: formatCookieAttributes({ ...ACCESS_COOKIE_ATTRIBUTES, maxAge: claims.exp - claims.iat }),

@@ -5,7 +5,7 @@
 import type { AccessTokens } from './sessions/access_tokens.ts';
 import type { DeviceTokens } from './defences/device_tokens.ts';
 import type { PasswordHasher } from './accounts/passwords.ts';
-import type { LoginBackoff } from './defences/rate_limit.ts';
+import type { LoginBackoff } from './defences/login_backoff.ts';
 import type { Logger } from './support/log.ts';
 import { type SessionStore } from './sessions/store.ts';
 import { type UserStore } from './accounts/store.ts';

@@ -19,7 +19,8 @@ import { DeviceTokens } from './defences/device_tokens.ts';
 import { trackConnections } from './defences/graceful_stop.ts';
 import { MAX_HEADER_LINES, refuseTooManyHeaders } from './defences/header_limit.ts';
 import { answerClientError } from './defences/parser_errors.ts';
-import { LoginBackoff, REFRESHES_PER_MINUTE, REFRESH_BURST, RateLimiter, clientAddress, limitRequests } from './defences/rate_limit.ts';
+import { LoginBackoff } from './defences/login_backoff.ts';
+import { REFRESHES_PER_MINUTE, REFRESH_BURST, RateLimiter, clientAddress, limitRequests } from './defences/rate_limit.ts';
 import { addSecurityHeaders } from './defences/security_headers.ts';
 import { signInChallenge } from './http/error_reply.ts';
 import { createRequestListener, type Guard, type Hook } from './http/listener.ts';
@@ -59,6 +60,8 @@ export interface StartOptions {
   shutdownGraceMs?: number;
   /** Open connections allowed at once, as MAX_CONNECTIONS (which it overrides) sets it. */
   maxConnections?: number;
+  /** Names with no account whose failed logins are remembered (`UNKNOWN_NAMES_REMEMBERED` by default), so a test can fill it. */
+  unknownNamesRemembered?: number;
 }
 
 export interface RunningServer {
@@ -124,7 +127,7 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
     sessions: storage.sessions,
     tokens: await AccessTokens.create(secret, { clock, lifetimeSeconds: options.accessSeconds }),
     passwords: await PasswordHasher.create(options.passwords),
-    backoff: new LoginBackoff(limited, clock),
+    backoff: new LoginBackoff(limited, clock, options.unknownNamesRemembered),
     devices: new DeviceTokens(secret, clock),
     log,
   };

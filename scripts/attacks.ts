@@ -7,7 +7,7 @@
  *   npm run attacks -- --url https://localhost:8443 [--cacert certs/localhost-cert.pem]
  *                                                   a running server; set JWT_SECRET to forge with its key
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { Browser } from './browser.ts';
@@ -72,6 +72,17 @@ async function logIn(target: Target, username: string, next?: string): Promise<B
   if (response.status !== 303) throw new Error(`Cannot log in ${username}: ${response.statusLine}`);
   browser.location = header(response, 'location');
   return browser;
+}
+
+/** POST /login as a script would, with a device cookie if given. */
+function loginAttempt(target: Target, username: string, password: string, deviceCookie?: string) {
+  const cookie: HeaderList = deviceCookie === undefined ? [] : [['Cookie', `__Secure-device=${deviceCookie}`]];
+  return exchange(target, 'POST', '/login', [['Content-Type', 'application/x-www-form-urlencoded'], ...cookie], new URLSearchParams({ username, password }).toString());
+}
+
+/** Statuses as shown: `409 ×6, 400 ×5`. */
+function countStatuses(statuses: readonly number[]): string {
+  return [...new Set(statuses)].map((status) => `${status} ×${statuses.filter((s) => s === status).length}`).join(', ');
 }
 
 function accessToken(browser: Browser): string {
@@ -247,8 +258,7 @@ const attacks: Attack[] = [
         const { status } = await rawRequest(target, `GET ${path} HTTP/1.1\r\nHost: ${new URL(target.origin).host}\r\nConnection: close\r\n\r\n`);
         statuses.push(status);
       }
-      const counts = [...new Set(statuses)].map((status) => `${status} ×${statuses.filter((s) => s === status).length}`);
-      return { status: counts.join(', '), blocked: statuses.every((status) => status !== 200) };
+      return { status: countStatuses(statuses), blocked: statuses.every((status) => status !== 200) };
     },
   },
   {
@@ -337,7 +347,7 @@ const attacks: Attack[] = [
   },
   {
     name: 'brute-force login',
-    defence: 'password guesses: attempts per address per minute, a growing wait per account (lib/defences/rate_limit.ts)',
+    defence: 'password guesses: attempts per address per minute, a growing wait per account (lib/defences/rate_limit.ts, login_backoff.ts)',
     async run(lab) {
       const target = await lab.rateLimited();
       const name = uniqueName('target');
@@ -393,18 +403,16 @@ const attacks: Attack[] = [
   },
   {
     name: 'look-alike username',
-    defence: 'straße beside strasse, İstanbul and ıstanbul beside istanbul: 409; a Cyrillic а in аlice, a stray combining accent, an invisible joiner: 400 (lib/accounts/credentials.ts)',
+    defence: 'straße, İstanbul, ıstanbul, Cyrillic асе, Greek ΚΙΜ, Cherokee ᏟᎪᎢ beside strasse, istanbul, ace, kim, cat: 409 (UTS #39 skeletons); a Cyrillic а in аlice, a stray combining accent, an invisible joiner, "ʼ", the Arabic tatweel: 400 (lib/accounts/credentials.ts)',
     async run({ target }) {
-      const tag = randomBytes(3).toString('hex');
+      const tag = String(randomInt(100_000, 1_000_000)); // digits go with any script
       const signUpAs = (username: string) =>
         exchange(target, 'POST', '/signup', [['Origin', target.origin], ['Sec-Fetch-Site', 'same-origin'], ['Content-Type', 'application/x-www-form-urlencoded']], new URLSearchParams({ username, password: PASSWORD }).toString());
-      for (const taken of ['strasse', 'istanbul', 'alice', 'bob']) await signUp(target, `${taken}-${tag}`);
+      for (const taken of ['strasse', 'istanbul', 'alice', 'bob', 'ace', 'kim', 'cat', '\u0639\u0644\u064a']) await signUp(target, `${taken}-${tag}`);
       const statuses: number[] = [];
-      for (const lookAlike of ['straße', 'İstanbul', 'ıstanbul', '\u0430lice', 'b\u0300ob', 'bo\u034fb']) {
-        statuses.push((await signUpAs(`${lookAlike}-${tag}`)).status);
-      }
-      const counts = [...new Set(statuses)].map((status) => `${status} ×${statuses.filter((s) => s === status).length}`);
-      return { status: counts.join(', '), blocked: statuses.every((status) => status === 409 || status === 400) };
+      const lookAlikes = ['straße', 'İstanbul', 'ıstanbul', '\u0430\u0441\u0435', '\u039a\u0399\u039c', '\u13df\u13aa\u13a2', '\u0430lice', 'b\u0300ob', 'bo\u034fb', 'b\u02bcob', '\u0639\u0644\u0640\u064a'];
+      for (const lookAlike of lookAlikes) statuses.push((await signUpAs(`${lookAlike}-${tag}`)).status);
+      return { status: countStatuses(statuses), blocked: statuses.every((status) => status === 409 || status === 400) };
     },
   },
   {
@@ -420,15 +428,14 @@ const attacks: Attack[] = [
   },
   {
     name: 'parallel guesses',
-    defence: '18 wrong passwords sent at once, then the right one: each attempt is counted before argon2 runs, so 6 are checked (lib/defences/rate_limit.ts)',
+    defence: '18 wrong passwords sent at once, then the right one: each attempt is counted before argon2 runs, so 6 are checked (lib/defences/login_backoff.ts)',
     async run(lab) {
       // Its own server, allowing 20 attempts an address: only the per-account count can stop the burst.
       const target = lab.target.advanceClock ? await startLocal({ rateLimit: 20 }) : lab.target;
       try {
         const name = uniqueName('target');
         await signUp(target, name);
-        const guess = (password: string) =>
-          exchange(target, 'POST', '/login', [['Content-Type', 'application/x-www-form-urlencoded']], new URLSearchParams({ username: name, password }).toString());
+        const guess = (password: string) => loginAttempt(target, name, password);
         const burst = Array.from({ length: 18 }, (_, i) => guess(`guess-${i}`));
         await Promise.race(burst); // the first answer is back: the whole burst has arrived and is being checked
         const right = await guess(PASSWORD);
@@ -448,12 +455,50 @@ const attacks: Attack[] = [
         const name = uniqueName('owner');
         const owner = await signUp(target, name); // the owner's browser now holds a device cookie
         const attacker = await signUp(target, uniqueName('mallory'));
-        const login = (password: string, cookie?: string) =>
-          exchange(target, 'POST', '/login', [['Content-Type', 'application/x-www-form-urlencoded'], ...(cookie === undefined ? [] : [['Cookie', cookie] as [string, string]])], new URLSearchParams({ username: name, password }).toString());
-        await Promise.all(Array.from({ length: 10 }, (_, i) => login(`guess-${i}`)));
-        const stranger = await login(PASSWORD, `__Secure-device=${attacker.cookie('__Secure-device') ?? ''}`);
+        await Promise.all(Array.from({ length: 10 }, (_, i) => loginAttempt(target, name, `guess-${i}`)));
+        const stranger = await loginAttempt(target, name, PASSWORD, attacker.cookie('__Secure-device') ?? '');
         const ownerLogin = await owner.post('/login', { username: name, password: PASSWORD });
         return { status: `${stranger.status}, ${ownerLogin.status}`, blocked: stranger.status === 429 && ownerLogin.status === 303 };
+      } finally {
+        if (target !== lab.target) await target.close();
+      }
+    },
+  },
+  {
+    name: 'lockout flush',
+    defence: "a waiting account, then 150 logins for made-up names (more than the server remembers), then 6 guesses: names with no account are counted apart, so the account's wait stays (lib/defences/login_backoff.ts)",
+    async run(lab) {
+      if (!lab.target.advanceClock) return { skipped: "needs a server in this process: its cap on made-up names is small enough to fill (10,000 on a real one)" };
+      const target = await startLocal({ rateLimit: 100_000, unknownNamesRemembered: 100 });
+      try {
+        const name = uniqueName('victim');
+        await signUp(target, name);
+        for (let failures = 0; failures < 12; failures++) {
+          target.advanceClock!(15 * 60_000); // each wait sat out: a count of 12, a wait of 64 s
+          await loginAttempt(target, name, `guess-${failures}`);
+        }
+        for (let i = 0; i < 150; i += 10) await Promise.all(Array.from({ length: 10 }, (_, j) => loginAttempt(target, uniqueName(`made-up-${i + j}`), 'x')));
+        const guesses = await Promise.all(['a', 'b', 'c', 'd', 'e', PASSWORD].map((password) => loginAttempt(target, name, password)));
+        const checked = guesses.filter((response) => response.status !== 429).length;
+        return { status: `429 ×${guesses.length - checked}`, blocked: checked === 0 };
+      } finally {
+        await target.close();
+      }
+    },
+  },
+  {
+    name: 'spare device cookies',
+    defence: 'seven sign-ins collect seven device cookies, then the account is locked: a browser keeps its one device id, the account trusts its 5 newest, the older two wait like strangers (lib/defences/device_tokens.ts)',
+    async run(lab) {
+      const target = lab.target.advanceClock ? await startLocal({ rateLimit: 60 }) : lab.target;
+      try {
+        const name = uniqueName('collector');
+        const cookies = [(await signUp(target, name)).cookie('__Secure-device') ?? ''];
+        for (let i = 0; i < 6; i++) cookies.push((await logIn(target, name)).cookie('__Secure-device') ?? '');
+        await Promise.all(Array.from({ length: 10 }, (_, i) => loginAttempt(target, name, `guess-${i}`)));
+        const statuses: number[] = [];
+        for (const cookie of cookies) statuses.push((await loginAttempt(target, name, PASSWORD, cookie)).status);
+        return { status: countStatuses(statuses), blocked: statuses.slice(0, 2).every((status) => status === 429) && statuses.slice(2).every((status) => status === 303) };
       } finally {
         if (target !== lab.target) await target.close();
       }

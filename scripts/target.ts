@@ -52,12 +52,13 @@ const quietLogger: Logger = {
  * JWT_SECRET and a clock that only moves when told to. `rateLimit` 0 (the default) turns attempt
  * limiting off, as `RATE_LIMIT=0` does.
  */
-export async function startLocal(options: { rateLimit?: number } = {}): Promise<Target> {
+export async function startLocal(options: { rateLimit?: number; unknownNamesRemembered?: number } = {}): Promise<Target> {
   let now = Date.now();
   const server = await startInProcess({
     env: { HOST: 'localhost', JWT_SECRET: randomBytes(32).toString('base64url'), RATE_LIMIT: String(options.rateLimit ?? 0) },
     clock: () => now,
     log: quietLogger,
+    unknownNamesRemembered: options.unknownNamesRemembered,
   });
   return {
     origin: server.origin,

@@ -1,8 +1,9 @@
 /**
- * docs/testing.md, "Mutation testing", against scripts/mutate.ts: the table has one row per module
- * that `npm run mutate` mutates and no other, every recorded score meets the threshold, and the
- * command it shows exists. (The scores themselves come from a Stryker run, too slow for every test
- * run: `npm run mutate` records them, and this keeps the page and the script in step.)
+ * docs/testing.md, "Mutation testing", against scripts/mutate.ts and .ci/run: the table has one row per
+ * module that `npm run mutate` mutates and no other, every recorded score meets the threshold, the
+ * command it shows exists, and the command the page says CI runs is the one .ci/run runs, after
+ * `npm test`. (The scores themselves come from a Stryker run, too slow for every test run: `npm run
+ * mutate` records them, and this keeps the page, the script and CI in step.)
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -44,4 +45,29 @@ test(`every recorded score is at least ${THRESHOLD} % and adds up: killed + surv
     assert.equal(row.killed + row.survived, row.mutants, row.name);
     assert.equal(row.score, Number(((100 * row.killed) / row.mutants).toFixed(1)), row.name);
   }
+});
+
+/** The commands .ci/run runs, one per line, comments and blank lines left out. */
+function ciCommands(): string[] {
+  const script = readFileSync(path.join(ROOT, '.ci', 'run'), 'utf8');
+  return script.split('\n').map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#'));
+}
+
+test('the command the page says CI runs is a line of .ci/run, after npm test, and names only known modules and options', () => {
+  const said = /^- CI \(`\.ci\/run`\) runs it after `npm test`, as `([^`]+)`/m.exec(SECTION)?.[1];
+  assert.ok(said, 'no "- CI (`.ci/run`) runs it after `npm test`, as `...`" line in the Mutation testing section');
+  const commands = ciCommands();
+  assert.ok(commands.includes('npm test'), '.ci/run runs npm test');
+  assert.ok(commands.indexOf(said) > commands.indexOf('npm test'), `.ci/run runs "${said}" after npm test: ${JSON.stringify(commands)}`);
+  const [, options = ''] = /^npm run mutate(?: -- (.*))?$/.exec(said) ?? [];
+  assert.match(said, /^npm run mutate\b/);
+  for (const word of options.split(/\s+/).filter(Boolean)) {
+    const known = MODULES.some((entry) => entry.name === word) || ['--force', '--concurrency'].includes(word) || /^\d+$/.test(word);
+    assert.ok(known, `"${word}" in "${said}"`);
+  }
+});
+
+test('the page says what CI mutates: every module, so none is left out of CI by naming some', () => {
+  const said = /^- CI \(`\.ci\/run`\) runs it after `npm test`, as `([^`]+)`/m.exec(SECTION)?.[1] ?? '';
+  assert.equal(MODULES.filter((entry) => said.split(/\s+/).includes(entry.name)).length, 0, 'CI runs every module: the command names none');
 });

@@ -61,6 +61,9 @@ export async function launchServer(env: Record<string, string> = {}, dir?: strin
 export interface ChildOptions {
   timeouts?: Partial<ServerTimeouts>;
   maxConnections?: number;
+  unknownNamesRemembered?: number;
+  /** Cheaper argon2id parameters (`FAST_ARGON2`), for tests whose subject is not the hash cost. */
+  passwords?: { params: typeof FAST_ARGON2 };
 }
 
 /**
@@ -68,8 +71,8 @@ export interface ChildOptions {
  * with `TEST_RUNTIME=deno`, under Deno with the permissions `npm run start:deno` grants;
  * `descriptors` lowers the process's descriptor limit.
  */
-export async function launchWithOptions(options: ChildOptions, { env = {}, descriptors }: { env?: Record<string, string>; descriptors?: number } = {}): Promise<LaunchedServer> {
-  const launched = await servers.launchServer({ env: testEnv(env), runtime: RUNTIME, startOptions: { ...options }, descriptors });
+export async function launchWithOptions(options: ChildOptions, { env = {}, descriptors, dir }: { env?: Record<string, string>; descriptors?: number; dir?: string } = {}): Promise<LaunchedServer> {
+  const launched = await servers.launchServer({ env: testEnv(env), runtime: RUNTIME, startOptions: { ...options }, descriptors, dir });
   return Object.assign(launched, { browser: () => new TestBrowser(launched.origin, launched.ca) });
 }
 

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { SignJWT } from 'jose';
 import { after, before, describe, test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { keepAliveClient } from '../../scripts/support/https_client.ts';
 import { send } from '../helpers/https_client.ts';
 import { TEST_SECRET, launchServer, type LaunchedServer } from '../helpers/server.ts';
 
@@ -68,5 +70,50 @@ describe('GET /order', () => {
     assert.equal(fromHeader.status, 401);
     const otherName = await order(`jwt=${token}`);
     assert.equal(otherName.status, 401);
+  });
+});
+
+/** The server process's resident memory (Linux), in MiB. */
+function residentMiB(pid: number): number {
+  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
+}
+
+describe('the /order page cache (round 3, finding 5)', () => {
+  test('one client sending 3,000 distinct 10 KiB Cookie headers grows the server no more than the same header sent 3,000 times', async () => {
+    const client = keepAliveClient(server, { maxSockets: 8 });
+    const fetchAll = async (filler: (i: number) => string) => {
+      for (let start = 0; start < 3_000; start += 50) {
+        const batch = await Promise.all(Array.from({ length: 50 }, (_, i) =>
+          client.send('GET', '/order', { accept: 'text/html', cookie: `__Host-jwt=${token}; filler=${filler(start + i).padStart(10 * 1024, 'x')}` })));
+        for (const response of batch) assert.equal(response.status, 200);
+      }
+    };
+    try {
+      // First the same header each time: the runtime's own garbage grows its heap to its working size
+      // (by some 70 MiB under Deno, whatever the cache does), so what follows measures only what is kept.
+      await fetchAll(() => 'same');
+      const before = residentMiB(server.child.pid!);
+      await fetchAll((i) => String(i));
+      const grown = residentMiB(server.child.pid!) - before;
+      // Keyed by the whole header, the cache kept 49 MiB more under Node, 72 under Deno; now under 1 and 14.
+      assert.ok(grown < 32, `grew by ${grown.toFixed(0)} MiB`);
+    } finally {
+      client.close();
+    }
+  });
+
+  test('a page is reused only for its own token and cookie names: another token, or another name, renders anew', async () => {
+    const browser = server.browser();
+    await browser.signup('cached-other');
+    const other = (await browser.cookie('__Host-jwt'))!;
+    const mine = await order(`__Host-jwt=${token}; theme=dark`, 'text/html');
+    const theirs = await order(`__Host-jwt=${other}; theme=dark`, 'text/html');
+    assert.match(mine.body, /<span class="username">orderly<\/span>/);
+    assert.match(theirs.body, /<span class="username">cached-other<\/span>/);
+    const renamed = await order(`__Host-jwt=${token}; lang=en`, 'text/html');
+    assert.match(renamed.body, /lang/);
+    assert.doesNotMatch(renamed.body, /theme/);
+    const sameNames = await order(`__Host-jwt=${token}; theme=light`, 'text/html');
+    assert.equal(sameNames.body, mine.body, 'only the names are shown, so other values reuse the page');
   });
 });

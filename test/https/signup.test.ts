@@ -104,6 +104,37 @@ describe('POST /signup', () => {
     for (const username of ['bób', 'müller', 'mueller']) assert.equal((await server.browser().signup(username)).status, 200, username);
   });
 
+  // Round 3, finding 4: names of one script that look like another's, and letters of no script in particular.
+  const wholeScript: [taken: string, lookAlike: string][] = [
+    ['ace', '\u0430\u0441\u0435'], // Cyrillic асе
+    ['pop', '\u0440\u043e\u0440'], // Cyrillic рор
+    ['yes', '\u0443\u0435\u0455'], // Cyrillic уеѕ
+    ['hope', '\u04bb\u043e\u0440\u0435'], // Cyrillic һоре
+    ['eddy', '\u0435\u0501\u0501\u0443'], // Cyrillic еԁԁу
+    ['kim', '\u039a\u0399\u039c'], // Greek ΚΙΜ
+    ['topa', '\u03a4\u039f\u03a1\u0391'], // Greek ΤΟΡΑ
+    ['cat', '\u13df\u13aa\u13a2'], // Cherokee ᏟᎪᎢ
+    ['hou', '\u0570\u0585\u057d'], // Armenian հօս
+    ['\u30b9\u30fc\u30d1\u30fc', '\u30b9\u4e00\u30d1\u30fc'], // ス一パー (Han 一) beside スーパー
+  ];
+  for (const [taken, lookAlike] of wholeScript) {
+    test(`refuses ${lookAlike}, written in one script, beside ${taken} with 409 (UTS #39 skeleton)`, async () => {
+      assert.equal((await server.browser().signup(taken)).status, 200, taken);
+      const response = await send(`${server.origin}/signup`, server.ca, 'POST', { form: { username: lookAlike, password: 'another password' }, headers: JSON_ACCEPT });
+      assert.equal(response.status, 409);
+      assert.deepEqual(response.setCookies, []);
+    });
+  }
+
+  test('refuses a name holding a letter of no particular script with 400: ˑ ʹ ʼ, the Arabic tatweel', async () => {
+    assert.equal((await server.browser().signup('\u0639\u0644\u064a')).status, 200, 'علي');
+    for (const username of ['ab\u02d1c', 'ab\u02b9c', 'ab\u02bcc', '\u0639\u0644\u0640\u064a']) {
+      const response = await send(`${server.origin}/signup`, server.ca, 'POST', { form: { username, password: 'another password' }, headers: JSON_ACCEPT });
+      assert.equal(response.status, 400, username);
+      assert.equal((response.json as { field: string }).field, 'username');
+    }
+  });
+
   test('gives exactly one of many concurrent sign-ups of one name the account', async () => {
     const attempts = await Promise.all(
       Array.from({ length: 6 }, () => send(`${server.origin}/signup`, server.ca, 'POST', { form: { username: 'racer', password: 'correct horse battery' } })),

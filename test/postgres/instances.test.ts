@@ -14,6 +14,7 @@ import type { CookieJar } from 'tough-cookie';
 import { TestBrowser, send, type TestResponse } from '../helpers/https_client.ts';
 import { RUNTIME, launchServer, makeTempDir, type LaunchedServer } from '../helpers/server.ts';
 import { DEFAULT_FEED_TIMING } from '../../lib/storage/postgres/session_events.ts';
+import { usernameKey } from '../../lib/accounts/credentials.ts';
 import { createTestDatabase, describeWithPostgres, localCluster, type TestDatabase } from './database.ts';
 
 const JSON_ACCEPT = { accept: 'application/json' };
@@ -133,7 +134,7 @@ describeWithPostgres(`two instances on one PostgreSQL database (servers under ${
       Array.from({ length: 10 }, (_, i) => browser().on(i % 2 === 0 ? a : b).request('POST', '/signup', { form: { username: name, password: 'correct horse battery' } })),
     );
     assert.deepEqual(responses.map((response) => response.status).sort(), [303, 409, 409, 409, 409, 409, 409, 409, 409, 409]);
-    const count = await database.count`SELECT count(*) FROM users WHERE username_key = ${name.toLowerCase()}`;
+    const count = await database.count`SELECT count(*) FROM users WHERE username_key = ${usernameKey(name)}`;
     assert.equal(count, 1);
   });
 

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
 import { migrate, MIGRATIONS } from '../../lib/storage/postgres/schema.ts';
 import { connect } from '../../lib/storage/postgres/database.ts';
+import { usernameKey } from '../../lib/accounts/credentials.ts';
 import { MAX_SESSIONS_PER_USER, DEFAULT_LIFETIMES, type IssuedRefresh } from '../../lib/sessions/rules.ts';
 import { openPostgres, type PostgresStorage } from '../../lib/storage/postgres/open.ts';
 import { manualClock, TEST_SECRET } from '../helpers/server.ts';
@@ -80,7 +81,7 @@ describeWithPostgres('PostgreSQL stores', () => {
     const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).users.add(i < 5 ? name : name.toUpperCase(), 'h')));
     assert.equal(results.filter((result) => result.status === 'fulfilled').length, 1);
     for (const result of results) if (result.status === 'rejected') assert.ok(result.reason instanceof UsernameTakenError);
-    const count = await database.count`SELECT count(*) FROM users WHERE username_key = ${name.toLowerCase()}`;
+    const count = await database.count`SELECT count(*) FROM users WHERE username_key = ${usernameKey(name)}`;
     assert.equal(count, 1);
   });
 
@@ -271,5 +272,46 @@ describeWithPostgres('PostgreSQL stores', () => {
   test('RefreshError and UsernameTakenError are not storage failures', async () => {
     const a = await instance();
     await assert.rejects(a.sessions.rotate('never-issued'), (error) => error instanceof RefreshError);
+  });
+
+  test('names stored before the look-alike profile are keyed again at the upgrade: the first keeps each key, a later look-alike its exact name, and one warning names them', async () => {
+    const legacy = await createTestDatabase();
+    try {
+      // A database at schema version 1, written before names were compared by their skeletons.
+      await legacy.sql.begin(async (tx) => {
+        await tx`CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`;
+        await tx.unsafe(MIGRATIONS[0]!);
+        await tx`INSERT INTO schema_migrations (version) VALUES (1)`;
+        const rows = [['1', 'strasse', 'strasse'], ['2', 'straße', 'straße'], ['3', 'ace', 'ace'], ['4', '\u0430\u0441\u0435', '\u0430\u0441\u0435'], ['5', 'KIM', 'kim'], ['6', '\u039a\u0399\u039c', '\u03ba\u03b9\u03bc']];
+        for (const [id, username, key] of rows) {
+          await tx`INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES (${id!}, ${username!}, ${key!}, 'h', ${new Date(Date.UTC(2025, 0, Number(id)))})`;
+        }
+      });
+      const warnings: string[] = [];
+      const storage = await openPostgres(legacy.url, { secret: SECRET, clock: clock.now, log: { warn: (message) => warnings.push(message) } });
+      try {
+        const { users } = storage;
+        assert.equal((await users.findByName('STRASSE'))?.id, '1');
+        assert.equal((await users.findByName('straße'))?.id, '2', 'found by its exact name');
+        assert.equal((await users.findByName('Straße'))?.id, '1', "any other spelling is the first one's");
+        assert.equal((await users.findByName('\u0430\u0441\u0435'))?.id, '4');
+        assert.equal((await users.findByName('ace'))?.id, '3');
+        assert.equal((await users.findByName('\u039a\u0399\u039c'))?.id, '6', 'alike only in upper case: found by its own key');
+        await assert.rejects(users.add('STRAẞE', 'h'), UsernameTakenError);
+        await assert.rejects(users.add('k\u0456m', 'h'), UsernameTakenError, 'Cyrillic і: the key of KIM');
+        assert.equal(warnings.length, 1, warnings.join('\n'));
+        for (const pair of ['"straße" (2) looks like "strasse" (1)', '"асе" (4) looks like "ace" (3)', '"ΚΙΜ" (6) looks like "KIM" (5)']) {
+          assert.ok(warnings[0]!.includes(pair), `${pair} in: ${warnings[0]}`);
+        }
+        assert.match(warnings[0]!, /^Users: 3 stored names look like/);
+      } finally {
+        await storage.close();
+      }
+      const again = await openPostgres(legacy.url, { secret: SECRET, clock: clock.now });
+      assert.equal((await again.users.findByName('straße'))?.id, '2', 'the keys are computed once; a restart finds the same');
+      await again.close();
+    } finally {
+      await legacy.drop();
+    }
   });
 });

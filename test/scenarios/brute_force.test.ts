@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { LoginBackoff, RateLimiter } from '../../lib/defences/rate_limit.ts';
+import { LoginBackoff } from '../../lib/defences/login_backoff.ts';
+import { RateLimiter } from '../../lib/defences/rate_limit.ts';
 import { OWASP_ARGON2ID } from '../../lib/accounts/passwords.ts';
 import { keepAliveClient } from '../../scripts/support/https_client.ts';
 import { manualClock, startInProcess, type InProcessServer } from '../helpers/server.ts';
@@ -113,9 +114,9 @@ describe('parallel guesses against one account', () => {
 
 test('an attempt abandoned before its password was checked (a 503) gives its place back', () => {
   const backoff = new LoginBackoff(true, manualClock().now);
-  for (let i = 0; i < 20; i++) backoff.reserve('dave').abandoned();
-  for (let i = 0; i < 6; i++) backoff.reserve('dave'); // five free failures and one more still pass
-  assert.throws(() => backoff.reserve('dave'), { code: 'ERR_TOO_MANY_REQUESTS' });
+  for (let i = 0; i < 20; i++) backoff.reserveForAccount('dave').abandoned();
+  for (let i = 0; i < 6; i++) backoff.reserveForAccount('dave'); // five free failures and one more still pass
+  assert.throws(() => backoff.reserveForAccount('dave'), { code: 'ERR_TOO_MANY_REQUESTS' });
 });
 
 /** Polls `condition` until it holds (the test's own timeout ends a wait that never does). */
@@ -135,21 +136,21 @@ describe('memory stays bounded when an attacker rotates keys', () => {
     assert.equal(limiter.trackedKeys, CAP);
   });
 
-  test('the per-account backoff never tracks more than its cap of usernames', () => {
+  test('the backoff never tracks more than its cap of names with no account', () => {
     const backoff = new LoginBackoff(true, manualClock().now, CAP);
     for (let i = 0; i < 10 * CAP; i++) {
-      backoff.reserve(`user${i}`);
-      assert.ok(backoff.trackedKeys <= CAP, `${backoff.trackedKeys} keys after ${i + 1} usernames`);
+      backoff.reserveForUnknownName(`user${i}`);
+      assert.ok(backoff.tracked.unknownNames <= CAP, `${backoff.tracked.unknownNames} names after ${i + 1} usernames`);
     }
-    assert.equal(backoff.trackedKeys, CAP);
+    assert.equal(backoff.tracked.unknownNames, CAP);
   });
 
-  test('the per-account backoff holds a small entry per username, however long the username sent', () => {
+  test('the backoff holds a small entry per name with no account, however long the name sent', () => {
     const entries = 1_000;
     const backoff = new LoginBackoff(true, manualClock().now, entries);
     const before = heapAfterGc();
     // A login body may hold a 16 KB "username": kept as is, 1,000 of them would hold 16 MB.
-    for (let i = 0; i < entries; i++) backoff.reserve(`${i}:`.padEnd(16 * 1024, 'x'));
+    for (let i = 0; i < entries; i++) backoff.reserveForUnknownName(`${i}:`.padEnd(16 * 1024, 'x'));
     const grown = heapAfterGc() - before;
     assert.ok(grown < 2 * 1024 * 1024, `${grown} bytes kept for ${entries} long usernames`);
   });

@@ -2,8 +2,10 @@
  * `DATABASE_URL` set: users and sessions in PostgreSQL, shared by every instance that uses the same
  * database and the same `JWT_SECRET`. See docs/instances.md.
  */
+import { lookAlikeWarning } from '../../accounts/store.ts';
 import type { Clock } from '../../support/clock.ts';
 import { ConfigError } from '../../errors.ts';
+import type { Logger } from '../../support/log.ts';
 import { connect, describeDatabase } from './database.ts';
 import { migrate } from './schema.ts';
 import { DEFAULT_FEED_TIMING, SessionEventFeed, type FeedTiming } from './session_events.ts';
@@ -24,6 +26,8 @@ export interface PostgresOptions {
   lifetimes?: SessionLifetimes;
   /** Tests shorten the heartbeat and the time memory is trusted without it. */
   feedTiming?: FeedTiming;
+  /** Where the warning about stored look-alike names goes. */
+  log?: Pick<Logger, 'warn'>;
 }
 
 /** Connects, migrates the schema, loads the state and listens; rejects when the database cannot be reached. */
@@ -33,6 +37,8 @@ export async function openPostgres(url: string, options: PostgresOptions): Promi
   try {
     await migrate(sql);
     const users = new PostgresUserStore(sql, { clock: options.clock });
+    const lookAlikes = await users.lookAlikes();
+    if (lookAlikes.length > 0) options.log?.warn(lookAlikeWarning(lookAlikes));
     const sessions = new PostgresSessionStore(sql, options);
     feed = new SessionEventFeed(
       url,

@@ -7,8 +7,9 @@
  * Times are milliseconds since the epoch (`bigint`), taken from the server's clock like the embedded
  * store's, so the session rules read the same on both backends and tests can move the clock.
  */
+import { USERNAME_PROFILE, usernameKey, usernameUpperKey } from '../../accounts/credentials.ts';
 import { ConfigError } from '../../errors.ts';
-import type { Sql } from './database.ts';
+import type { Sql, Transaction } from './database.ts';
 
 /** Append only: a released migration is never edited; a change is a new entry. */
 export const MIGRATIONS: readonly string[] = [
@@ -53,6 +54,24 @@ export const MIGRATIONS: readonly string[] = [
     expires_at bigint NOT NULL
   );
   `,
+  // 2: the devices each account trusts, and names compared by both UTS #39 skeletons. The keys are
+  // computed in JavaScript (`applyUsernameProfile` below), so the migration only makes room for them.
+  `
+  -- The device ids of device cookies this account trusts, oldest first (MAX_DEVICES_PER_ACCOUNT at most).
+  ALTER TABLE users ADD COLUMN device_ids text[] NOT NULL DEFAULT '{}';
+  -- usernameUpperKey(username); username_key is now usernameKey's skeleton of the case-folded name.
+  ALTER TABLE users ADD COLUMN username_upper_key text;
+  -- False for an account stored before the profile refused its name, whose key an earlier account
+  -- holds: it signs in by its exact name, and the earlier one keeps the key.
+  ALTER TABLE users ADD COLUMN holds_key boolean NOT NULL DEFAULT true;
+  ALTER TABLE users ADD COLUMN holds_upper_key boolean NOT NULL DEFAULT true;
+  DROP INDEX users_username_key;
+  CREATE UNIQUE INDEX users_username_key ON users (username_key) WHERE holds_key;
+  CREATE UNIQUE INDEX users_username_upper_key ON users (username_upper_key) WHERE holds_upper_key;
+  CREATE INDEX users_by_username_key ON users (username_key);
+  -- Which USERNAME_PROFILE the stored keys were computed under: another one means computing them again.
+  CREATE TABLE username_profile (version text NOT NULL);
+  `,
 ];
 
 /** Any constant shared by every instance; it names the lock "migrating this schema". */
@@ -76,6 +95,38 @@ export function migrate(sql: Sql): Promise<number> {
       await tx.unsafe(MIGRATIONS[version - 1]!);
       await tx`INSERT INTO schema_migrations (version) VALUES (${version})`;
     }
+    await applyUsernameProfile(tx);
     return MIGRATIONS.length;
   });
+}
+
+/**
+ * Computes every account's name keys again when they were computed under another `USERNAME_PROFILE`
+ * (or none: before migration 2), in sign-up order: the first account with a key keeps it, a later one
+ * that shares it (two names that look alike, both stored before the rule) keeps working by its exact
+ * name. Runs under the migration lock, in its transaction: all or nothing, once per profile.
+ */
+async function applyUsernameProfile(tx: Transaction): Promise<void> {
+  const [stored] = await tx<{ version: string }[]>`SELECT version FROM username_profile`;
+  if (stored?.version === USERNAME_PROFILE) return;
+  const users = await tx<{ id: string; username: string }[]>`SELECT id, username FROM users ORDER BY created_at, id`;
+  const [keys, upperKeys] = [new Set<string>(), new Set<string>()];
+  const rows = users.map(({ id, username }) => {
+    const [key, upperKey] = [usernameKey(username), usernameUpperKey(username)];
+    const row = { id, key, upperKey, holdsKey: !keys.has(key), holdsUpperKey: !upperKeys.has(upperKey) };
+    keys.add(key);
+    upperKeys.add(upperKey);
+    return row;
+  });
+  // Out of both unique indexes first, so no row meets another's old key on the way to its new one.
+  await tx`UPDATE users SET holds_key = false, holds_upper_key = false`;
+  const column = (pick: (row: (typeof rows)[number]) => string | boolean) => rows.map((row) => String(pick(row)));
+  await tx`
+    UPDATE users SET username_key = v.key, username_upper_key = v.upper_key, holds_key = v.holds_key::boolean, holds_upper_key = v.holds_upper_key::boolean
+    FROM unnest(${column((row) => row.id)}::text[], ${column((row) => row.key)}::text[], ${column((row) => row.upperKey)}::text[],
+                ${column((row) => row.holdsKey)}::text[], ${column((row) => row.holdsUpperKey)}::text[])
+      AS v(id, key, upper_key, holds_key, holds_upper_key)
+    WHERE users.id = v.id`;
+  await tx`DELETE FROM username_profile`;
+  await tx`INSERT INTO username_profile (version) VALUES (${USERNAME_PROFILE})`;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { normalizePassword, usernameKey, validatePassword, validateUsername } from '../../../lib/accounts/credentials.ts';
+import { USERNAME_PROFILE, normalizePassword, skeleton, usernameKey, usernameUpperKey, validatePassword, validateUsername } from '../../../lib/accounts/credentials.ts';
 import { DomainError, type InvalidInputError } from '../../../lib/errors.ts';
 import { statusOf } from '../../../lib/http/error_reply.ts';
 
@@ -47,6 +47,68 @@ describe('usernameKey()', () => {
   }
 });
 
+describe('look-alike names (UTS #39 confusable skeletons)', () => {
+  /** A sign-up of one is refused (409) while the other is an account: either skeleton is shared. */
+  const looksAlike = (a: string, b: string) => usernameKey(a) === usernameKey(b) || usernameUpperKey(a) === usernameUpperKey(b);
+
+  // Round 3, finding 4: whole-script confusables, each a name of one script beside its Latin twin.
+  const twins: [lookAlike: string, taken: string, what: string][] = [
+    ['\u0430\u0441\u0435', 'ace', 'Cyrillic асе'],
+    ['\u0440\u043e\u0440', 'pop', 'Cyrillic рор'],
+    ['\u0443\u0435\u0455', 'yes', 'Cyrillic уеѕ'],
+    ['\u04bb\u043e\u0440\u0435', 'hope', 'Cyrillic һоре'],
+    ['\u0435\u0501\u0501\u0443', 'eddy', 'Cyrillic еԁԁу'],
+    ['\u039a\u0399\u039c', 'kim', 'Greek ΚΙΜ, alike in upper case only'],
+    ['\u03a4\u039f\u03a1\u0391', 'topa', 'Greek ΤΟΡΑ'],
+    ['\u13df\u13aa\u13a2', 'cat', 'Cherokee ᏟᎪᎢ'],
+    ['\u0570\u0585\u057d', 'hou', 'Armenian հօս, alike in lower case only'],
+    ['\u30b9\u4e00\u30d1\u30fc', '\u30b9\u30fc\u30d1\u30fc', 'Han 一 in ス一パー beside the prolonged sound mark of スーパー'],
+    ['modern', 'rnodern', '"m" and "rn"'],
+    ['user1', 'userl', 'the digit 1 and the letter l'],
+    ['b0b', 'BOB', 'the digit 0 and the letter O'],
+    ['ΚΑΤΟ', 'kato', 'Greek capitals beside their Latin look-alikes'],
+  ];
+  for (const [lookAlike, taken, what] of twins) {
+    test(`${what}: a valid name of one script, yet the same name as ${JSON.stringify(taken)}`, () => {
+      assert.equal(validateUsername(lookAlike), lookAlike);
+      assert.ok(looksAlike(lookAlike, taken), `${JSON.stringify([usernameKey(lookAlike), usernameUpperKey(lookAlike)])} vs ${JSON.stringify([usernameKey(taken), usernameUpperKey(taken)])}`);
+    });
+  }
+
+  const apart: [a: string, b: string][] = [
+    ['bill', 'bili'],
+    ['kim', 'klm'],
+    ['bob', 'bób'],
+    ['σοφος', 'sofos'],
+    ['müller', 'mueller'],
+  ];
+  for (const [a, b] of apart) {
+    test(`keeps ${JSON.stringify(a)} and ${JSON.stringify(b)} apart in both cases`, () => {
+      assert.equal(looksAlike(a, b), false);
+    });
+  }
+
+  test('skeleton() is NFD, each character replaced by its prototype, NFD again (UTS #39 §4)', () => {
+    assert.equal(skeleton('\u0430'), 'a');
+    assert.equal(skeleton('m'), 'rn', 'a prototype of two characters');
+    assert.equal(skeleton('\u00e9'), 'e\u0301', 'NFD first: the precomposed é is its e and its accent');
+    assert.equal(skeleton('\u00f6'), 'o\u0308', 'so a mapping of a precomposed letter never applies (confusables.txt maps ö to ة)');
+    assert.equal(skeleton('\u0439'), '\u1d0e\u0306', 'й is и and a breve: и maps to ᴎ, the breve stays');
+    assert.equal(skeleton('alice'), 'alice', 'a character without a mapping is its own prototype');
+  });
+
+  test('the profile a store keys names under names the confusables data it was made with', () => {
+    assert.equal(USERNAME_PROFILE, 'NFKC, full case folding, UTS #39 skeletons in lower and upper case, confusables 17.0.0');
+  });
+
+  test('a key is the skeleton of the case-folded name; the upper key, of the name in upper case', () => {
+    assert.equal(usernameKey('STRAẞE'), 'strasse');
+    assert.equal(usernameKey('ΚΙΜ'), '\u0138i\u03bc', 'κ → ĸ: Greek lower case is not Latin');
+    assert.equal(usernameUpperKey('kim'), 'KlM', 'I → l: the data maps the capital I to a small l');
+    assert.equal(usernameUpperKey('ǆemal'), 'DZ\u0306EMAL', 'NFKC after upper-casing: Ǆ is D, Z and a caron (which maps to a breve)');
+  });
+});
+
 describe('validateUsername()', () => {
   const valid: [raw: string, shown: string][] = [
     ['alice', 'alice'],
@@ -73,6 +135,7 @@ describe('validateUsername()', () => {
     ['ไม้ไผ่', 'ไม้ไผ่'], // Thai tone marks
     ['alice_2024', 'alice_2024'], // digits and "_" go with any script
     ['ユーザー', 'ユーザー'], // the prolonged sound mark is shared by Hiragana and Katakana
+    ['スーパー', 'スーパー'], // the one letter of no particular script that a name may hold
   ];
   for (const [raw, shown] of valid) {
     test(`accepts ${JSON.stringify(raw)} as ${JSON.stringify(shown)}`, () => {
@@ -107,6 +170,12 @@ describe('validateUsername()', () => {
     ['a combining grapheme joiner, which is invisible', 'bo\u034fb', /invisible/],
     ['a variation selector', 'bob\ufe0f', /invisible/],
     ['Hangul fillers, invisible letters', '\u3164\u3164\u3164', /invisible/],
+    // Letters of no particular script (Common), which pass the one-script rule in a name of any script (round 3, finding 4).
+    ['the modifier letter "ˑ" U+02D1', 'ab\u02d1c', /no particular script/],
+    ['the modifier letter prime "ʹ" U+02B9', 'ab\u02b9c', /no particular script/],
+    ['the modifier letter apostrophe "ʼ" U+02BC', 'o\u02bcbrien', /no particular script/],
+    ['the Arabic tatweel U+0640 in "علـي", which only stretches "علي"', '\u0639\u0644\u0640\u064a', /no particular script/],
+    ['the Hawaiian ʻokina U+02BB', 'hawai\u02bbi', /no particular script/],
   ];
   for (const [description, raw, message] of refused) {
     test(`answers 400 on the username field to ${description}`, () => {
@@ -173,10 +242,11 @@ describe('usernameKey(): the exact form of a key, not only which keys are equal'
     ['ＡＬＩＣＥ', 'alice'],
     ['Straße', 'strasse'],
     ['İstanbul', 'istanbul'],
-    ['ΣΊΣΥΦΟΣ', 'σίσυφος'],
+    ['ΣΊΣΥΦΟΣ', 'oi\u0301ou\u0278o\u03c2'], // σίσυφος, its Greek letters at their Latin prototypes
+    ['асе', 'ace'],
   ];
   for (const [username, key] of keys) {
-    test(`turns ${JSON.stringify(username)} into the key ${JSON.stringify(key)}: NFKC, trimmed, case-folded to lower case`, () => {
+    test(`turns ${JSON.stringify(username)} into the key ${JSON.stringify(key)}: NFKC, trimmed, case-folded to lower case, its skeleton`, () => {
       assert.equal(usernameKey(username), key);
     });
   }

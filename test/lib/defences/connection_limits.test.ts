@@ -3,7 +3,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { FALLBACK_MAX_CONNECTIONS, LISTEN_BACKLOG, connectionCap, descriptorLimit } from '../../../lib/defences/connection_limits.ts';
+import { EventEmitter } from 'node:events';
+import type { Server } from 'node:net';
+import { FALLBACK_MAX_CONNECTIONS, LISTEN_BACKLOG, capConnections, connectionCap, descriptorLimit } from '../../../lib/defences/connection_limits.ts';
+import { silentLogger } from '../../../lib/support/log.ts';
 
 describe('descriptorLimit()', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'limits-'));
@@ -44,5 +47,36 @@ describe('connectionCap()', () => {
   test(`without a known limit: MAX_CONNECTIONS, else ${FALLBACK_MAX_CONNECTIONS}, under Linux's usual 1,024`, () => {
     assert.deepEqual(connectionCap(undefined, undefined), { max: FALLBACK_MAX_CONNECTIONS, limited: false });
     assert.deepEqual(connectionCap(3_000, undefined), { max: 3_000, limited: false });
+  });
+});
+
+describe('capConnections()', () => {
+  /** A server that only counts: 'connection' events by hand, and each socket closed by hand. */
+  const fakeServer = () => Object.assign(new EventEmitter(), { maxConnections: 0 }) as unknown as Server & EventEmitter;
+  const open = (server: EventEmitter) => {
+    const socket = new EventEmitter();
+    server.emit('connection', socket);
+    return () => socket.emit('close');
+  };
+
+  test('sets the runtime cap, and says once per 10 s when it is reached, counting connections that closed', () => {
+    const server = fakeServer();
+    const warnings: string[] = [];
+    let now = 0;
+    capConnections(server, 2, { ...silentLogger, warn: (message) => warnings.push(message) }, () => now);
+    assert.equal(server.maxConnections, 2);
+    const closeFirst = open(server);
+    assert.deepEqual(warnings, [], 'one open of two: nothing to say');
+    closeFirst();
+    open(server);
+    assert.deepEqual(warnings, [], 'the first closed: still one open');
+    open(server);
+    assert.deepEqual(warnings, ['Connection cap reached: 2 connections are open, new ones are closed at once until some end']);
+    now += 9_999;
+    open(server);
+    assert.equal(warnings.length, 1, 'not again within 10 s');
+    now += 1;
+    open(server);
+    assert.equal(warnings.length, 2, '10 s later, it says so again');
   });
 });

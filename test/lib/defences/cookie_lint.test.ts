@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import type { Request } from '../../../lib/http/listener.ts';
 import { lintCookies, lintSetCookie, type CookieRule } from '../../../lib/defences/cookie_lint.ts';
 import { deviceCookie } from '../../../lib/defences/device_cookie.ts';
-import { DeviceTokens } from '../../../lib/defences/device_tokens.ts';
+import { DeviceTokens, newDeviceId } from '../../../lib/defences/device_tokens.ts';
 import { CLEAR_ACCESS_COOKIE, CLEAR_REFRESH_COOKIE, accessCookie, refreshCookie } from '../../../lib/sessions/cookies.ts';
 
 /** An unsigned JWT-shaped value: the linter reads only `iat` and `exp`. */
@@ -21,7 +21,7 @@ describe('lintSetCookie()', () => {
     ['the refresh cookie the server sets', refreshCookie('opaque-token', 7 * 24 * 3600)],
     ['the clearing access cookie', CLEAR_ACCESS_COOKIE],
     ['the clearing refresh cookie', CLEAR_REFRESH_COOKIE],
-    ['the device cookie the server sets', deviceCookie(new DeviceTokens(new Uint8Array(32), Date.now).issue('alice'))],
+    ['the device cookie the server sets', deviceCookie(new DeviceTokens(new Uint8Array(32), Date.now).issue('alice', newDeviceId()))],
     ['attribute names in any case', `__Host-jwt=${TOKEN}; path=/; max-age=900; httponly; secure; samesite=strict`],
   ];
   for (const [what, cookie] of valid) {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { describe, test } from 'node:test';
-import { assertSameOrigin, CROSS_SITE_VARY, isUnsafeMethod } from '../../../lib/defences/cross_site.ts';
+import { assertSameOrigin, CROSS_SITE_VARY, isUnsafeMethod, refuseCrossSite, varyOnOrigin } from '../../../lib/defences/cross_site.ts';
+import type { Request } from '../../../lib/http/listener.ts';
 import { DomainError } from '../../../lib/errors.ts';
 import { statusOf } from '../../../lib/http/error_reply.ts';
 
@@ -114,3 +115,18 @@ function verdict(headers: Record<string, string>): 'pass' | number {
     return statusOf(error) ?? 0;
   }
 }
+
+describe('the guard and the hook of the wiring', () => {
+  const wired = (method: string, headers: Record<string, string>) => ({ method, req: request(method, headers) }) as unknown as Request;
+
+  test('refuseCrossSite judges the request it is given: 403 from another site, nothing from our own', () => {
+    assert.throws(() => refuseCrossSite(wired('POST', { 'sec-fetch-site': 'cross-site' })), { code: 'ERR_CROSS_SITE' });
+    assert.equal(refuseCrossSite(wired('POST', { 'sec-fetch-site': 'same-origin' })), undefined);
+  });
+
+  test('varyOnOrigin adds Vary: Origin, Sec-Fetch-Site to an answer to an unsafe method, keeping its headers; a GET answer is left as it is', () => {
+    const reply = { status: 303, headers: { Location: '/order' }, body: '' };
+    assert.deepEqual(varyOnOrigin(wired('POST', {}), reply), { status: 303, headers: { Vary: 'Origin, Sec-Fetch-Site', Location: '/order' }, body: '' });
+    assert.equal(varyOnOrigin(wired('GET', {}), reply), reply);
+  });
+});

@@ -110,6 +110,66 @@ export function runStoreContract(name: string, open: OpenStores): void {
       });
     });
 
+    describe('look-alike names (UTS #39 skeletons)', () => {
+      test('add() refuses a name that looks like a taken one, in lower or upper case, with UsernameTakenError', async () => {
+        const { users } = await fresh();
+        await users.add('ace', HASH);
+        await users.add('kim', HASH);
+        await assert.rejects(users.add('\u0430\u0441\u0435', HASH), UsernameTakenError, 'Cyrillic асе');
+        await assert.rejects(users.add('\u039a\u0399\u039c', HASH), UsernameTakenError, 'Greek ΚΙΜ: alike in upper case only');
+        assert.equal((await users.findByName('\u0430\u0441\u0435'))?.username, 'ace', 'a login by the look-alike names the account it looks like');
+      });
+
+      test('of two sign-ups of look-alike names at once, exactly one wins', async () => {
+        const { users } = await fresh();
+        const results = await Promise.allSettled([users.add('topa', HASH), users.add('\u03a4\u039f\u03a1\u0391', HASH)]);
+        assert.equal(results.filter((result) => result.status === 'fulfilled').length, 1);
+      });
+    });
+
+    describe('trusted devices', () => {
+      test('a new user trusts no device; rememberDevice() adds each as the newest, keeping the newest 5, across a restart', async () => {
+        const stores = await fresh();
+        const alice = await stores.users.add('alice', HASH);
+        assert.deepEqual(alice.deviceIds, []);
+        for (const id of ['d1', 'd2', 'd3', 'd4', 'd5', 'd6']) await stores.users.rememberDevice(alice.id, id);
+        assert.deepEqual((await stores.users.findById(alice.id))?.deviceIds, ['d2', 'd3', 'd4', 'd5', 'd6']);
+        await stores.users.rememberDevice(alice.id, 'd3'); // signed in again: newest now, not listed twice
+        assert.deepEqual((await stores.users.findByName('alice'))?.deviceIds, ['d2', 'd4', 'd5', 'd6', 'd3']);
+        const { users } = await restart(stores);
+        assert.deepEqual((await users.findByName('alice'))?.deviceIds, ['d2', 'd4', 'd5', 'd6', 'd3']);
+        assert.deepEqual((await users.findById(alice.id))?.deviceIds, ['d2', 'd4', 'd5', 'd6', 'd3']);
+      });
+
+      test('forgetDevices() forgets every device of the account and no other, across a restart', async () => {
+        const stores = await fresh();
+        const alice = await stores.users.add('alice', HASH);
+        const bob = await stores.users.add('bob', HASH);
+        await stores.users.rememberDevice(alice.id, 'laptop');
+        await stores.users.rememberDevice(bob.id, 'phone');
+        await stores.users.forgetDevices(alice.id);
+        await stores.users.forgetDevices(alice.id); // nothing left: a no-op
+        assert.deepEqual((await stores.users.findById(alice.id))?.deviceIds, []);
+        const { users } = await restart(stores);
+        assert.deepEqual((await users.findByName('alice'))?.deviceIds, []);
+        assert.deepEqual((await users.findByName('bob'))?.deviceIds, ['phone']);
+      });
+
+      test('two devices remembered at once are both kept', async () => {
+        const { users } = await fresh();
+        const alice = await users.add('alice', HASH);
+        await Promise.all([users.rememberDevice(alice.id, 'laptop'), users.rememberDevice(alice.id, 'phone')]);
+        assert.deepEqual([...((await users.findByName('alice'))?.deviceIds ?? [])].sort(), ['laptop', 'phone']);
+      });
+
+      test('the devices of an unknown user are neither remembered nor forgotten, quietly', async () => {
+        const { users } = await fresh();
+        await users.rememberDevice('no-such-id', 'laptop');
+        await users.forgetDevices('no-such-id');
+        assert.equal(await users.findById('no-such-id'), undefined);
+      });
+    });
+
     describe('sessions', () => {
       test('start() issues a 256-bit refresh token for a new session each time, valid for 7 days', async () => {
         const { sessions } = await fresh();

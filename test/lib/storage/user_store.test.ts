@@ -62,6 +62,19 @@ describe('JsonUserStore', () => {
     assert.deepEqual(await (await open()).findByName('alice'), alice);
   });
 
+  test('rememberDevice() keeps the old devices when the write fails', async () => {
+    const fs = new StepFileSystem();
+    const store = await open(fs);
+    const alice = await store.add('alice', HASH);
+    await store.rememberDevice(alice.id, 'laptop');
+    fs.failNext(/^write users\.journal/);
+    await assert.rejects(store.rememberDevice(alice.id, 'phone'), StorageError);
+    assert.deepEqual((await store.findById(alice.id))?.deviceIds, ['laptop']);
+    fs.failNext(/^write users\.journal/);
+    await assert.rejects(store.forgetDevices(alice.id), StorageError);
+    assert.deepEqual((await store.findById(alice.id))?.deviceIds, ['laptop']);
+  });
+
   test('setPasswordHash() keeps the old hash when the write fails', async () => {
     const fs = new StepFileSystem();
     const store = await open(fs);
@@ -93,6 +106,7 @@ describe('JsonUserStore', () => {
     ['one name twice', JSON.stringify({ version: 1, users: [user('1', 'alice'), user('2', 'alice')] })],
     ['one name twice after two names that collide', JSON.stringify({ version: 1, users: [user('1', 'strasse'), user('2', 'straße'), user('3', 'straße')] })],
     ['one id twice', JSON.stringify({ version: 1, users: [user('1', 'alice'), user('1', 'bob')] })],
+    ['device ids that are not a list of strings', JSON.stringify({ version: 1, users: [{ ...user('1', 'alice'), deviceIds: 'laptop' }] })],
   ];
   for (const [description, text] of refused) {
     test(`open() refuses a users.json holding ${description}, with CorruptFileError naming it, and leaves it untouched`, async () => {
@@ -102,20 +116,33 @@ describe('JsonUserStore', () => {
     });
   }
 
-  // Names stored before usernameKey() learnt to fold "ß" and "ı" can collide now: the store must still start.
-  test('open() starts with two stored names that usernameKey() now makes one: the first keeps every spelling, the second its own', async () => {
-    const text = JSON.stringify({ version: 1, users: [user('1', 'strasse'), user('2', 'straße'), user('3', 'istanbul'), user('4', 'ıstanbul')] });
-    await writeFile(usersFile, text);
-    const store = await open();
-    assert.equal(store.size, 4);
+  // Names stored before the profile refused them can collide now (round 3, findings 3 and 4): the store must
+  // still start, keep each account apart by its id, and say which they are.
+  test('open() starts with stored names that now look alike: the first keeps every spelling, a later one its own, and one warning names them', async () => {
+    const users = [user('1', 'strasse'), user('2', 'straße'), user('3', 'istanbul'), user('4', 'ıstanbul'), user('5', 'ace'), user('6', '\u0430\u0441\u0435'), user('7', 'KIM'), user('8', '\u039a\u0399\u039c')];
+    await writeFile(usersFile, JSON.stringify({ version: 1, users }));
+    const warnings: string[] = [];
+    const store = await JsonUserStore.open(dataDir, { log: { ...silentLogger, warn: (message) => warnings.push(message) } });
+    assert.equal(store.size, 8);
     assert.equal((await store.findByName('strasse'))?.id, '1');
     assert.equal((await store.findByName('STRASSE'))?.id, '1');
     assert.equal((await store.findByName('straße'))?.id, '2', 'found by its exact name');
     assert.equal((await store.findByName('Straße'))?.id, '1', 'any other spelling is the first one\'s');
     assert.equal((await store.findByName('ıstanbul'))?.id, '4');
     assert.equal((await store.findByName('İstanbul'))?.id, '3');
+    assert.equal((await store.findByName('\u0430\u0441\u0435'))?.id, '6', 'Cyrillic асе, by its exact name');
+    assert.equal((await store.findByName('ace'))?.id, '5');
+    assert.equal((await store.findByName('\u039a\u0399\u039c'))?.id, '8', 'alike only in upper case: found by its own key');
+    assert.equal((await store.findByName('kim'))?.id, '7');
     assert.equal((await store.findById('2'))?.username, 'straße');
     await assert.rejects(store.add('STRAẞE', HASH), UsernameTakenError);
+    await assert.rejects(store.add('\u039a\u0399\u039c'.toLowerCase(), HASH), UsernameTakenError, 'κιμ: the key of ΚΙΜ, held by it');
+
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    for (const pair of ['"straße" (2) looks like "strasse" (1)', '"ıstanbul" (4) looks like "istanbul" (3)', '"асе" (6) looks like "ace" (5)', '"ΚΙΜ" (8) looks like "KIM" (7)']) {
+      assert.ok(warnings[0]!.includes(pair), `${pair} in: ${warnings[0]}`);
+    }
+    assert.match(warnings[0]!, /^Users: 4 stored names look like an earlier user's/);
 
     await store.setPasswordHash('2', 'new-hash');
     assert.equal((await store.findByName('strasse'))?.passwordHash, HASH, 'the first keeps the name after the second changes');
@@ -124,6 +151,23 @@ describe('JsonUserStore', () => {
     const reopened = await open();
     assert.equal((await reopened.findByName('straße'))?.passwordHash, 'new-hash');
     assert.equal((await reopened.findByName('strasse'))?.id, '1');
+    assert.deepEqual((await reopened.findById('1'))?.deviceIds, [], 'users stored before devices were kept trust none');
+  });
+
+  test('open() says nothing when no stored names look alike', async () => {
+    await writeFile(usersFile, JSON.stringify({ version: 1, users: [user('1', 'alice'), user('2', 'bob')] }));
+    const warnings: string[] = [];
+    await JsonUserStore.open(dataDir, { log: { ...silentLogger, warn: (message) => warnings.push(message) } });
+    assert.deepEqual(warnings, []);
+  });
+
+  test('a failed sign-up leaves neither of its keys taken: the name and its look-alikes are free again', async () => {
+    const fs = new StepFileSystem();
+    const store = await open(fs);
+    fs.failNext(/^write users\.journal/);
+    await assert.rejects(store.add('kim', HASH), StorageError);
+    await store.add('\u039a\u0399\u039c', HASH);
+    assert.equal((await store.findByName('\u039a\u0399\u039c'))?.username, 'ΚΙΜ');
   });
 
   test('open() refuses a journal record that cannot apply (a rehash of a user nobody signed up)', async () => {
