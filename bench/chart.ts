@@ -1,6 +1,6 @@
 /**
  * The storage chart in bench/RESULTS.md (`bench/storage.svg`): what one write costs against how much is
- * stored, before the journal (figures recorded in issue 13 and the RESULTS.md of 2026-11-27) and after
+ * stored, before the journal (figures recorded in the RESULTS.md of 2026-11-27) and after
  * (this run). Plain SVG, written by hand: three panels, a log-scaled axis of the number stored.
  */
 

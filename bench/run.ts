@@ -372,7 +372,7 @@ async function benchStoreScaling(root: string, tls: TlsFiles, secret: string, st
   return points;
 }
 
-/** The chart: this run's figures against those recorded before the journal (issue 13, RESULTS.md of 2026-11-27). */
+/** The chart: this run's figures against those recorded before the journal (RESULTS.md of 2026-11-27). */
 function chartOf(points: readonly StorePoint[]): string {
   const after = (value: (point: StorePoint) => number) => points.map((point) => [point.size, value(point)] as const);
   return storageChart([

@@ -13,7 +13,7 @@ describe('usernameKey()', () => {
     ['ﬁona', 'fiona'], // the "ﬁ" ligature
     ['ZOË', 'zoë'],
     ['Zoe\u0308', 'zoë'], // "e" plus a combining diaeresis, composed by NFKC
-    // Look-alikes that were separate accounts (issue 12.5): full case folding, and the dot of "İ".
+    // Look-alikes that were separate accounts: full case folding, and the dot of "İ".
     ['straße', 'strasse'],
     ['STRAẞE', 'strasse'], // the capital sharp s
     ['İstanbul', 'istanbul'], // dotted capital I: lower-cases to "i" plus a combining dot above
@@ -158,7 +158,7 @@ describe('validateUsername()', () => {
     ['an emoji', 'alice😀', /may only hold letters, digits/],
     ['a zero-width space', 'ali\u200bce', /may only hold letters, digits/],
     ['a control character', 'ali\nce', /may only hold letters, digits/],
-    // Look-alikes (issue 12.5): a name mixing scripts, marks that do not join a letter, invisible letters.
+    // Look-alikes: a name mixing scripts, marks that do not join a letter, invisible letters.
     ['a Cyrillic "а" among Latin letters', '\u0430lice', /one script/],
     ['a Greek "ο" among Latin letters', 'b\u03bfb', /one script/],
     ['Latin among Cyrillic letters', 'пaвел', /one script/],
