@@ -8,7 +8,11 @@ test('npm run attacks: every attack is blocked, and the lab exits 0', async () =
   // execFile rejects on a non-zero exit, with the output in the error: the failing line is in the report.
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/attacks.ts'], { cwd: PROJECT_ROOT });
   const lines = stdout.split('\n').filter((line) => /^(blocked|GOT IN|ERROR|skipped)/.test(line));
-  assert.equal(lines.length, 26, stdout);
+  assert.equal(lines.length, 28, stdout);
   for (const line of lines) assert.match(line, /^blocked {2}\S/, line);
+  // The third round's: a flushed lockout, spare device cookies, whole-script look-alikes.
+  for (const name of ['lockout flush', 'spare device cookies', 'look-alike username']) {
+    assert.ok(lines.some((line) => line.includes(` ${name} `)), name);
+  }
   assert.match(stdout, /Every attack was blocked\./);
 });
