@@ -113,12 +113,12 @@ describe('malformed requests get a 4xx and the server keeps serving', () => {
 });
 
 describe('__proto__ and constructor field names', () => {
-  test('a form sign-up carrying them succeeds and stores only the four user fields', async () => {
+  test('a form sign-up carrying them succeeds and stores only the five user fields', async () => {
     const body = `__proto__%5Bpolluted%5D=yes&constructor%5Bprototype%5D%5Bpolluted%5D=yes&username=mallory&password=${encodeURIComponent(PASSWORD)}`;
     const response = await send(`${server.origin}/signup`, server.ca, 'POST', { body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     assert.equal(response.status, 303);
     const users = await storedUsers(server.dataDir);
-    for (const user of users) assert.deepEqual(Object.keys(user).sort(), ['createdAt', 'id', 'passwordHash', 'username']);
+    for (const user of users) assert.deepEqual(Object.keys(user).sort(), ['createdAt', 'deviceIds', 'id', 'passwordHash', 'username']);
   });
 
   test('a JSON sign-up with "__proto__" as a string field succeeds, one with an object under it is refused', async () => {
