@@ -74,6 +74,16 @@ async function logIn(target: Target, username: string, next?: string): Promise<B
   return browser;
 }
 
+/** Runs `attack` on a server of its own with these limits (in-process), or on the target given with --url. */
+async function onOwnServer<T>(lab: Lab, options: { rateLimit: number }, attack: (target: Target) => Promise<T>): Promise<T> {
+  const target = lab.target.advanceClock ? await startLocal(options) : lab.target;
+  try {
+    return await attack(target);
+  } finally {
+    if (target !== lab.target) await target.close();
+  }
+}
+
 /** POST /login as a script would, with a device cookie if given. */
 function loginAttempt(target: Target, username: string, password: string, deviceCookie?: string) {
   const cookie: HeaderList = deviceCookie === undefined ? [] : [['Cookie', `__Secure-device=${deviceCookie}`]];
@@ -429,10 +439,9 @@ const attacks: Attack[] = [
   {
     name: 'parallel guesses',
     defence: '18 wrong passwords sent at once, then the right one: each attempt is counted before argon2 runs, so 6 are checked (lib/defences/login_backoff.ts)',
-    async run(lab) {
+    run(lab) {
       // Its own server, allowing 20 attempts an address: only the per-account count can stop the burst.
-      const target = lab.target.advanceClock ? await startLocal({ rateLimit: 20 }) : lab.target;
-      try {
+      return onOwnServer(lab, { rateLimit: 20 }, async (target) => {
         const name = uniqueName('target');
         await signUp(target, name);
         const guess = (password: string) => loginAttempt(target, name, password);
@@ -441,17 +450,14 @@ const attacks: Attack[] = [
         const right = await guess(PASSWORD);
         const checked = (await Promise.all(burst)).filter((response) => response.status === 401).length;
         return { status: `${right.status}, ${checked}/18`, blocked: checked <= 6 && right.status !== 303 };
-      } finally {
-        if (target !== lab.target) await target.close();
-      }
+      });
     },
   },
   {
     name: 'lock the owner out',
     defence: "guesses lock the account, yet the owner's browser signs in: its __Secure-device cookie (OWASP device cookies) gets its own count; another account's does not help",
-    async run(lab) {
-      const target = lab.target.advanceClock ? await startLocal({ rateLimit: 30 }) : lab.target;
-      try {
+    run(lab) {
+      return onOwnServer(lab, { rateLimit: 30 }, async (target) => {
         const name = uniqueName('owner');
         const owner = await signUp(target, name); // the owner's browser now holds a device cookie
         const attacker = await signUp(target, uniqueName('mallory'));
@@ -459,9 +465,7 @@ const attacks: Attack[] = [
         const stranger = await loginAttempt(target, name, PASSWORD, attacker.cookie('__Secure-device') ?? '');
         const ownerLogin = await owner.post('/login', { username: name, password: PASSWORD });
         return { status: `${stranger.status}, ${ownerLogin.status}`, blocked: stranger.status === 429 && ownerLogin.status === 303 };
-      } finally {
-        if (target !== lab.target) await target.close();
-      }
+      });
     },
   },
   {
@@ -489,9 +493,8 @@ const attacks: Attack[] = [
   {
     name: 'spare device cookies',
     defence: 'seven sign-ins collect seven device cookies, then the account is locked: a browser keeps its one device id, the account trusts its 5 newest, the older two wait like strangers (lib/defences/device_tokens.ts)',
-    async run(lab) {
-      const target = lab.target.advanceClock ? await startLocal({ rateLimit: 60 }) : lab.target;
-      try {
+    run(lab) {
+      return onOwnServer(lab, { rateLimit: 60 }, async (target) => {
         const name = uniqueName('collector');
         const cookies = [(await signUp(target, name)).cookie('__Secure-device') ?? ''];
         for (let i = 0; i < 6; i++) cookies.push((await logIn(target, name)).cookie('__Secure-device') ?? '');
@@ -499,9 +502,7 @@ const attacks: Attack[] = [
         const statuses: number[] = [];
         for (const cookie of cookies) statuses.push((await loginAttempt(target, name, PASSWORD, cookie)).status);
         return { status: countStatuses(statuses), blocked: statuses.slice(0, 2).every((status) => status === 429) && statuses.slice(2).every((status) => status === 303) };
-      } finally {
-        if (target !== lab.target) await target.close();
-      }
+      });
     },
   },
   {

@@ -11,6 +11,8 @@ export interface StoredUser {
   username: string;
   passwordHash: string;
   createdAt: string;
+  /** Absent in users stored before devices were kept. */
+  deviceIds?: string[];
 }
 
 export async function storedUsers(dataDir: string): Promise<StoredUser[]> {

@@ -13,5 +13,9 @@ test('npm run attacks: every attack is blocked, and the lab exits 0', async () =
   const defined = (await readFile(`${PROJECT_ROOT}/scripts/attacks.ts`, 'utf8')).match(/^ {4}name: ['"]/gm)?.length;
   assert.equal(lines.length, defined, stdout);
   for (const line of lines) assert.match(line, /^blocked {2}\S/, line);
+  // The third round's: a flushed lockout, spare device cookies, whole-script look-alikes.
+  for (const name of ['lockout flush', 'spare device cookies', 'look-alike username']) {
+    assert.ok(lines.some((line) => line.includes(` ${name} `)), name);
+  }
   assert.match(stdout, /Every attack was blocked\./);
 });
