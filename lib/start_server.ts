@@ -162,6 +162,7 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
     hooks,
     challenge: signInChallenge(ISSUER, ACCESS_COOKIE),
     clearOnRefreshFailure: [CLEAR_REFRESH_COOKIE],
+    runHandler: storage.bounded,
     log,
   });
 

@@ -9,7 +9,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { SafeHtml } from '../pages/html.ts';
 import type { Logger } from '../support/log.ts';
-import { withStorageDeadline } from '../support/storage_deadline.ts';
 import { readFields, type Fields } from './body.ts';
 import { errorReply, type ClientError } from './error_reply.ts';
 import { hangUp } from './hang_up.ts';
@@ -54,6 +53,8 @@ export interface ListenerOptions {
   readonly challenge: string;
   /** Set-Cookie values that clear the refresh cookie when a refresh fails. */
   readonly clearOnRefreshFailure: readonly string[];
+  /** How a handler runs: under the store's deadline when the store waits on a network (`Storage.bounded`). */
+  readonly runHandler: <T>(handle: () => T) => T;
   readonly log: Logger;
 }
 
@@ -90,8 +91,7 @@ async function respond(router: Router<Route>, options: ListenerOptions, req: Inc
     for (const guard of options.guards) await guard(request);
     const route = router.match(request.method, request.path);
     if (route.takesForm) fields = await readFields(req);
-    // The stores bound their waits by what is left of this (a sign-up waits on three): 503 in time.
-    reply = await withStorageDeadline(() => route.handle({ ...request, fields }));
+    reply = await options.runHandler(() => route.handle({ ...request, fields }));
   } catch (error) {
     reply = errorReply(error, {
       ...options,

@@ -14,6 +14,12 @@ import { JsonUserStore } from './user_store.ts';
 export interface Storage {
   readonly users: UserStore;
   readonly sessions: SessionStore;
+  /**
+   * Runs a request's handler so that its storing operations, together, wait at most a few seconds: a
+   * database that answers one query and then goes away must not hold the browser for the sum. The
+   * embedded store, on the local disk, needs no such bound and runs the handler as it is.
+   */
+  bounded<T>(handle: () => T): T;
   /** Stores everything pending and closes the files or the connections. */
   close(): Promise<void>;
 }
@@ -50,16 +56,21 @@ async function openFiles(options: StorageOptions): Promise<Storage> {
   const count = (n: number, noun: string) => `${groupDigits(n)} ${noun}${n === 1 ? '' : 's'}`;
   const ms = Math.round(performance.now() - started);
   options.log.info(`Storage: ${count(users.size, 'user')} and ${count(sessions.size, 'session')} in ${options.dataDir} (read in ${ms} ms)`);
-  return { users, sessions, close: () => Promise.all([users.close(), sessions.close()]).then(() => {}) };
+  return { users, sessions, bounded: (handle) => handle(), close: () => Promise.all([users.close(), sessions.close()]).then(() => {}) };
 }
 
 /** PostgreSQL, loaded only when `DATABASE_URL` asks for it: the embedded store never needs its client. */
 async function openDatabase(url: string, options: StorageOptions): Promise<Storage> {
-  const [{ openPostgres }, { describeDatabase }] = await Promise.all([import('./postgres/open.ts'), import('./postgres/database.ts')]);
+  const [{ openPostgres }, { describeDatabase }, { withStorageDeadline }] = await Promise.all([
+    import('./postgres/open.ts'),
+    import('./postgres/database.ts'),
+    import('../support/storage_deadline.ts'),
+  ]);
   const database = await openPostgres(url, options);
   options.log.info(`Storage: PostgreSQL at ${describeDatabase(url)}`);
   const { users, sessions } = database;
-  return { users, sessions, close: () => Promise.all([users.close(), sessions.close()]).then(() => database.close()) };
+  // AsyncLocalStorage carries the deadline to the stores; loaded only here, it costs the embedded store nothing.
+  return { users, sessions, bounded: withStorageDeadline, close: () => Promise.all([users.close(), sessions.close()]).then(() => database.close()) };
 }
 
 /** `100000` → `100,000`, by hand: `toLocaleString` loads the ICU locale data, a tenth of a start. */
