@@ -12,11 +12,12 @@ const read = (file: string) => readFileSync(path.join(PROJECT_ROOT, file), 'utf8
 const words = (text: string) => text.split(/\s+/).filter(Boolean).length;
 const MAX_WORDS = 7_000;
 
-/** The files the README's "The reading path" section links, in order. */
+/** The files the numbered steps of the README's "The reading path" section link, in order. */
 function readingPath(): string[] {
   const readme = read('README.md');
-  const section = readme.slice(readme.indexOf('## The reading path'), readme.indexOf('\n## ', readme.indexOf('## The reading path') + 1));
-  return [...section.matchAll(/\]\(([^)#\s]+)\)/g)].map((match) => match[1]!);
+  const start = readme.indexOf('## The reading path');
+  const steps = readme.slice(start, readme.indexOf('\n## ', start)).split('\n').filter((line) => /^\d+\. /.test(line));
+  return steps.flatMap((line) => [...line.matchAll(/\]\(([^)#\s]+)\)/g)].map((match) => match[1]!));
 }
 
 test('the README lists the reading path: itself, the minimal server, how it works, the session lifecycle, from minimal to production', () => {

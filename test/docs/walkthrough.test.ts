@@ -1,5 +1,5 @@
 /**
- * Following the README leaves `git status` clean: every file its commands write, and every file the
+ * Following the curl walkthrough (docs/walkthrough.md) leaves `git status` clean: every file its commands write, and every file the
  * first start creates, is git-ignored.
  */
 import assert from 'node:assert/strict';
@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const README = readFileSync(new URL('../../docs/walkthrough.md', import.meta.url), 'utf8');
 
-/** The files the README's `curl` commands write: their cookie jars (`-c`) and outputs (`-o`). */
+/** The files the walkthrough's `curl` commands write: their cookie jars (`-c`) and outputs (`-o`). */
 function filesCurlWrites(readme: string): string[] {
   const files = new Set<string>();
   for (const match of readme.matchAll(/\s(?:-c|--cookie-jar|-o|--output)\s+([\w./-]+)/g)) files.add(match[1]!);
@@ -28,7 +28,7 @@ function isIgnored(file: string): boolean {
   }
 }
 
-describe('the README\'s walkthrough', () => {
+describe('the curl walkthrough', () => {
   test('writes only git-ignored files with its curl commands', () => {
     const written = filesCurlWrites(README);
     assert.ok(written.includes('jar.txt'), 'the walkthrough keeps its cookies in jar.txt');
