@@ -1,5 +1,6 @@
 /**
- * Every route of the HTTP interface (see docs/http.md), translating between HTTP and `auth/sessions.ts`.
+ * Every route of the HTTP interface (see docs/http.md), translating between HTTP and `sessions/sessions.ts`.
+ * The session's own requests live under /session/, the one path the refresh cookie is sent to.
  */
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { normalizePassword, usernameKey, validatePassword, validateUsername } from './accounts/credentials.ts';
@@ -13,12 +14,12 @@ import type { RequestContext, Route } from './http/listener.ts';
 import { NO_STORE, htmlReply, noContent, seeOther, type Reply } from './http/reply.ts';
 import { Router } from './http/router.ts';
 import { matchesEtag, type StaticFile } from './http/static_files.ts';
-import { loginPage, orderPage, signInAgainPage, type OrderExplanation } from './pages/pages.ts';
+import { continuePage, loginPage, orderPage, signInAgainPage, type OrderExplanation } from './pages/pages.ts';
 import { SignupPage } from './pages/signup_page.ts';
 import type { Services } from './services.ts';
 import type { AccessClaims } from './sessions/access_tokens.ts';
 import { ACCESS_COOKIE, ACCESS_COOKIE_ATTRIBUTES, REFRESH_COOKIE, readSessionCookie } from './sessions/cookies.ts';
-import { AUTH_FAILURE_MESSAGES, authenticate, endSession, refreshSession, startSession } from './sessions/sessions.ts';
+import { AUTH_FAILURE_MESSAGES, authenticate, endEverySession, endSession, refreshSession, startSession } from './sessions/sessions.ts';
 import { LruMap } from './support/lru_map.ts';
 
 export function buildRouter(services: Services, staticFiles: ReadonlyMap<string, StaticFile>): Router<Route> {
@@ -28,9 +29,10 @@ export function buildRouter(services: Services, staticFiles: ReadonlyMap<string,
   router.add('GET', '/login', { handle: (ctx) => htmlReply(200, loginPage({ next: safeNextPath(ctx.query.get('next')) })) });
   router.add('POST', '/login', login(services));
   router.add('GET', '/order', order(services));
-  router.add('GET', '/refresh', refresh(services, 'redirect'));
-  router.add('POST', '/refresh', refresh(services, 'no-content'));
-  router.add('POST', '/logout', logout(services));
+  router.add('GET', '/session/refresh', refresh(services, 'redirect'));
+  router.add('POST', '/session/refresh', refresh(services, 'no-content'));
+  router.add('POST', '/session/logout', logout(services));
+  router.add('POST', '/session/logout-everywhere', logoutEverywhere(services));
   for (const [path, file] of staticFiles) router.add('GET', path, staticFile(file));
   return router;
 }
@@ -118,13 +120,14 @@ async function checkPassword(services: Services, username: string, password: str
   return (await services.passwords.verify(user.passwordHash, password)) ? user : undefined;
 }
 
-/** Rendered /order pages remembered, by the Cookie header that produced them. */
+/** Rendered /order pages remembered, by the Cookie header and the session list that produced them. */
 const ORDER_PAGE_CACHE_SIZE = 1_000;
 
 function order(services: Services): Route {
-  // The page is a pure function of the Cookie header: the token in it (claims, expiry), the cookie names,
-  // and the user it names (usernames never change). So a reload with the same cookies reuses the page
-  // rendered last time; rendering it was a third of the CPU /order cost (see docs/benchmarks.md).
+  // The page is a pure function of the Cookie header (the token in it: claims, expiry; the cookie names;
+  // the user it names, whose name never changes) and of the user's sessions, each known by its id and
+  // last rotation. So a reload with the same cookies and sessions reuses the page rendered last time;
+  // rendering it was a third of the CPU /order cost (see docs/benchmarks.md).
   // Only the rendering is skipped: authentication, with the deny-list check, runs first every time.
   // Kept encoded as UTF-8, so a reuse does not even re-encode the text on its way to the socket.
   const pages = new LruMap<string, Buffer>(ORDER_PAGE_CACHE_SIZE);
@@ -136,13 +139,15 @@ function order(services: Services): Route {
         // A script can handle a 401 itself (POST /refresh). A browser cannot, so it is sent on a round
         // trip through /refresh: a missing cookie usually means the browser dropped an expired one.
         if (ctx.wantsJson) throw new NotSignedInError(AUTH_FAILURE_MESSAGES[auth.failure]);
-        return seeOther('/refresh?next=/order', NO_STORE);
+        return seeOther('/session/refresh?next=/order', NO_STORE);
       }
-      const cacheKey = cookieHeader ?? ''; // never empty here: authentication found the access cookie in it
+      const sessions = services.sessions.sessionsOf(auth.user.id);
+      const cacheKey = `${cookieHeader}\n${sessions.map((session) => `${session.id}@${session.rotatedAt}`).join(' ')}`;
       let page = pages.get(cacheKey);
       if (page === undefined) {
         const explanation = explainOrder(cookieHeader, auth.claims);
-        page = Buffer.from(orderPage({ username: auth.user.username, accessExpiresAt: auth.claims.exp * 1000, explanation }).value);
+        const sessionList = sessions.map((session) => ({ startedAt: session.startedAt, refreshedAt: session.generation > 0 ? session.rotatedAt : undefined, current: session.id === auth.claims.sid }));
+        page = Buffer.from(orderPage({ username: auth.user.username, accessExpiresAt: auth.claims.exp * 1000, sessions: sessionList, explanation }).value);
         pages.set(cacheKey, page);
       }
       return htmlReply(200, page, NO_STORE);
@@ -165,28 +170,56 @@ function explainOrder(cookieHeader: string | undefined, claims: AccessClaims): O
 }
 
 /**
- * GET /refresh is where a browser lands on its way back to `next`: it answers 303 there. POST
- * /refresh is for scripts: 204 with the new cookies.
+ * GET /session/refresh is where a browser lands on its way back to `next`: it answers 303 there. POST
+ * /session/refresh is for scripts: 204 with the new cookies.
+ *
+ * A browser that arrives from another site (a link, a popup, a redirect chain that started elsewhere)
+ * gets a page with a link instead, and nothing changes. Its SameSite=Strict refresh cookie was not sent
+ * anyway; following the link is a same-origin request that carries it. A person clicks that link; a
+ * page elsewhere cannot, so it cannot make the browser rotate its token and then abort the answer (an
+ * automatic step, such as a meta refresh, would let it).
  */
 function refresh(services: Services, success: 'redirect' | 'no-content'): Route {
   return {
     async handle(ctx) {
+      const next = safeNextPath(ctx.query.get('next'));
+      if (success === 'redirect' && startedOnAnotherSite(ctx.req)) return htmlReply(200, continuePage(next), NO_STORE);
       const token = readSessionCookie(ctx.req.headers.cookie, REFRESH_COOKIE);
       if (token === undefined) throw new NotSignedInError('Your session has ended: sign in again');
       const cookies = await refreshSession(services, token);
       const headers = { 'Set-Cookie': cookies, ...NO_STORE };
-      return success === 'redirect' ? seeOther(safeNextPath(ctx.query.get('next')), headers) : noContent(headers);
+      return success === 'redirect' ? seeOther(next, headers) : noContent(headers);
     },
     // Only a 401 means "sign in again"; anything else (a 503 from the disk) gets the generic page.
     errorPage: (error, ctx) => (error.status === 401 ? signInAgainPage(error.message, safeNextPath(ctx.query.get('next'))) : undefined),
   };
 }
 
+/**
+ * The navigation began on another site, or another site of the same registrable domain (Fetch
+ * Metadata); `none` is the address bar or a bookmark. Only browsers send the header.
+ */
+function startedOnAnotherSite(req: RequestContext['req']): boolean {
+  const site = req.headers['sec-fetch-site'];
+  return site === 'cross-site' || site === 'same-site';
+}
+
+/** Ends this browser's session, whether or not its access cookie is still there (the refresh cookie is). */
 function logout(services: Services): Route {
   return {
     async handle(ctx) {
       return seeOther('/login', { 'Set-Cookie': await endSession(services, ctx.req.headers.cookie), ...NO_STORE });
     },
+  };
+}
+
+/** Ends every session of the signed-in user: the button on /order. */
+function logoutEverywhere(services: Services): Route {
+  return {
+    async handle(ctx) {
+      return seeOther('/login', { 'Set-Cookie': await endEverySession(services, ctx.req.headers.cookie), ...NO_STORE });
+    },
+    errorPage: (error) => (error.status === 401 ? signInAgainPage(error.message, '/order') : undefined),
   };
 }
 

@@ -148,8 +148,8 @@ describe('cross-site requests', () => {
   test('same-origin posts, direct navigations and clients without either header pass', async () => {
     const host = new URL(server.origin).host;
     assert.equal((await post('/signup', { 'sec-fetch-site': 'same-origin', origin: `https://${host}` })).status, 303);
-    assert.equal((await send(`${server.origin}/logout`, server.ca, 'POST', { headers: { 'sec-fetch-site': 'none' } })).status, 303);
-    assert.equal((await send(`${server.origin}/logout`, server.ca, 'POST', { headers: { origin: `https://${host}` } })).status, 303);
-    assert.equal((await send(`${server.origin}/logout`, server.ca, 'POST')).status, 303);
+    assert.equal((await send(`${server.origin}/session/logout`, server.ca, 'POST', { headers: { 'sec-fetch-site': 'none' } })).status, 303);
+    assert.equal((await send(`${server.origin}/session/logout`, server.ca, 'POST', { headers: { origin: `https://${host}` } })).status, 303);
+    assert.equal((await send(`${server.origin}/session/logout`, server.ca, 'POST')).status, 303);
   });
 });

@@ -83,11 +83,11 @@ describeWithPostgres(`two instances on one PostgreSQL database (servers under ${
     const signup = await user.on(a).request('POST', '/signup', { form: { username: name, password: 'correct horse battery' } });
     assert.equal(signup.status, 303);
     // Usually B knows the session already (A answers once its notice is back); if B has not heard yet,
-    // it sends the browser through /refresh, which asks the database: either way the page opens.
+    // it sends the browser through /session/refresh, which asks the database: either way the page opens.
     const order = await user.on(b).navigate('GET', '/order');
     assert.equal(order.status, 200);
     assert.ok(order.body.includes(name));
-    assert.ok(['/order', '/order,/refresh?next=/order,/order'].includes(order.hops.join()), order.hops.join());
+    assert.ok(['/order', '/order,/session/refresh?next=/order,/order'].includes(order.hops.join()), order.hops.join());
   });
 
   test('signed up on A, logs in on B', async () => {
@@ -103,10 +103,10 @@ describeWithPostgres(`two instances on one PostgreSQL database (servers under ${
     const user = browser();
     await user.on(a).signup(newName());
     for (const server of [a, b, a]) {
-      const before = await user.on(server).cookie('__Secure-refresh', '/refresh');
-      const refreshed = await user.on(server).request('POST', '/refresh', { headers: JSON_ACCEPT });
+      const before = await user.on(server).cookie('__Secure-refresh', '/session/refresh');
+      const refreshed = await user.on(server).request('POST', '/session/refresh', { headers: JSON_ACCEPT });
       assert.equal(refreshed.status, 204, `refresh on ${server === a ? 'A' : 'B'}`);
-      assert.notEqual(await user.on(server).cookie('__Secure-refresh', '/refresh'), before);
+      assert.notEqual(await user.on(server).cookie('__Secure-refresh', '/session/refresh'), before);
       assert.equal((await user.on(server === a ? b : a).request('GET', '/order', { headers: JSON_ACCEPT })).status, 200);
     }
   });
@@ -117,7 +117,7 @@ describeWithPostgres(`two instances on one PostgreSQL database (servers under ${
     const cookie = await user.on(b).jar.getCookieString(`${b.origin}/order`);
     await known(user.on(b));
 
-    assert.equal((await user.on(a).request('POST', '/logout')).status, 303);
+    assert.equal((await user.on(a).request('POST', '/session/logout')).status, 303);
     const loggedOutAt = performance.now();
     let response: TestResponse;
     do response = await send(`${b.origin}/order`, b.ca, 'GET', { headers: { cookie, ...JSON_ACCEPT } });
@@ -143,7 +143,7 @@ describeWithPostgres(`two instances on one PostgreSQL database (servers under ${
     const ended = browser();
     await ended.on(a).signup(newName());
     const endedCookie = await ended.on(a).jar.getCookieString(`${a.origin}/order`);
-    await ended.on(a).request('POST', '/logout');
+    await ended.on(a).request('POST', '/session/logout');
 
     assert.equal(await b.stop(), 0);
     b = await launch('b');
@@ -172,8 +172,8 @@ describeWithPostgres(`two instances on one PostgreSQL database (servers under ${
       const refused = [
         await browser().on(a).request('POST', '/signup', { form: { username: duringName, password: 'correct horse battery' } }),
         await browser().on(b).request('POST', '/login', { form: { username: beforeName, password: 'correct horse battery' } }),
-        await user.on(a).request('POST', '/refresh', { headers: JSON_ACCEPT }),
-        await user.on(b).request('POST', '/logout'),
+        await user.on(a).request('POST', '/session/refresh', { headers: JSON_ACCEPT }),
+        await user.on(b).request('POST', '/session/logout'),
       ];
       for (const response of refused) {
         assert.equal(response.status, 503, response.body);
@@ -195,7 +195,7 @@ describeWithPostgres(`two instances on one PostgreSQL database (servers under ${
         order = await user.on(b).request('GET', '/order', { headers: JSON_ACCEPT });
       } while (order.status !== 200 && performance.now() - recoveredAt < 15_000);
       assert.equal(order.status, 200, 'the session is honoured again once the database is back');
-      assert.equal((await user.on(a).request('POST', '/refresh', { headers: JSON_ACCEPT })).status, 204);
+      assert.equal((await user.on(a).request('POST', '/session/refresh', { headers: JSON_ACCEPT })).status, 204);
 
       // Nothing acknowledged is lost, and nothing refused was half-written.
       assert.equal((await browser().on(b).request('POST', '/login', { form: { username: beforeName, password: 'correct horse battery' } })).status, 303);
