@@ -58,7 +58,8 @@ function signup(services: Services, page: SignupPage): Route {
       const device = deviceCookie(services.devices.issue(usernameKey(username)));
       return seeOther('/order', { 'Set-Cookie': [...cookies, device], ...NO_STORE });
     },
-    errorPage: (error, { fields }) => page.filled({ error: error.message, field: error.field, username: fields.username }),
+    // A request refused as cross-site gets the plain 403 page: the form is for a person filling it in here.
+    errorPage: (error, { fields }) => (error.code === 'ERR_CROSS_SITE' ? undefined : page.filled({ error: error.message, field: error.field, username: fields.username })),
   };
 }
 
@@ -102,13 +103,15 @@ function login(services: Services): Route {
       return seeOther(next, { 'Set-Cookie': cookies, ...NO_STORE });
     },
     errorPage: (error, { fields }) =>
-      loginPage({
-        error: error.message,
-        field: error.field,
-        bothFieldsInvalid: error.code === 'ERR_NOT_SIGNED_IN',
-        username: fields.username,
-        next: safeNextPath(fields.next),
-      }),
+      error.code === 'ERR_CROSS_SITE'
+        ? undefined // as for sign-up: the plain 403 page
+        : loginPage({
+            error: error.message,
+            field: error.field,
+            bothFieldsInvalid: error.code === 'ERR_NOT_SIGNED_IN',
+            username: fields.username,
+            next: safeNextPath(fields.next),
+          }),
   };
 }
 
