@@ -381,6 +381,21 @@ export function runStoreContract(name: string, open: OpenStores): void {
         assert.equal(sessions.isActive(started.sessionId), false);
       });
 
+      // What the retry window lets through, and no more: the same as a second tab would get.
+      test('a thief presenting the replaced token within the retry window gets the client\'s own token; the next refresh out of step ends the session', async () => {
+        const { sessions } = await fresh();
+        const started = await sessions.start('user-1');
+        const copy = started.refreshToken;
+        const client = await sessions.rotate(started.refreshToken);
+        advance(RETRY / 2);
+        assert.equal((await sessions.rotate(copy)).refreshToken, client.refreshToken, 'shared, as with a second tab');
+        advance(15 * 60 * SECOND);
+        const clientAgain = await sessions.rotate(client.refreshToken); // the client's next refresh
+        advance(RETRY + 1);
+        await assert.rejects(sessions.rotate(client.refreshToken), refused('reused')); // the thief's, out of step
+        await assert.rejects(sessions.rotate(clientAgain.refreshToken), RefreshError);
+      });
+
       test('a repeat within the retry window carries the same Max-Age as a rotation at that moment', async () => {
         const { sessions } = await fresh();
         const first = await sessions.start('user-1');
