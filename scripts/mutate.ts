@@ -34,6 +34,7 @@ export const MODULES: ReadonlyArray<{ name: string; module: string; tests: reado
   { name: 'body', module: 'lib/http/body.ts', tests: ['test/lib/http/body.test.ts', 'test/lib/http/body_edges.test.ts'] },
   { name: 'rate_limit', module: 'lib/defences/rate_limit.ts', tests: ['test/lib/defences/rate_limit.test.ts'] },
   { name: 'session_rules', module: 'lib/sessions/rules.ts', tests: ['test/lib/sessions/rules.test.ts', 'test/lib/storage/store_contract.test.ts'] },
+  { name: 'refresh_tokens', module: 'lib/sessions/refresh_tokens.ts', tests: ['test/lib/sessions/refresh_tokens.test.ts'] },
   // The journal store's bookkeeping (undo, replay, pruning), through its public methods and its files only.
   {
     name: 'session_store',

@@ -36,7 +36,7 @@ export class RefreshTokens {
   read(token: string | undefined): RefreshTokenClaims | undefined {
     const match = TOKEN.exec(token ?? '');
     if (match === null) return undefined;
-    const [, sessionId = '', digits = '', signature = ''] = match;
+    const [sessionId, digits, signature] = match.slice(1) as [string, string, string];
     const generation = Number(digits);
     if (!timingSafeEqual(Buffer.from(signature), Buffer.from(this.#sign(sessionId, generation)))) return undefined;
     return { sessionId, generation };

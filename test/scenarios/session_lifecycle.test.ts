@@ -36,6 +36,16 @@ async function storeFiles(dataDir: string, store: 'users' | 'sessions-v3'): Prom
   return (await Promise.all(names.map((name) => readFile(path.join(dataDir, name), 'utf8')))).join('\n');
 }
 
+/** A sign-out's answer: 303 to /login, both session cookies cleared with the Path and attributes they were set with. */
+function assertSentToLoginWithCookiesCleared(response: { status: number; headers: Record<string, unknown>; setCookies: string[] }): void {
+  assert.equal(response.status, 303);
+  assert.equal(response.headers.location, '/login');
+  assert.deepEqual(response.setCookies, [
+    '__Host-jwt=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax',
+    '__Secure-refresh=; Path=/session; Max-Age=0; HttpOnly; Secure; SameSite=Strict',
+  ]);
+}
+
 /** Sends /session/refresh with exactly this refresh token, as a second tab or a thief would. */
 function refreshWith(token: string, method = 'GET') {
   return server.browser().request(method, '/session/refresh?next=/order', { headers: { cookie: `__Secure-refresh=${token}` } });
@@ -205,12 +215,7 @@ describe('refresh token rotation', () => {
 describe('logout', () => {
   test('clears both cookies with their own Path and attributes and answers 303 to /login', async () => {
     const response = await browser.request('POST', '/session/logout');
-    assert.equal(response.status, 303);
-    assert.equal(response.headers.location, '/login');
-    assert.deepEqual(response.setCookies, [
-      '__Host-jwt=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax',
-      '__Secure-refresh=; Path=/session; Max-Age=0; HttpOnly; Secure; SameSite=Strict',
-    ]);
+    assertSentToLoginWithCookiesCleared(response);
     assert.equal(await browser.cookie('__Host-jwt'), undefined);
     assert.equal(await browser.cookie('__Secure-refresh', '/session/refresh'), undefined);
   });
@@ -282,12 +287,7 @@ describe('sign out everywhere', () => {
     assert.match(page.body, /<form method="post" action="\/session\/logout-everywhere">/);
 
     const response = await browser.request('POST', '/session/logout-everywhere');
-    assert.equal(response.status, 303);
-    assert.equal(response.headers.location, '/login');
-    assert.deepEqual(response.setCookies, [
-      '__Host-jwt=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax',
-      '__Secure-refresh=; Path=/session; Max-Age=0; HttpOnly; Secure; SameSite=Strict',
-    ]);
+    assertSentToLoginWithCookiesCleared(response);
     assert.equal((await other.request('GET', '/order', { headers: JSON_ACCEPT })).status, 401, 'the other browser is signed out at once');
     assert.equal((await other.request('POST', '/session/refresh', { headers: JSON_ACCEPT })).status, 401, 'and cannot refresh');
     assert.equal((await stranger.request('GET', '/order', { headers: JSON_ACCEPT })).status, 200, 'another account goes on');
