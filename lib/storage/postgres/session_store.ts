@@ -109,7 +109,7 @@ export class PostgresSessionStore implements SessionStore {
     const { session, ended, now } = await storing('start a session', () =>
       this.#sql.begin(async (tx) => {
         // One start at a time per user, on every instance, so the cap cannot be overrun by a race.
-        await tx`SELECT pg_advisory_xact_lock(hashtextextended(${`sessions-of:${userId}`}, 0))`;
+        await lockSessionsOf(tx, userId);
         const now = await this.#now(tx);
         const session = newSession(userId, now, this.lifetimes);
         // Sent together (pipelined: one round trip, not three); PostgreSQL runs them in this order.
@@ -125,8 +125,9 @@ export class PostgresSessionStore implements SessionStore {
           announce(tx, { kind: 'started', session }),
         ]);
         const ended = over.map((row) => row.id);
-        if (ended.length > 0) await announce(tx, { kind: 'ended', ids: ended });
-        echo = this.#expectEcho({ kind: 'started', session });
+        const last: SessionEvent = ended.length > 0 ? { kind: 'ended', ids: ended } : { kind: 'started', session };
+        if (ended.length > 0) await announce(tx, last);
+        echo = this.#expectEcho(last);
         return { session, ended, now };
       }),
     ).catch((error: unknown) => {
@@ -186,6 +187,7 @@ export class PostgresSessionStore implements SessionStore {
 
   endAll(userId: string, deny?: AccessTokenToDeny): Promise<void> {
     return this.#end(async (tx) => {
+      await lockSessionsOf(tx, userId); // a login on another instance waits, so none is left behind
       const rows = await tx<{ id: string }[]>`SELECT id FROM sessions WHERE user_id = ${userId}`;
       return this.#endSessions(tx, rows.map((row) => row.id));
     }, deny);
@@ -387,6 +389,11 @@ export class PostgresSessionStore implements SessionStore {
       })
       .catch(() => {});
   }
+}
+
+/** Holds, until `tx` ends, the lock every start and sign-out everywhere of this user takes. */
+function lockSessionsOf(tx: Transaction, userId: string): PromiseLike<unknown> {
+  return tx`SELECT pg_advisory_xact_lock(hashtextextended(${`sessions-of:${userId}`}, 0))`;
 }
 
 function toSession(row: SessionRow): Session {

@@ -126,6 +126,7 @@ describe('a failed write leaves the sessions as they are on disk', () => {
     fs.failNext(/^fsync sessions-v3\.journal/);
     await assert.rejects(store.start('user-1'), StorageError);
     assert.equal(store.isActive(oldest!.sessionId), true, 'the login that would have ended it was never stored');
+    assert.equal(store.sessionsOf('user-1')[0]?.id, oldest!.sessionId, 'put back, and still listed first');
     assert.equal((await store.rotate(oldest!.refreshToken)).sessionId, oldest!.sessionId);
 
     await store.start('user-1');
@@ -302,11 +303,13 @@ describe('a restart after a crash replays the journal', () => {
   test('a restart replays a logout with an access token already expired: the session stays ended, nothing is denied', async () => {
     const crashed = await open();
     const started = await crashed.store.start('user-1');
+    const other = await crashed.store.start('user-2');
     await logout(crashed.store, started.sessionId, 'jti-1', 0);
     const { store } = await crashAndRestart(crashed);
 
     assert.equal(store.isActive(started.sessionId), false);
     assert.equal(store.isDenied('jti-1'), false);
+    assert.equal(store.isActive(other.sessionId), true);
   });
 
   test('a restart replays a sign-out everywhere: every session of the user stays ended, the others go on', async () => {
@@ -668,5 +671,110 @@ describe('flush() and compact()', () => {
     const snapshot = await readSnapshot();
     assert.deepEqual(snapshot.sessions.map((each) => each.id), [started.sessionId]);
     assert.deepEqual(snapshot.clock, [{ latest: START + SECOND }]);
+  });
+});
+
+describe('carrying an earlier release\'s files over', () => {
+  /** `sessions.json` at version 2 and a journal after it, as the release before this one left them mid-run. */
+  async function writeVersion2(): Promise<void> {
+    const family = (id: string, userId: string) => ({ id, userId, expiresAt: START + 20 * DAY });
+    const token = (hash: string, familyId: string, expiresAt: number) => ({ hash, familyId, expiresAt });
+    await writeFile(
+      path.join(dir, 'sessions.json'),
+      JSON.stringify({
+        version: 2,
+        seq: 2,
+        families: [family('f1', 'user-1'), family('f2', 'user-2')],
+        refreshTokens: [token('h1', 'f1', START + DAY), token('h2', 'f2', START + DAY)],
+        deniedAccessTokens: [{ jti: 'jti-1', expiresAt: START + MINUTE }],
+      }),
+    );
+    const records = [
+      { seq: 3, op: 'rotate', hash: 'h1', rotatedAt: START - SECOND, next: token('h1b', 'f1', START + 6 * DAY) },
+      { seq: 4, op: 'start', family: family('f3', 'user-1'), token: token('h3', 'f3', START + 7 * DAY), ends: [] },
+      { seq: 5, op: 'end', familyId: 'f2', denied: { jti: 'jti-2', expiresAt: START + MINUTE } },
+      { seq: 6, op: 'start', family: family('f4', 'user-3'), token: token('h4', 'f4', START + 7 * DAY), ends: ['f3'] },
+    ];
+    await writeFile(path.join(dir, 'sessions.journal.3.jsonl'), records.map((record) => `${JSON.stringify(record)}\n`).join(''));
+  }
+
+  test('a version 2 snapshot and journal come over as the journal left them, into a snapshot, and the earlier files go', async () => {
+    await writeVersion2();
+    const { store } = await open();
+    assert.deepEqual(['f1', 'f2', 'f3', 'f4'].map((id) => store.isActive(id)), [true, false, false, true]);
+    assert.deepEqual(
+      store.sessionsOf('user-1').map(({ id, startedAt, generation, rotatedAt }) => ({ id, startedAt, generation, rotatedAt })),
+      [{ id: 'f1', startedAt: START - 10 * DAY, generation: 0, rotatedAt: START - DAY }],
+      'started 30 days before its end, idle from its newest token',
+    );
+    assert.ok(store.isDenied('jti-1'));
+    assert.ok(store.isDenied('jti-2'));
+    assert.deepEqual(await readdir(dir), ['sessions-v3.json']);
+    assert.deepEqual((await readSnapshot()).sessions.map((each) => each.id), ['f1', 'f4']);
+  });
+
+  test('a temp file an earlier release\'s crash left behind is removed too', async () => {
+    await writeFile(path.join(dir, 'sessions.json.0b6f1c2e-5d4a-4b8e-9f3c-2a1d7e6b5c4f.tmp'), '{"half": ');
+    await open();
+    assert.deepEqual(await readdir(dir), ['sessions-v3.json']);
+  });
+
+  test('earlier files left by a crash after the carry-over are removed, and bring back nothing ended since', async () => {
+    await writeVersion2();
+    const { store } = await open();
+    await store.end(['f1']);
+    await store.close();
+    await writeVersion2(); // as if the removal had not happened
+    const { store: restarted } = await open();
+    assert.equal(restarted.isActive('f1'), false, 'ended since, and not carried over again');
+    assert.equal(restarted.isActive('f4'), true);
+    assert.deepEqual(await readdir(dir), ['sessions-v3.json']);
+  });
+
+  test('a damaged earlier file stops the start, naming it, and is left as it is', async () => {
+    await writeVersion2();
+    const file = path.join(dir, 'sessions.journal.3.jsonl');
+    const damaged = `${JSON.stringify({ seq: 3, op: 'start', family: { id: 'f5' }, token: {}, ends: [] })}\n`;
+    await writeFile(file, damaged);
+    await assert.rejects(open(), (error: Error) => {
+      assert.equal(error.name, 'CorruptFileError');
+      assert.match(error.message, /sessions\.journal\.3\.jsonl has a record at byte 0 that cannot be applied \(expected "userId", a string\)/);
+      return true;
+    });
+    assert.equal(await readFile(file, 'utf8'), damaged);
+  });
+
+  const damagedRecords: [description: string, record: object][] = [
+    ['a refresh without its successor', { seq: 3, op: 'rotate', hash: 'h1' }],
+    ['a refresh whose successor has no expiry', { seq: 3, op: 'rotate', next: { familyId: 'f1' } }],
+    ['a logout whose denied token has no id', { seq: 3, op: 'end', familyId: 'f1', denied: { expiresAt: START } }],
+    ['a change that release did not know', { seq: 3, op: 'rename', familyId: 'f1' }],
+  ];
+  for (const [description, record] of damagedRecords) {
+    test(`an earlier journal holding ${description} stops the start`, async () => {
+      await writeVersion2();
+      await writeFile(path.join(dir, 'sessions.journal.3.jsonl'), `${JSON.stringify(record)}\n`);
+      await assert.rejects(open(), { name: 'CorruptFileError' });
+    });
+  }
+
+  test('a carry-over whose snapshot cannot be written keeps the earlier files, and is made again at the next start', async () => {
+    await writeVersion2();
+    const fs = new StepFileSystem();
+    fs.failNext(/^rename sessions-v3\.json/);
+    await assert.rejects(JsonSessionStore.open(dir, { secret: SECRET, clock: () => now, fs, log: silentLogger }));
+    assert.ok((await readdir(dir)).includes('sessions.json'));
+    const { store } = await open();
+    assert.ok(store.isActive('f1'));
+    assert.deepEqual(await readdir(dir), ['sessions-v3.json']);
+  });
+
+  test('a data folder of this release alone is left as it is: no earlier file, nothing carried over', async () => {
+    const first = await open();
+    const started = await first.store.start('user-1');
+    await first.store.close();
+    const { store, fs } = await open();
+    assert.ok(store.isActive(started.sessionId));
+    assert.deepEqual(fs.steps.filter((step) => step.startsWith('rm') || step.startsWith('rename')), []);
   });
 });
