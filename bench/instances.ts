@@ -107,7 +107,7 @@ async function revocations(a: ProjectServer, b: ProjectServer, ca: string): Prom
     const login = await httpsRequest(`${a.url}/login`, { ca, method: 'POST', headers: FORM, body: signupBody(name) });
     const cookie = `__Host-jwt=${cookieValue(login.setCookies, '__Host-jwt')}`;
     // A session started on A is usually known to B before A answers; when B has not heard yet, it says
-    // 401 and a browser goes through /refresh. Here B is simply asked again; the misses are counted.
+    // 401 and a browser goes through /session/refresh. Here B is simply asked again; the misses are counted.
     const loggedInAt = performance.now();
     if ((await order(b.url, ca, agent, cookie)) !== 200) {
       misses++;
@@ -117,7 +117,7 @@ async function revocations(a: ProjectServer, b: ProjectServer, ca: string): Prom
       lateMs.push(performance.now() - loggedInAt);
     }
     const sent = performance.now();
-    const answered = httpsRequest(`${a.url}/logout`, { ca, method: 'POST', headers: { Cookie: cookie } }).then(() => performance.now());
+    const answered = httpsRequest(`${a.url}/session/logout`, { ca, method: 'POST', headers: { Cookie: cookie } }).then(() => performance.now());
     while ((await order(b.url, ca, agent, cookie)) === 200) {
       if (performance.now() - sent > 10_000) throw new Error('B still accepts the token 10 s after the logout');
     }

@@ -1,12 +1,12 @@
 /**
  * Writes a data folder as the stores leave it after a clean stop: `users.json` with `count` users named
  * `seed0`, `seed1`, ..., all sharing one precomputed argon2id hash (hashing 100,000 passwords for real
- * would take over an hour; the store does not care), and, if asked, `sessions.json` with one live
+ * would take over an hour; the store does not care), and, if asked, `sessions-v3.json` with one live
  * session per user. Written by the stores' own `encodeSnapshot`, each beside the empty journal it names.
  *
  * Also runnable by hand: `node --import tsx bench/make_users.ts <dataDir> <count>`.
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { encodeSnapshot } from '../lib/storage/snapshot.ts';
@@ -32,16 +32,11 @@ export async function makeUsers(dataDir: string, count: number, passwordHash: st
   return users.map((user) => user.id);
 }
 
-/** Writes `sessions.json` with one live session (a family and its one refresh token) per user id. */
+/** Writes `sessions-v3.json` with one live session, at generation 0, per user id. */
 export async function makeSessions(dataDir: string, userIds: readonly string[]): Promise<void> {
   const now = Date.now();
-  const families = userIds.map((userId) => ({ id: randomUUID(), userId, expiresAt: now + 30 * DAY }));
-  const refreshTokens = families.map((family) => ({
-    hash: createHash('sha256').update(randomBytes(32)).digest('hex'),
-    familyId: family.id,
-    expiresAt: now + 7 * DAY,
-  }));
-  await writeStore(dataDir, 'sessions', { families, refreshTokens, deniedAccessTokens: [] });
+  const sessions = userIds.map((userId) => ({ id: randomUUID(), userId, startedAt: now, expiresAt: now + 30 * DAY, generation: 0, rotatedAt: now }));
+  await writeStore(dataDir, 'sessions-v3', { sessions, deniedAccessTokens: [], clock: [{ latest: now }] });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

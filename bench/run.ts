@@ -9,7 +9,7 @@
  *      hashing at the same parameters and concurrency
  *   3. signup and refresh with 0, 10,000 and 100,000 users and sessions stored: latency, throughput,
  *      bytes written per write, startup time and memory (the storage chart)
- *   4. POST /login vs raw argon2id verification; GET /refresh rotations per second
+ *   4. POST /login vs raw argon2id verification; GET /session/refresh rotations per second
  *
  * The project runs as `npm start` runs it (dist/, built first) and as `npm run start:deno` does. Every
  * server runs in a child process of its own; this process only generates load. Targets are reported,
@@ -55,7 +55,7 @@ const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ?
 /**
  * Requests in flight for the argon2 routes: four times the libuv thread pool (where argon2 runs), as
  * under a real burst of sign-ups. Each signup spends ~25 ms hashing but can then spend 100 ms or more
- * waiting for two fsynced commits (users.json, then sessions.json); with only twice the pool (8), the
+ * waiting for two fsynced commits (users.json, then sessions-v3.json); with only twice the pool (8), the
  * hashing slots sat idle waiting for requests still in their commits, and the run measured the disk's
  * latency instead of throughput. Raw argon2 runs at the same count.
  */
@@ -305,7 +305,7 @@ async function benchStoreScaling(root: string, tls: TlsFiles, secret: string, st
     }
     written = bytesWrittenBy(project.pid);
     const refresh = await measured(project, () => rotateLoad(project.url, ca, tokens, seconds(6)));
-    checkStatuses(`GET /refresh with ${size} sessions`, refresh, 303);
+    checkStatuses(`GET /session/refresh with ${size} sessions`, refresh, 303);
     const refreshBytes = (bytesWrittenBy(project.pid) - written) / refresh.total;
     const { peakMb } = project.memory();
     await project.stop();
@@ -435,7 +435,7 @@ async function rotateInProcess(dataDir: string, secret: string, s: number): Prom
 // 4. Login vs argon2 verify, and refresh rotations
 
 async function benchLoginAndRefresh(root: string, tls: TlsFiles, secret: string, storedHash: string): Promise<void> {
-  log('4. login vs raw argon2id verify; /refresh rotations');
+  log('4. login vs raw argon2id verify; /session/refresh rotations');
   const dataDir = path.join(root, 'login', 'data');
   const seeded = 1_000;
   await makeUsers(dataDir, seeded, storedHash);
@@ -465,21 +465,21 @@ async function benchLoginAndRefresh(root: string, tls: TlsFiles, secret: string,
     tokens.push(token);
   }
   const refresh = await measured(project, () => rotateLoad(project.url, ca, tokens, seconds(6)));
-  checkStatuses('GET /refresh', refresh, 303);
+  checkStatuses('GET /session/refresh', refresh, 303);
   await project.stop();
-  const sessionsKb = (await stat(path.join(dataDir, 'sessions.json'))).size / 1024;
+  const sessionsKb = (await stat(path.join(dataDir, 'sessions-v3.json'))).size / 1024;
   log(`   refresh ${refresh.rps.toFixed(0)}/s p50 ${refresh.p50} p99 ${refresh.p99} ms`);
   rows.push({
     section: '4. refresh',
     measure: `rotations/s, p50 / p99 ms (${FAST_CONNECTIONS} sessions)`,
     project: `${refresh.rps.toFixed(0)}/s, ${refresh.p50} / ${refresh.p99}`,
-    note: `sessions.json ${sessionsKb.toFixed(0)} KiB at the end; ${refresh.cpuUsPerRequest.toFixed(0)} µs server CPU per rotation`,
+    note: `sessions-v3.json ${sessionsKb.toFixed(0)} KiB at the end; ${refresh.cpuUsPerRequest.toFixed(0)} µs server CPU per rotation`,
   });
 }
 
 /**
  * One keep-alive connection per session, each presenting the refresh token the previous answer set:
- * every request is a real rotation (a new record written), never a replay inside the grace window.
+ * every request is a real rotation (a new record written), never a replay inside the retry window.
  * (autocannon cannot carry a cookie from one response to the next request, so this is a plain loop.)
  */
 async function rotateLoad(url: string, ca: string, tokens: readonly string[], s: number): Promise<LoadResult> {
@@ -489,7 +489,7 @@ async function rotateLoad(url: string, ca: string, tokens: readonly string[], s:
   const started = performance.now();
   const until = started + s * 1000;
   const rotateOne = async (token: string) => {
-    const response = await httpsRequest(`${url}/refresh?next=/order`, { ca, agent, headers: { Cookie: `__Secure-refresh=${token}` } });
+    const response = await httpsRequest(`${url}/session/refresh?next=/order`, { ca, agent, headers: { Cookie: `__Secure-refresh=${token}` } });
     return { status: response.status, token: cookieValue(response.setCookies, '__Secure-refresh') };
   };
   await Promise.all(

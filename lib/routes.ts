@@ -1,5 +1,6 @@
 /**
- * Every route of the HTTP interface (see docs/http.md), translating between HTTP and `auth/sessions.ts`.
+ * Every route of the HTTP interface (see docs/http.md), translating between HTTP and `sessions/sessions.ts`.
+ * The session's own requests live under /session/, the one path the refresh cookie is sent to.
  */
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { normalizePassword, refuseControlCharacters, usernameKey, validatePassword, validateUsername } from './accounts/credentials.ts';
@@ -10,16 +11,16 @@ import { safeNextPath } from './defences/next_path.ts';
 import { NotSignedInError, SessionNotStartedError, StorageError, UsernameTakenError } from './errors.ts';
 import { requireField } from './http/body.ts';
 import { formatCookieAttributes, parseCookies } from './http/cookies.ts';
-import type { Route } from './http/listener.ts';
+import type { Request, Route } from './http/listener.ts';
 import { NO_STORE, htmlReply, noContent, seeOther, type Reply } from './http/reply.ts';
 import { Router } from './http/router.ts';
 import { matchesEtag, type StaticFile } from './http/static_files.ts';
-import { loginPage, orderPage, signInAgainPage, type OrderExplanation } from './pages/pages.ts';
+import { continuePage, loginPage, orderPage, signInAgainPage, type OrderExplanation } from './pages/pages.ts';
 import { SignupPage } from './pages/signup_page.ts';
 import type { Services } from './services.ts';
 import type { AccessClaims } from './sessions/access_tokens.ts';
 import { ACCESS_COOKIE, ACCESS_COOKIE_ATTRIBUTES, REFRESH_COOKIE, readSessionCookie } from './sessions/cookies.ts';
-import { AUTH_FAILURE_MESSAGES, authenticate, endSession, refreshSession, startSession } from './sessions/sessions.ts';
+import { AUTH_FAILURE_MESSAGES, authenticate, endEverySession, endSession, refreshSession, startSession } from './sessions/sessions.ts';
 import { LruMap } from './support/lru_map.ts';
 
 export function buildRouter(services: Services, staticFiles: ReadonlyMap<string, StaticFile>): Router<Route> {
@@ -29,9 +30,10 @@ export function buildRouter(services: Services, staticFiles: ReadonlyMap<string,
   router.add('GET', '/login', { handle: (ctx) => htmlReply(200, loginPage({ next: safeNextPath(ctx.query.get('next')) })) });
   router.add('POST', '/login', login(services));
   router.add('GET', '/order', order(services));
-  router.add('GET', '/refresh', refresh(services, 'redirect'));
-  router.add('POST', '/refresh', refresh(services, 'no-content'));
-  router.add('POST', '/logout', logout(services));
+  router.add('GET', '/session/refresh', refresh(services, 'redirect'));
+  router.add('POST', '/session/refresh', refresh(services, 'no-content'));
+  router.add('POST', '/session/logout', logout(services));
+  router.add('POST', '/session/logout-everywhere', logoutEverywhere(services));
   for (const [path, file] of staticFiles) router.add('GET', path, staticFile(file));
   return router;
 }
@@ -56,7 +58,8 @@ function signup(services: Services, page: SignupPage): Route {
       // The browser that chose the password is trusted to keep trying it while others guess at it.
       return seeOther('/order', { 'Set-Cookie': [...cookies, ...(await trustDevice(services, user, undefined))], ...NO_STORE });
     },
-    errorPage: (error, { fields }) => page.filled({ error: error.message, field: error.field, username: fields.username }),
+    // A request refused as cross-site gets the plain 403 page: the form is for a person filling it in here.
+    errorPage: (error, { fields }) => (error.code === 'ERR_CROSS_SITE' ? undefined : page.filled({ error: error.message, field: error.field, username: fields.username })),
   };
 }
 
@@ -104,13 +107,15 @@ function login(services: Services): Route {
       return seeOther(next, { 'Set-Cookie': cookies, ...NO_STORE });
     },
     errorPage: (error, { fields }) =>
-      loginPage({
-        error: error.message,
-        field: error.field,
-        bothFieldsInvalid: error.code === 'ERR_NOT_SIGNED_IN',
-        username: fields.username,
-        next: safeNextPath(fields.next),
-      }),
+      error.code === 'ERR_CROSS_SITE'
+        ? undefined // as for sign-up: the plain 403 page
+        : loginPage({
+            error: error.message,
+            field: error.field,
+            bothFieldsInvalid: error.code === 'ERR_NOT_SIGNED_IN',
+            username: fields.username,
+            next: safeNextPath(fields.next),
+          }),
   };
 }
 
@@ -149,14 +154,15 @@ export const ORDER_PAGE_CACHE_BYTES = 4 * 1024 * 1024;
 
 function order(services: Services): Route {
   // The page is a pure function of the access token (its claims, its expiry, the user it names:
-  // usernames never change) and of the names of the cookies sent. So a reload with the same token and
+  // usernames never change), of the names of the cookies sent, and of the user's live sessions. So a reload with the same token and
   // cookies reuses the page rendered last time; rendering it was a third of the CPU /order cost (see
   // docs/benchmarks.md). Only the rendering is skipped: authentication, with the deny-list check, runs
   // first every time. Kept encoded as UTF-8, so a reuse does not even re-encode the text.
-  // Keyed by the token's id and the cookie names, never by the whole Cookie header, whose values a
-  // client can vary at will (round 3, finding 5: distinct 10 KiB headers grew the cache by 120 MiB); and each
-  // entry keeps its token, so a page is only ever reused for the very token it was rendered for.
-  // Anything else a page shows must join the key, or not be cached.
+  // Keyed by the token's id, the cookie names and the user's sessions (each by its id and last
+  // rotation), never by the whole Cookie header, whose values a client can vary at will (distinct
+  // 10 KiB headers grew a cache keyed by them by 120 MiB); and each entry keeps its token, so a page
+  // is only ever reused for the very token it was rendered for. Anything else a page shows must join
+  // the key, or not be cached.
   const pages = new LruMap<string, { token: string; page: Buffer }>(ORDER_PAGE_CACHE_BYTES, (key, entry) => key.length + entry.token.length + entry.page.byteLength);
   return {
     async handle(ctx) {
@@ -166,15 +172,17 @@ function order(services: Services): Route {
         // A script can handle a 401 itself (POST /refresh). A browser cannot, so it is sent on a round
         // trip through /refresh: a missing cookie usually means the browser dropped an expired one.
         if (ctx.wantsJson) throw new NotSignedInError(AUTH_FAILURE_MESSAGES[auth.failure]);
-        return seeOther('/refresh?next=/order', NO_STORE);
+        return seeOther('/session/refresh?next=/order', NO_STORE);
       }
       const token = readSessionCookie(cookieHeader, ACCESS_COOKIE) ?? ''; // there: authentication read it
       const cookieNames = Object.keys(parseCookies(cookieHeader));
-      const cacheKey = JSON.stringify([auth.claims.jti, cookieNames]);
+      const sessions = services.sessions.sessionsOf(auth.user.id);
+      const cacheKey = JSON.stringify([auth.claims.jti, cookieNames, sessions.map((session) => `${session.id}@${session.rotatedAt}`)]);
       let cached = pages.get(cacheKey);
       if (cached?.token !== token) {
         const explanation = explainOrder(token, cookieNames, auth.claims);
-        const page = Buffer.from(orderPage({ username: auth.user.username, accessExpiresAt: auth.claims.exp * 1000, explanation }).value);
+        const sessionList = sessions.map((session) => ({ startedAt: session.startedAt, refreshedAt: session.generation > 0 ? session.rotatedAt : undefined, current: session.id === auth.claims.sid }));
+        const page = Buffer.from(orderPage({ username: auth.user.username, accessExpiresAt: auth.claims.exp * 1000, sessions: sessionList, explanation }).value);
         cached = { token, page };
         pages.set(cacheKey, cached);
       }
@@ -197,28 +205,56 @@ function explainOrder(token: string, cookieNames: string[], claims: AccessClaims
 }
 
 /**
- * GET /refresh is where a browser lands on its way back to `next`: it answers 303 there. POST
- * /refresh is for scripts: 204 with the new cookies.
+ * GET /session/refresh is where a browser lands on its way back to `next`: it answers 303 there. POST
+ * /session/refresh is for scripts: 204 with the new cookies.
+ *
+ * A browser that arrives from another site (a link, a popup, a redirect chain that started elsewhere)
+ * gets a page with a link instead, and nothing changes. Its SameSite=Strict refresh cookie was not sent
+ * anyway; following the link is a same-origin request that carries it. A person clicks that link; a
+ * page elsewhere cannot, so it cannot make the browser rotate its token and then abort the answer (an
+ * automatic step, such as a meta refresh, would let it).
  */
 function refresh(services: Services, success: 'redirect' | 'no-content'): Route {
   return {
     async handle(ctx) {
+      const next = safeNextPath(ctx.query.get('next'));
+      if (success === 'redirect' && startedOnAnotherSite(ctx.req)) return htmlReply(200, continuePage(next), NO_STORE);
       const token = readSessionCookie(ctx.req.headers.cookie, REFRESH_COOKIE);
       if (token === undefined) throw new NotSignedInError('Your session has ended: sign in again');
       const cookies = await refreshSession(services, token);
       const headers = { 'Set-Cookie': cookies, ...NO_STORE };
-      return success === 'redirect' ? seeOther(safeNextPath(ctx.query.get('next')), headers) : noContent(headers);
+      return success === 'redirect' ? seeOther(next, headers) : noContent(headers);
     },
     // Only a 401 means "sign in again"; anything else (a 503 from the disk) gets the generic page.
     errorPage: (error, ctx) => (error.status === 401 ? signInAgainPage(error.message, safeNextPath(ctx.query.get('next'))) : undefined),
   };
 }
 
+/**
+ * The navigation began on another site, or another site of the same registrable domain (Fetch
+ * Metadata); `none` is the address bar or a bookmark. Only browsers send the header.
+ */
+function startedOnAnotherSite(req: Request['req']): boolean {
+  const site = req.headers['sec-fetch-site'];
+  return site === 'cross-site' || site === 'same-site';
+}
+
+/** Ends this browser's session, whether or not its access cookie is still there (the refresh cookie is). */
 function logout(services: Services): Route {
   return {
     async handle(ctx) {
       return seeOther('/login', { 'Set-Cookie': await endSession(services, ctx.req.headers.cookie), ...NO_STORE });
     },
+  };
+}
+
+/** Ends every session of the signed-in user: the button on /order. */
+function logoutEverywhere(services: Services): Route {
+  return {
+    async handle(ctx) {
+      return seeOther('/login', { 'Set-Cookie': await endEverySession(services, ctx.req.headers.cookie), ...NO_STORE });
+    },
+    errorPage: (error) => (error.status === 401 ? signInAgainPage(error.message, '/order') : undefined),
   };
 }
 

@@ -3,6 +3,7 @@
  * one object to pass, and one place a test swaps a part.
  */
 import type { AccessTokens } from './sessions/access_tokens.ts';
+import type { RefreshTokens } from './sessions/refresh_tokens.ts';
 import type { DeviceTokens } from './defences/device_tokens.ts';
 import type { PasswordHasher } from './accounts/passwords.ts';
 import type { LoginBackoff } from './defences/login_backoff.ts';
@@ -14,6 +15,7 @@ export interface Services {
   readonly users: UserStore;
   readonly sessions: SessionStore;
   readonly tokens: AccessTokens;
+  readonly refreshTokens: RefreshTokens;
   readonly passwords: PasswordHasher;
   /** The growing wait after failed logins, per account, or per device for a browser with a device cookie. */
   readonly backoff: LoginBackoff;

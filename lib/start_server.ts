@@ -29,6 +29,7 @@ import { buildRouter } from './routes.ts';
 import type { Services } from './services.ts';
 import { AccessTokens, ISSUER } from './sessions/access_tokens.ts';
 import { ACCESS_COOKIE, CLEAR_REFRESH_COOKIE, REFRESH_COOKIE, readSessionCookie } from './sessions/cookies.ts';
+import { RefreshTokens } from './sessions/refresh_tokens.ts';
 import type { SessionLifetimes } from './sessions/rules.ts';
 import { loadOrCreateCertificate } from './startup/certificate.ts';
 import { DEFAULT_TIMEOUTS, createHttpsServer, listen, type ServerTimeouts } from './startup/https_server.ts';
@@ -126,6 +127,7 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
     users: storage.users,
     sessions: storage.sessions,
     tokens: await AccessTokens.create(secret, { clock, lifetimeSeconds: options.accessSeconds }),
+    refreshTokens: new RefreshTokens(secret),
     passwords: await PasswordHasher.create(options.passwords),
     backoff: new LoginBackoff(limited, clock, options.unknownNamesRemembered),
     devices: new DeviceTokens(secret, clock),
@@ -133,8 +135,7 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
   };
   const router = buildRouter(services, await loadStaticFiles(PUBLIC_DIR));
 
-  const refreshes = ['GET /refresh', 'HEAD /refresh', 'POST /refresh'];
-  const refreshToken = (request: Parameters<Guard>[0]) => readSessionCookie(request.req.headers.cookie, REFRESH_COOKIE);
+  const refreshes = ['GET /session/refresh', 'HEAD /session/refresh', 'POST /session/refresh'];
   const guards: Guard[] = [
     // 431 first: past the cap the runtime drops header lines, and a dropped Origin would look same-origin.
     refuseTooManyHeaders,
@@ -144,10 +145,9 @@ async function start(config: Config, options: StartOptions): Promise<RunningServ
     limitRequests(new RateLimiter(config.rateLimit, clock), ['POST /signup', 'POST /login'], clientAddress),
     // 429: a script refreshing in a loop, one disk write each, per address and per session.
     limitRequests(rateLimiter(limited, REFRESH_BURST.perAddress, clock, 'Too many refreshes from your address'), refreshes, clientAddress),
-    limitRequests(rateLimiter(limited, REFRESH_BURST.perSession, clock, 'Too many refreshes of this session'), refreshes, (request) => {
-      const token = refreshToken(request);
-      return token === undefined ? undefined : services.sessions.sessionOf(token);
-    }),
+    limitRequests(rateLimiter(limited, REFRESH_BURST.perSession, clock, 'Too many refreshes of this session'), refreshes, (request) =>
+      services.refreshTokens.read(readSessionCookie(request.req.headers.cookie, REFRESH_COOKIE))?.sessionId,
+    ),
   ];
   const hooks: Hook[] = [
     // An answer to an unsafe method depends on Origin and Sec-Fetch-Site: caches must key on them.

@@ -14,7 +14,7 @@ import { Browser } from './browser.ts';
 import { bold, dim, green, red, yellow } from './colour.ts';
 import { base64url, decodeJwt, forge, hmac, unsigned } from './support/forge_jwt.ts';
 import { TARGET_OPTIONS, openTarget, startLocal, type Target } from './target.ts';
-import { exchange, header, openTls, rawRequest, sendFlatOut, setCookies, type HeaderList } from './support/wire.ts';
+import { exchange, header, openTls, rawRequest, sendFlatOut, setCookies, type Exchange, type HeaderList } from './support/wire.ts';
 import { DEFAULT_LIFETIMES } from '../lib/sessions/rules.ts';
 
 const { values: args } = parseArgs({ options: { ...TARGET_OPTIONS, help: { type: 'boolean', default: false } } });
@@ -122,6 +122,16 @@ function signJwt(alg: 'HS256' | 'HS512', payload: object, key: Uint8Array): stri
   return forge({ alg, typ: 'JWT' }, payload, hmac(alg === 'HS256' ? 'sha256' : 'sha512', key));
 }
 
+/** GET /session/refresh with exactly this refresh token, as a thief (or a second tab) sends it. */
+function refreshWith(target: Target, token: string | undefined): Promise<Exchange> {
+  return exchange(target, 'GET', '/session/refresh?next=/order', [['Cookie', `__Secure-refresh=${token ?? ''}`]]);
+}
+
+/** The refresh token an answer sets, if any. */
+function tokenIn(answer: Exchange): string | undefined {
+  return /^__Secure-refresh=([^;]+)/.exec(setCookies(answer).find((cookie) => cookie.startsWith('__Secure-refresh=')) ?? '')?.[1];
+}
+
 /** Waits, or moves the in-process clock instead. */
 async function letTimePass(target: Target, ms: number): Promise<void> {
   if (target.advanceClock) target.advanceClock(ms);
@@ -145,9 +155,9 @@ function closedWithin(socket: TLSSocket, ms: number): Promise<boolean> {
 const attacks: Attack[] = [
   {
     name: 'cross-site form POST',
-    defence: "evil.example posts /logout with the victim's cookie: Sec-Fetch-Site: cross-site is refused before any work (lib/defences/cross_site.ts)",
+    defence: "evil.example posts /session/logout with the victim's cookie: Sec-Fetch-Site: cross-site is refused before any work (lib/defences/cross_site.ts)",
     async run({ target, victim }) {
-      const response = await exchange(target, 'POST', '/logout', [
+      const response = await exchange(target, 'POST', '/session/logout', [
         ['Origin', EVIL],
         ['Sec-Fetch-Site', 'cross-site'],
         ['Content-Type', 'application/x-www-form-urlencoded'],
@@ -161,7 +171,7 @@ const attacks: Attack[] = [
     name: 'cross-site POST, no Fetch Metadata',
     defence: 'an older browser sends only Origin, and it must equal https:// + Host (lib/defences/cross_site.ts)',
     async run({ target, victim }) {
-      const response = await exchange(target, 'POST', '/logout', [
+      const response = await exchange(target, 'POST', '/session/logout', [
         ['Origin', EVIL],
         ['Content-Type', 'application/x-www-form-urlencoded'],
         ['Cookie', `__Host-jwt=${accessToken(victim)}`],
@@ -229,22 +239,107 @@ const attacks: Attack[] = [
     async run({ target, victimName }) {
       const session = await logIn(target, victimName);
       const copied = accessToken(session);
-      await session.post('/logout', {});
+      await session.post('/session/logout', {});
       return tokenOutcome(target, copied);
     },
   },
   {
     name: 'refresh-token reuse',
-    defence: "a stolen refresh token, spent and its successor used: 401, and the victim's new one dies with it (RFC 9700 §4.14.2)",
+    defence: "a stolen refresh token, replaced since: 401, and the victim's new one dies with it (RFC 9700 §4.14.2, lib/sessions/rules.ts)",
     async run({ target, victimName }) {
       const session = await logIn(target, victimName);
       const stolen = session.cookie('__Secure-refresh');
-      await session.get('/refresh?next=/order'); // the victim refreshes: the stolen token is now spent,
-      await session.get('/refresh?next=/order'); // and again: its successor is spent too, so a replay is reuse
-      await letTimePass(target, DEFAULT_LIFETIMES.graceMs + 1000); // past the grace window for racing tabs
-      const thief = await exchange(target, 'GET', '/refresh?next=/order', [['Cookie', `__Secure-refresh=${stolen}`]]);
-      const victimAfter = await session.get('/refresh?next=/order');
+      await session.get('/session/refresh?next=/order'); // the victim refreshes: the stolen token is replaced
+      await letTimePass(target, DEFAULT_LIFETIMES.retryMs + 1000); // past the retry window for racing tabs
+      const thief = await refreshWith(target, stolen);
+      const victimAfter = await session.get('/session/refresh?next=/order');
       return { status: `${thief.status}, ${victimAfter.status}`, blocked: thief.status === 401 && victimAfter.status === 401 };
+    },
+  },
+  {
+    name: "rotating the victim's copy out",
+    defence: "the thief rotates a copied token 9 times: no memory of spent tokens to push the copy out of; the victim's next refresh ends the session (lib/sessions/rules.ts)",
+    async run({ target, victimName }) {
+      const session = await logIn(target, victimName);
+      let thief = session.cookie('__Secure-refresh');
+      for (let i = 0; i < 9; i++) thief = tokenIn(await refreshWith(target, thief)) ?? thief;
+      await letTimePass(target, DEFAULT_LIFETIMES.retryMs + 1000);
+      const victim = await session.get('/session/refresh?next=/order');
+      const thiefAfter = await refreshWith(target, thief);
+      return { status: `${victim.status}, ${thiefAfter.status}`, blocked: victim.status === 401 && thiefAfter.status === 401 };
+    },
+  },
+  {
+    name: 'an already-rotated token',
+    defence: "a token copied after its rotation, its successor not yet used: it yields nothing and ends the session, however recent (lib/sessions/rules.ts)",
+    async run({ target, victimName }) {
+      const session = await logIn(target, victimName);
+      const copied = session.cookie('__Secure-refresh');
+      await session.get('/session/refresh?next=/order'); // the victim's browser holds the successor, unused
+      await letTimePass(target, DEFAULT_LIFETIMES.retryMs + 1000);
+      const thief = await refreshWith(target, copied);
+      return { status: String(thief.status), blocked: thief.status === 401 && tokenIn(thief) === undefined };
+    },
+  },
+  {
+    name: 'taking turns',
+    defence: "victim and thief refresh in turn, 11 s apart: the thief's first turn presents a replaced token and ends the session (lib/sessions/rules.ts)",
+    async run({ target, victimName }) {
+      const session = await logIn(target, victimName);
+      let thief = session.cookie('__Secure-refresh');
+      const statuses: number[] = [];
+      for (let turn = 0; turn < 3; turn++) {
+        statuses.push((await session.get('/session/refresh?next=/order')).status);
+        await letTimePass(target, DEFAULT_LIFETIMES.retryMs + 1000);
+        const answer = await refreshWith(target, thief);
+        statuses.push(answer.status);
+        thief = tokenIn(answer) ?? thief;
+        if (answer.status === 401) break;
+      }
+      return { status: statuses.join(', '), blocked: statuses.at(-1) === 401 && statuses.length === 2 };
+    },
+  },
+  {
+    name: 'telling a repeat from a rotation',
+    defence: 'the same token again within the retry window, beside a rotation at the same moment: the same status, headers, cookie attributes, Max-Age and body (lib/sessions/rules.ts)',
+    async run({ target, victimName, malloryName }) {
+      const victim = await logIn(target, victimName);
+      const other = await logIn(target, malloryName);
+      const copied = victim.cookie('__Secure-refresh');
+      await refreshWith(target, copied); // the victim's refresh: the copy is replaced now
+      await letTimePass(target, 3_000);
+      const [repeat, rotation] = [await refreshWith(target, copied), await refreshWith(target, other.cookie('__Secure-refresh'))];
+      const shape = (answer: Exchange) =>
+        JSON.stringify([answer.statusLine, answer.responseHeaders.filter(([name]) => name !== 'Date').map(([name, value]) => [name, name === 'Set-Cookie' ? value.replace(/=[^;]*/, '') : value]), answer.body]);
+      return { status: `${repeat.status}, ${rotation.status}`, blocked: repeat.status === 303 && shape(repeat) === shape(rotation) };
+    },
+  },
+  {
+    name: 'sign-out after the access cookie expired',
+    defence: 'the browser dropped __Host-jwt, then Sign out: the refresh cookie (Path=/session) reaches /session/logout and the session ends (lib/sessions/sessions.ts)',
+    async run({ target, victimName }) {
+      const session = await logIn(target, victimName);
+      const refresh = session.cookie('__Secure-refresh');
+      session.drop('__Host-jwt'); // its Max-Age ran out
+      const logout = await session.post('/session/logout', {});
+      const after = await refreshWith(target, refresh);
+      return { status: `${logout.status}, ${after.status}`, blocked: logout.status === 303 && after.status === 401 };
+    },
+  },
+  {
+    name: "a stranger ends a session by its id",
+    defence: "the session id is on /order: a made-up token for it, at refresh and at sign-out, ends nothing without the server's HMAC (lib/sessions/refresh_tokens.ts)",
+    async run({ target, victimName }) {
+      const session = await logIn(target, victimName);
+      const sessionId = decodePayload(accessToken(session)).sid as string;
+      const statuses: number[] = [];
+      for (const generation of [0, 1]) {
+        const forged = `${sessionId}.${generation}.${base64url(randomBytes(32))}`;
+        statuses.push((await refreshWith(target, forged)).status);
+        statuses.push((await exchange(target, 'POST', '/session/logout', [['Cookie', `__Secure-refresh=${forged}`]])).status);
+      }
+      const victim = await session.get('/session/refresh?next=/order');
+      return { status: `${[...new Set(statuses)].join(', ')}, ${victim.status}`, blocked: victim.status === 303 };
     },
   },
   {
@@ -292,7 +387,7 @@ const attacks: Attack[] = [
     async run({ target, victimName }) {
       const victim = await logIn(target, victimName); // a fresh session: earlier attacks moved the clock
       const head = [
-        'POST /logout HTTP/1.1',
+        'POST /session/logout HTTP/1.1',
         `Host: ${new URL(target.origin).host}`,
         `Cookie: __Host-jwt=${accessToken(victim)}`,
         ...Array<string>(2000).fill('X: 1'),
@@ -308,11 +403,11 @@ const attacks: Attack[] = [
   },
   {
     name: 'unread 1 GB body',
-    defence: 'POST /logout declaring 1 GB, sent flat out: the route reads no body, so the server answers and hangs up (lib/http/listener.ts)',
+    defence: 'POST /session/logout declaring 1 GB, sent flat out: the route reads no body, so the server answers and hangs up (lib/http/listener.ts)',
     async run({ target }) {
       const socket = await openTls(target);
       const hungUp = closedWithin(socket, 10_000);
-      socket.write(`POST /logout HTTP/1.1\r\nHost: ${new URL(target.origin).host}\r\nContent-Length: 1000000000\r\n\r\n`);
+      socket.write(`POST /session/logout HTTP/1.1\r\nHost: ${new URL(target.origin).host}\r\nContent-Length: 1000000000\r\n\r\n`);
       const sent = sendFlatOut(socket, 1e9);
       const closed = await hungUp;
       socket.destroy();
@@ -372,27 +467,34 @@ const attacks: Attack[] = [
     },
   },
   {
-    name: 'forced logout by an aborted refresh',
-    defence: "evil.example opens /refresh in a popup and closes it: an unused successor is handed out again, so the victim's own refresh still works (lib/storage/session_store.ts)",
+    name: 'forced logout by a popup',
+    defence: "evil.example opens /session/refresh in a popup and closes it: a navigation from another site rotates nothing, cookie or not (SameSite=Strict; lib/routes.ts), so the victim's own refresh still works",
     async run({ target, victimName }) {
       const session = await logIn(target, victimName);
       const { hostname, port } = new URL(target.origin);
-      // The popup: the request goes out with the victim's refresh cookie, and the window closes at once.
-      const socket = tlsConnect({ host: hostname, port: Number(port), ca: target.ca, servername: hostname });
-      socket.on('error', () => {});
-      await new Promise<void>((resolve) => socket.once('secureConnect', resolve));
-      const request = `GET /refresh?next=/order HTTP/1.1\r\nHost: ${new URL(target.origin).host}\r\nCookie: ${session.cookieHeader('/refresh')}\r\n\r\n`;
-      await new Promise<void>((resolve) => socket.write(request, () => resolve()));
-      socket.destroy();
-      await new Promise((resolve) => setTimeout(resolve, 300)); // the server rotates; nobody reads the answer
+      // The popup: a navigation started on another site, even with the cookie an old browser might
+      // send along, and the window closed at once.
+      const popup = (headers: string) => {
+        const socket = tlsConnect({ host: hostname, port: Number(port), ca: target.ca, servername: hostname });
+        socket.on('error', () => {});
+        return new Promise<void>((resolve) => socket.once('secureConnect', resolve)).then(async () => {
+          const request = `GET /session/refresh?next=/order HTTP/1.1\r\nHost: ${new URL(target.origin).host}\r\n${headers}\r\n`;
+          await new Promise<void>((resolve) => socket.write(request, () => resolve()));
+          socket.destroy();
+        });
+      };
+      await popup('Sec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: navigate\r\n');
+      await popup(`Sec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: navigate\r\nCookie: ${session.cookieHeader('/session/refresh')}\r\n`);
+      await new Promise((resolve) => setTimeout(resolve, 300)); // nobody reads the answers
+      const step = await session.get('/session/refresh?next=/order', [['Sec-Fetch-Site', 'cross-site']]);
 
-      await letTimePass(target, DEFAULT_LIFETIMES.graceMs + 1000); // the victim's own refresh comes later
-      const refresh = await session.get('/refresh?next=/order');
+      await letTimePass(target, DEFAULT_LIFETIMES.retryMs + 1000); // the victim's own refresh comes later
+      const refresh = await session.get('/session/refresh?next=/order');
       const order = await session.get('/order');
-      // A successor issued now would last the full 7 days; one re-sent from the cut-off rotation lasts less.
-      const maxAge = Number(/__Secure-refresh=[^;]*;.*Max-Age=(\d+)/i.exec(setCookies(refresh).join('\n'))?.[1] ?? NaN);
-      if (refresh.status === 303 && maxAge === DEFAULT_LIFETIMES.refreshMs / 1000) throw new Error('Cannot attack: the cut-off refresh never reached the server');
-      return { status: `${refresh.status}, ${order.status}`, blocked: refresh.status === 303 && order.status === 200 };
+      return {
+        status: `${step.status}, ${refresh.status}, ${order.status}`,
+        blocked: step.status === 200 && setCookies(step).length === 0 && refresh.status === 303 && order.status === 200,
+      };
     },
   },
   {
@@ -513,8 +615,8 @@ const attacks: Attack[] = [
       const first = await signUp(target, name);
       let newest = first;
       for (let i = 0; i < 10; i++) newest = await logIn(target, name);
-      const oldest = await first.get('/refresh?next=/order');
-      const latest = await newest.get('/refresh?next=/order');
+      const oldest = await first.get('/session/refresh?next=/order');
+      const latest = await newest.get('/session/refresh?next=/order');
       return { status: `${oldest.status}, ${latest.status}`, blocked: oldest.status === 401 && latest.status === 303 };
     },
   },
@@ -525,7 +627,7 @@ const attacks: Attack[] = [
       const target = await lab.rateLimited();
       const session = await signUp(target, uniqueName('flooder'));
       for (let tries = 1; tries <= 30; tries++) {
-        const response = await session.post('/refresh', {});
+        const response = await session.post('/session/refresh', {});
         if (response.status === 429) return { status: `429 (try ${tries})`, blocked: header(response, 'retry-after') !== undefined };
         if (response.status !== 204) return { status: String(response.status), blocked: false };
       }

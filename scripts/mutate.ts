@@ -41,6 +41,7 @@ export const MODULES: ReadonlyArray<{ name: string; module: string; tests: reado
   { name: 'header_limit', module: 'lib/defences/header_limit.ts', tests: ['test/lib/defences/header_limit.test.ts'] },
   { name: 'connection_limits', module: 'lib/defences/connection_limits.ts', tests: ['test/lib/defences/connection_limits.test.ts'] },
   { name: 'session_rules', module: 'lib/sessions/rules.ts', tests: ['test/lib/sessions/rules.test.ts', 'test/lib/storage/store_contract.test.ts'] },
+  { name: 'refresh_tokens', module: 'lib/sessions/refresh_tokens.ts', tests: ['test/lib/sessions/refresh_tokens.test.ts'] },
   // The journal store's bookkeeping (undo, replay, pruning), through its public methods and its files only.
   {
     name: 'session_store',

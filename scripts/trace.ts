@@ -1,7 +1,7 @@
 /**
  * `npm run trace`: one browser session, shown as it crosses the wire, each notable line with the rule
- * behind it. Sign up → 303 → /order → (the token expires) → /order 303 → /refresh 303 → /order →
- * log out → /login.
+ * behind it. Sign up → 303 → /order → (the token expires) → /order 303 → /session/refresh 303 → /order
+ * → log out → /login.
  *
  *   npm run trace                                 server in this process, clock moved by hand
  *   npm run trace -- --full                       print tokens whole
@@ -83,8 +83,9 @@ function setCookieNotes(value: string): string[] {
   if (cookie.name === '__Secure-refresh') {
     return once('refresh cookie', [
       '__Secure-: accepted only with Secure (RFC 6265bis §4.1.3.1); not __Host-, which would demand Path=/',
-      'Path=/refresh: the browser sends it to /refresh and nowhere else (path-match, RFC 6265bis §5.1.4), so the long-lived token does not ride along on every request',
-      `Max-Age=${maxAge}: ${Math.round(maxAge / 86400)} days, and each use at /refresh swaps it for a new one; the value is 256 random bits, the server stores only their SHA-256`,
+      'Path=/session: the browser sends it to the session\'s own requests, refresh and sign-out, and nowhere else (path-match, RFC 6265bis §5.1.4), so the long-lived token does not ride along on every request',
+      'SameSite=Strict: no request another site starts carries it, not even a link or a popup, so no page elsewhere can rotate or end the session (RFC 6265bis §4.1.2.7)',
+      `Max-Age=${maxAge}: ${Math.round(maxAge / 86400)} days, and each refresh swaps it for the next; the value is the session id, the generation and an HMAC: the server stores only the session's current generation`,
     ]);
   }
   if (cookie.name === '__Secure-device') {
@@ -185,7 +186,7 @@ async function trace(target: Target): Promise<void> {
   await step(() => browser.get('/order'), { status: 200 }, {
     cookie: [
       'The cookie set on the 303 comes back on the GET that follows it: the browser stores Set-Cookie from any response, redirects included, and this is a same-origin, top-level GET, which SameSite=Lax allows; Path=/ covers /order and the connection is HTTPS (Secure)',
-      '__Secure-refresh is not here: its Path=/refresh does not cover /order',
+      '__Secure-refresh is not here: its Path=/session does not cover /order',
     ],
     status: ["The server verified the JWT (HS256 signature, iss, aud, exp), checked its jti against the logout deny list, and named the user in its sub claim"],
   });
@@ -205,10 +206,10 @@ async function trace(target: Target): Promise<void> {
       'as the browser does when its Max-Age runs out.',
     );
   }
-  await step(() => browser.get('/order'), { status: 303, location: '/refresh?next=/order' }, {
+  await step(() => browser.get('/order'), { status: 303, location: '/session/refresh?next=/order' }, {
     request: ['No Cookie header at all: the access cookie is gone, and the refresh cookie is not sent to /order'],
-    status: ['No valid access cookie: a browser cannot handle a 401 itself, so it is sent round through /refresh (a missing cookie usually means an expired one)'],
-    '< location': ['The one path the refresh cookie is sent to; next= says where to come back (same-origin paths only)'],
+    status: ['No valid access cookie: a browser cannot handle a 401 itself, so it is sent round through /session/refresh (a missing cookie usually means an expired one)'],
+    '< location': ['Under the path the refresh cookie is sent to; next= says where to come back (same-origin paths only)'],
     // Node writes Date itself, from the machine's clock (RFC 9110 §6.6.1 asks for the origin's own
     // clock); the injected clock only moves what the server decides with it.
     '< date': target.advanceClock
@@ -216,11 +217,11 @@ async function trace(target: Target): Promise<void> {
       : [],
   });
 
-  section('4. Refresh', 'The browser follows to /refresh, and this time the refresh cookie goes along.');
-  await step(() => browser.get('/refresh?next=/order'), { status: 303, location: '/order' }, {
-    cookie: ['Only __Secure-refresh: /refresh path-matches its Path=/refresh. This is the only request that ever carries it'],
+  section('4. Refresh', 'The browser follows to /session/refresh, and this time the refresh cookie goes along.');
+  await step(() => browser.get('/session/refresh?next=/order'), { status: 303, location: '/order' }, {
+    cookie: ['Only __Secure-refresh: /session/refresh path-matches its Path=/session. Refresh and sign-out are the only requests that ever carry it'],
     status: [
-      'The refresh token was valid: the server rotated it, a new one replaces it, and the old one is spent. Presenting the old one again (after a 10 s grace for racing tabs) revokes the whole session: reuse detection (RFC 9700 §4.14.2)',
+      'The refresh token was the current one: the server rotated it, and the next generation replaces it. Presenting the replaced one again (after a 10 s retry window for racing tabs) ends the whole session, however long ago it was replaced: reuse detection (RFC 9700 §4.14.2)',
     ],
     '< location': ['Back to where the user was going, with a fresh access cookie'],
   });
@@ -230,13 +231,13 @@ async function trace(target: Target): Promise<void> {
     cookie: ['The new access token, from the 303 the browser just followed'],
   });
 
-  section('6. Log out', 'The user presses "Sign out": a form POST to /logout.');
-  await step(() => browser.post('/logout', {}), { status: 303, location: '/login' }, {
+  section('6. Log out', 'The user presses "Sign out": a form POST to /session/logout.');
+  await step(() => browser.post('/session/logout', {}), { status: 303, location: '/login' }, {
     cookie: [
-      'The access cookie tells the server which session to end (its sid claim). The refresh cookie is not sent here (Path=/refresh), so the server finds the session from the token',
+      'Both session cookies: the refresh cookie\'s Path=/session covers sign-out, so the session ends on the server even once the browser has dropped an expired access cookie',
     ],
     status: [
-      '303 again: a POST answered with a redirect, so reloading the next page does not repeat the logout. The server forgot the session\'s refresh tokens and put this access token\'s jti on a deny list until its exp: a copy of it opens nothing now',
+      '303 again: a POST answered with a redirect, so reloading the next page does not repeat the logout. The server ended the session and put this access token\'s jti on a deny list until its exp: a copy of either token opens nothing now',
     ],
   });
 

@@ -3,7 +3,7 @@
  * draft-ietf-httpbis-rfc6265bis), so a test or the development server catches a broken cookie before a
  * browser silently ignores it or, worse, accepts a weaker one.
  */
-import { ACCESS_COOKIE, REFRESH_COOKIE, REFRESH_PATH } from '../sessions/cookies.ts';
+import { ACCESS_COOKIE, REFRESH_COOKIE, REFRESH_COOKIE_PATH } from '../sessions/cookies.ts';
 import { DEVICE_COOKIE, DEVICE_COOKIE_PATH } from './device_cookie.ts';
 import { parseSetCookie } from '../http/cookies.ts';
 import type { Hook } from '../http/listener.ts';
@@ -41,7 +41,7 @@ export interface CookieLintOptions {
 /** The project's cookies (the two session cookies and the device cookie) and the one Path each lives on. */
 export const SESSION_COOKIE_PATHS: Readonly<Record<string, string>> = Object.freeze({
   [ACCESS_COOKIE]: '/',
-  [REFRESH_COOKIE]: REFRESH_PATH,
+  [REFRESH_COOKIE]: REFRESH_COOKIE_PATH,
   [DEVICE_COOKIE]: DEVICE_COOKIE_PATH,
 });
 

@@ -68,8 +68,19 @@ export interface OrderView {
   username: string;
   /** When the access token expires, ms since the epoch. */
   accessExpiresAt: number;
+  /** The user's live sessions, oldest first. */
+  sessions: readonly SessionView[];
   /** What the request carried, for the "What just happened" section. */
   explanation?: OrderExplanation;
+}
+
+/** One of the user's sessions, as /order lists it (times in ms since the epoch). */
+export interface SessionView {
+  startedAt: number;
+  /** The last refresh; undefined when there has been none yet. */
+  refreshedAt: number | undefined;
+  /** The session of the request that opened the page. */
+  current: boolean;
 }
 
 /** The request that opened /order, as far as it can be shown without showing a secret. */
@@ -110,7 +121,7 @@ function whatJustHappened(view: OrderView, explanation: OrderExplanation): SafeH
 <p>The browser stored <code>__Host-jwt</code> from a <code>Set-Cookie</code> on the 303 that sent you here (after
 signing up, signing in or a refresh), and sent it on the GET that followed: same origin, <code>Path=/</code>
 covers <code>/order</code>, and <code>SameSite=Lax</code> allows it on a top-level navigation. The refresh cookie is not in the list: its
-<code>Path=/refresh</code> keeps it for <code>/refresh</code> only.</p>
+<code>Path=/session</code> keeps it for the session's own requests (refresh and sign-out) only.</p>
 <h3>2. The cookie holds a signed JWT</h3>
 <p>Its header:</p>
 ${claimList(explanation.jwtHeader)}
@@ -126,7 +137,7 @@ ${explanation.cookieAttributes.map((attribute) => html`<li><code>${attribute}</c
 <h3>4. When it ends</h3>
 <p>The token expires at <time id="access-expires" datetime="${new Date(view.accessExpiresAt).toISOString()}">${utc(view.accessExpiresAt)}</time><span id="access-countdown" class="countdown"></span>.
 Then the browser drops the cookie (its <code>Max-Age</code>), and the next visit here goes through
-<code>/refresh</code> for a new one.</p>
+<code>/session/refresh</code> for a new one.</p>
 </section>`;
 }
 
@@ -135,12 +146,38 @@ export function orderPage(view: OrderView): SafeHtml {
   const main = html`<h1>Hello, <span class="username">${view.username}</span></h1>
 <p>You are signed in. Your access token expires at <time datetime="${expires}">${expires.replace('T', ' ').slice(0, 19)} UTC</time>;
 after that the browser drops the cookie and the next visit here refreshes it without asking you.</p>
-<form method="post" action="/logout">
+<form method="post" action="/session/logout">
 <button type="submit">Sign out</button>
 </form>
+${sessionList(view.sessions)}
 ${view.explanation && whatJustHappened(view, view.explanation)}`;
   // The countdown is a same-origin file: the CSP allows no inline script.
   return layout('Your order', main, view.explanation ? ['/countdown.js'] : []);
+}
+
+function sessionList(sessions: readonly SessionView[]): SafeHtml {
+  return html`<section class="sessions" aria-labelledby="sessions-title">
+<h2 id="sessions-title">Where you are signed in</h2>
+<table>
+<thead><tr><th scope="col">Signed in</th><th scope="col">Last refreshed</th><th scope="col"></th></tr></thead>
+<tbody>
+${sessions.map((session) => html`<tr${session.current ? html` class="current"` : ''}><td>${utc(session.startedAt)}</td><td>${session.refreshedAt === undefined ? 'not yet' : utc(session.refreshedAt)}</td><td>${session.current ? 'this browser' : ''}</td></tr>
+`)}</tbody>
+</table>
+<form method="post" action="/session/logout-everywhere">
+<button type="submit">Sign out everywhere</button>
+</form>
+</section>`;
+}
+
+/**
+ * The step for a browser that arrived at the refresh from another site: a link the person follows, a
+ * request that starts here and so carries the SameSite=Strict refresh cookie.
+ */
+export function continuePage(next: string): SafeHtml {
+  return layout('Continue', html`<h1>Continue</h1>
+<p>You came here from another site. To keep you signed in, continue from this one:</p>
+<p><a href="/session/refresh?next=${encodeURIComponent(next)}">Continue to ${next}</a></p>`);
 }
 
 /** The 401 at the end of a failed refresh: the session is over, the way back is to sign in. */

@@ -14,14 +14,19 @@ export const ACCESS_COOKIE = '__Host-jwt';
 export const ACCESS_COOKIE_ATTRIBUTES = { path: '/', httpOnly: true, secure: true, sameSite: 'Lax' } as const;
 
 /**
- * The refresh token. Path=/refresh means the browser sends it to `/refresh` and nowhere else, so the
- * long-lived credential does not ride along on every request. `__Secure-` rather than `__Host-`,
- * because `__Host-` demands Path=/. Lax for the same reason as the access cookie: `/order` redirects
- * to `/refresh` inside a navigation that may have started on another site.
+ * The refresh token. Path=/session: the browser sends it to the session's own requests (the refresh,
+ * the sign-out and the sign-out everywhere of `../routes.ts`, all under /session/) and to nothing else,
+ * so the long-lived credential does not ride along on every request, yet sign-out always sees it, even
+ * once the access cookie has expired. `__Secure-` rather than `__Host-`, because `__Host-` demands
+ * Path=/.
+ *
+ * SameSite=Strict: no request another site starts carries it, not even a top-level navigation (a link,
+ * a popup), so no page elsewhere can rotate or end a session. A browser that arrives from another site
+ * with its access token expired is moved on by a same-origin step (see the refresh route).
  */
 export const REFRESH_COOKIE = '__Secure-refresh';
-export const REFRESH_PATH = '/refresh';
-const REFRESH_ATTRIBUTES = { path: REFRESH_PATH, httpOnly: true, secure: true, sameSite: 'Lax' } as const;
+export const REFRESH_COOKIE_PATH = '/session';
+const REFRESH_ATTRIBUTES = { path: REFRESH_COOKIE_PATH, httpOnly: true, secure: true, sameSite: 'Strict' } as const;
 
 /** Max-Age equals the token's own lifetime, so the browser drops the cookie when the token dies. */
 export function accessCookie(token: string, maxAgeSeconds: number): string {

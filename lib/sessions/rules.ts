@@ -1,34 +1,27 @@
 /**
  * The session rules, apart from where sessions are kept: what a session is, how long each part lasts,
- * and what presenting a refresh token does. Every `SessionStore` (the journal here, a database next)
+ * and what presenting a refresh token does. Every `SessionStore` (the journal files, PostgreSQL)
  * decides with these functions, so the rules read the same whatever the storage.
  *
- * A refresh token is 256 random bits handed to the browser; only its SHA-256 is stored, so a copy of
- * the store opens no session. (A slow hash like argon2 is for guessable passwords; nobody can guess
- * 256 random bits.)
+ * A session is all a store keeps: its user, when it started and ends, and the generation of its
+ * current refresh token with the time it was issued. The token itself (`refresh_tokens.ts`) is never
+ * stored; its HMAC proves it genuine, its generation says whether it is the current one.
  */
-import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { RefreshFailure } from '../errors.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
 
 export interface SessionLifetimes {
-  /** How long a refresh token lasts after it is issued. */
+  /** How long a refresh token lasts after it is issued: a session unrefreshed for this long is over. */
   refreshMs: number;
   /** The absolute limit of a session from its login, however often it is refreshed. */
   sessionMs: number;
-  /** How long after a rotation the old token still yields the same successor, even once that was used (two tabs racing). */
-  graceMs: number;
+  /** How long after a rotation the token it replaced still yields the same successor (two tabs, a retried request). */
+  retryMs: number;
 }
 
-export const DEFAULT_LIFETIMES: SessionLifetimes = Object.freeze({ refreshMs: 7 * DAY, sessionMs: 30 * DAY, graceMs: 10_000 });
-
-/**
- * Spent (rotated) refresh tokens remembered per session, so that a replay of one is recognised as
- * reuse. Older ones are forgotten, which keeps a session's records bounded however often it refreshes;
- * a replay of a forgotten token is still refused, only as unknown rather than as reuse.
- */
-export const SPENT_TOKENS_KEPT = 8;
+export const DEFAULT_LIFETIMES: SessionLifetimes = Object.freeze({ refreshMs: 7 * DAY, sessionMs: 30 * DAY, retryMs: 10_000 });
 
 /**
  * Live sessions per user. A login beyond it ends the user's oldest session, so that a script logging in
@@ -37,21 +30,18 @@ export const SPENT_TOKENS_KEPT = 8;
  */
 export const MAX_SESSIONS_PER_USER = 10;
 
-/** A session: one family of refresh tokens, each the successor of the one before. */
-export interface Family {
+/** A session, as every store keeps it (times in ms since the epoch). */
+export interface Session {
+  /** The JWT's `sid`. */
   readonly id: string;
   readonly userId: string;
-  /** The absolute end of the session (ms since the epoch). */
+  readonly startedAt: number;
+  /** The absolute end, `sessionMs` after the start. */
   readonly expiresAt: number;
-}
-
-export interface RefreshRecord {
-  /** SHA-256 of the token, hex. */
-  readonly hash: string;
-  readonly familyId: string;
-  readonly expiresAt: number;
-  /** When it was exchanged for its successor. */
-  readonly rotatedAt?: number;
+  /** The generation of the current refresh token: 0 at login, one more at each rotation. */
+  readonly generation: number;
+  /** When the current refresh token was issued: the last rotation, or the start. */
+  readonly rotatedAt: number;
 }
 
 /** A logged-out access token, refused until its own expiry (ms), when it is dead anyway and forgotten. */
@@ -65,87 +55,70 @@ export interface IssuedRefresh {
   userId: string;
   sessionId: string;
   refreshToken: string;
-  /** Seconds until the refresh token expires: the cookie's Max-Age. */
+  /** Seconds the refresh cookie lives: the cookie's Max-Age. */
   maxAgeSeconds: number;
 }
 
-export function newFamily(userId: string, now: number, lifetimes: SessionLifetimes): Family {
-  return { id: randomUUID(), userId, expiresAt: now + lifetimes.sessionMs };
+export function newSession(userId: string, now: number, lifetimes: SessionLifetimes): Session {
+  return { id: randomUUID(), userId, startedAt: now, expiresAt: now + lifetimes.sessionMs, generation: 0, rotatedAt: now };
 }
 
-export function newRefreshToken(): string {
-  return randomBytes(32).toString('base64url');
-}
-
-/** The stored form of a token issued now: never past its session's end. */
-export function refreshRecord(refreshToken: string, family: Family, now: number, lifetimes: SessionLifetimes): RefreshRecord {
-  return { hash: hashToken(refreshToken), familyId: family.id, expiresAt: Math.min(now + lifetimes.refreshMs, family.expiresAt) };
-}
-
-export function hashToken(refreshToken: string): string {
-  return createHash('sha256').update(refreshToken).digest('hex');
+/** The session once its current token is replaced by the next generation, now. */
+export function rotated(session: Session, now: number): Session {
+  return { ...session, generation: session.generation + 1, rotatedAt: now };
 }
 
 /**
- * A successor is derived from the token it replaces (HMAC with a labelled key), not drawn at random,
- * so presenting the same old token again yields the very same successor: nothing but the old token's
- * hash needs remembering, and a restart in between changes nothing.
+ * Whether a session goes on: before its absolute limit, and while its current refresh token is still
+ * valid (once that has expired, nothing can continue the session, and an access token never outlives it).
  */
-export function successorOf(secret: Uint8Array, refreshToken: string): string {
-  return createHmac('sha256', secret).update(`refresh-token-successor:${refreshToken}`).digest('base64url');
+export function isLive(session: Session, now: number, lifetimes: SessionLifetimes): boolean {
+  return now < session.expiresAt && now < session.rotatedAt + lifetimes.refreshMs;
 }
 
 /** What presenting a refresh token does. */
 export type RefreshVerdict =
   | { readonly kind: 'refuse'; readonly reason: Exclude<RefreshFailure, 'reused'> }
-  /** A fresh token: exchange it for its successor. */
+  /** The current token: exchange it for the next generation. */
   | { readonly kind: 'rotate' }
-  /** Exchanged before, but not yet a reuse: hand out the same successor again. */
+  /** The token just replaced, within the retry window: the current token again. */
   | { readonly kind: 'repeat' }
-  /** Exchanged before and its successor used since: two parties hold the session, end it. */
-  | { readonly kind: 'revoke' };
+  /** Any other token genuinely issued for the session: two parties hold it, end the session. */
+  | { readonly kind: 'end' };
 
 /**
- * Refresh token rotation with reuse detection (RFC 9700 §4.14.2). `presented` is the record of the token
- * presented, `successor` the record of the token derived from it, if any.
+ * Refresh token rotation with reuse detection (RFC 9700 §4.14.2), the table of
+ * docs/session-lifecycle.md. `generation` is what a genuine token says (undefined when its HMAC did not
+ * verify), `session` the live state of the session it names (undefined when there is none).
  *
- * A token presented again after it was rotated means two parties hold it, one of them perhaps a thief:
- * the whole family is revoked and both must log in again. But only once its successor was itself
- * presented: until then the second presentation may be the same client, whose answer carrying the
- * successor never arrived (a cut connection, a closed tab: an aborted exchange). It gets that same
- * successor again, however late; whoever holds it can only use it once. And within the grace window
- * after the rotation, the same successor is returned even if it was used, because two tabs refreshing
- * at once are not an attack.
+ * A replaced token means two parties hold the session, one of them perhaps a thief, and the server
+ * cannot tell which: the session ends, however long ago the token was replaced. The one exception is
+ * the token replaced last, within `retryMs` of its replacement: a second tab that sent the same
+ * cookie, or a request retried after its answer was lost, gets the current token again.
  */
-export function judgeRefresh(
-  presented: RefreshRecord | undefined,
-  family: Family | undefined,
-  successor: RefreshRecord | undefined,
-  now: number,
-  lifetimes: SessionLifetimes,
-): RefreshVerdict {
-  if (presented === undefined || family === undefined) return { kind: 'refuse', reason: 'unknown' };
-  if (now >= presented.expiresAt || now >= family.expiresAt) return { kind: 'refuse', reason: 'expired' };
-  if (presented.rotatedAt === undefined) return { kind: 'rotate' };
-  // A successor already forgotten was used: tokens are only forgotten as newer ones are spent.
-  const successorUsed = successor === undefined || successor.rotatedAt !== undefined;
-  if (!successorUsed || now - presented.rotatedAt <= lifetimes.graceMs) return { kind: 'repeat' };
-  return { kind: 'revoke' };
+export function judgeRefresh(generation: number | undefined, session: Session | undefined, now: number, lifetimes: SessionLifetimes): RefreshVerdict {
+  // Never issued: a generation the session has not reached, or no session. Nothing may end on its say.
+  if (generation === undefined || session === undefined || generation > session.generation) return { kind: 'refuse', reason: 'unknown' };
+  if (!isLive(session, now, lifetimes)) return { kind: 'refuse', reason: 'expired' };
+  if (generation === session.generation) return { kind: 'rotate' };
+  if (generation === session.generation - 1 && now - session.rotatedAt <= lifetimes.retryMs) return { kind: 'repeat' };
+  return { kind: 'end' };
 }
 
 /**
- * Whether a session goes on: before its absolute limit, and while its newest refresh token can still be
- * used (once that has expired, nothing can continue the session, and an access token never outlives it).
+ * The refresh cookie's Max-Age for an answer at `now`: the same for a rotation and for a repeat, so
+ * the answer does not tell a thief which one it got. (A repeated token's cookie may outlive its
+ * server-side expiry by the retry window at most; the server then refuses it as expired.)
  */
-export function isLive(family: Family, currentToken: RefreshRecord | undefined, now: number): boolean {
-  return currentToken !== undefined && now < family.expiresAt && now < currentToken.expiresAt;
+export function refreshMaxAge(session: Session, now: number, lifetimes: SessionLifetimes): number {
+  return secondsUntil(Math.min(now + lifetimes.refreshMs, session.expiresAt), now);
 }
 
 /** The sessions a new login must end so the user keeps at most `MAX_SESSIONS_PER_USER`: the oldest. */
-export function sessionsToEnd(liveSessions: readonly Family[]): string[] {
+export function sessionsToEnd(liveSessions: readonly Session[]): string[] {
   const excess = liveSessions.length - (MAX_SESSIONS_PER_USER - 1);
   if (excess <= 0) return [];
-  return [...liveSessions].sort((a, b) => a.expiresAt - b.expiresAt).slice(0, excess).map((family) => family.id);
+  return [...liveSessions].sort((a, b) => a.startedAt - b.startedAt).slice(0, excess).map((session) => session.id);
 }
 
 export function secondsUntil(time: number, now: number): number {

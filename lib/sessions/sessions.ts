@@ -4,9 +4,10 @@
  * from HTTP; what presenting a refresh token does is decided in `rules.ts`.
  */
 import type { User, UserStore } from '../accounts/store.ts';
-import { RefreshError } from '../errors.ts';
+import { NotSignedInError, RefreshError } from '../errors.ts';
 import { isExpiredTokenError, type AccessClaims, type AccessTokens } from './access_tokens.ts';
-import { ACCESS_COOKIE, CLEAR_ACCESS_COOKIE, CLEAR_REFRESH_COOKIE, accessCookie, readSessionCookie, refreshCookie } from './cookies.ts';
+import { ACCESS_COOKIE, CLEAR_ACCESS_COOKIE, CLEAR_REFRESH_COOKIE, REFRESH_COOKIE, accessCookie, readSessionCookie, refreshCookie } from './cookies.ts';
+import type { RefreshTokens } from './refresh_tokens.ts';
 import type { IssuedRefresh } from './rules.ts';
 import type { SessionStore } from './store.ts';
 
@@ -22,9 +23,10 @@ export const AUTH_FAILURE_MESSAGES: Readonly<Record<AuthFailure, string>> = {
 
 export type Authentication = { user: User; claims: AccessClaims } | { failure: AuthFailure };
 
-/** What the session rules use: the access tokens, the session store, and the users they name. */
+/** What the session rules use: the access and refresh tokens, the session store, and the users they name. */
 export interface SessionServices {
   readonly tokens: AccessTokens;
+  readonly refreshTokens: RefreshTokens;
   readonly sessions: SessionStore;
   readonly users: Pick<UserStore, 'findById'>;
 }
@@ -70,15 +72,40 @@ async function sessionCookies(services: SessionServices, refresh: IssuedRefresh)
 }
 
 /**
- * Ends the session the access cookie belongs to. The browser never sends the refresh cookie here
- * (its Path is /refresh), so the session is found from the access token's `sid` claim; an expired but
- * authentic token is good enough to say which session to end. Returns the cookies that clear both.
+ * Ends the session the request's cookies name, and returns the cookies that clear both. The refresh
+ * cookie reaches sign-out (its Path covers it), so this works once the browser has dropped an expired
+ * access cookie too; an expired but authentic access token is good enough as well. Either names its
+ * session only when this server issued it (a signature, an HMAC): a stranger who knows a session id
+ * cannot end it. The access token is denied until its own expiry.
  */
 export async function endSession(services: SessionServices, cookieHeader: string | undefined): Promise<string[]> {
-  const token = readSessionCookie(cookieHeader, ACCESS_COOKIE);
-  if (token !== undefined) {
-    const claims = await services.tokens.verifyAllowingExpired(token).catch(() => undefined);
-    if (claims !== undefined) await services.sessions.end(claims.sid, claims);
+  const access = await authenticAccessClaims(services, cookieHeader);
+  const refresh = services.refreshTokens.read(readSessionCookie(cookieHeader, REFRESH_COOKIE));
+  const sessionIds = [...new Set([access?.sid, refresh?.sessionId])].filter((id) => id !== undefined);
+  if (sessionIds.length > 0) await services.sessions.end(sessionIds, access);
+  return [CLEAR_ACCESS_COOKIE, CLEAR_REFRESH_COOKIE];
+}
+
+/**
+ * Ends every session of the signed-in user, and returns the cookies that clear both. Signed in means
+ * a valid access token; once the browser has dropped that, the refresh token is exchanged as a refresh
+ * would (the current one, or the one just replaced): proof enough, and a replaced one ends its session
+ * as it would there. Throws `NotSignedInError` (or `RefreshError`) when the request proves no session.
+ */
+export async function endEverySession(services: SessionServices, cookieHeader: string | undefined): Promise<string[]> {
+  const auth = await authenticate(services, cookieHeader);
+  if ('user' in auth) {
+    await services.sessions.endAll(auth.user.id, auth.claims);
+  } else {
+    const refreshToken = readSessionCookie(cookieHeader, REFRESH_COOKIE);
+    if (refreshToken === undefined) throw new NotSignedInError(AUTH_FAILURE_MESSAGES[auth.failure]);
+    await services.sessions.endAll((await services.sessions.rotate(refreshToken)).userId);
   }
   return [CLEAR_ACCESS_COOKIE, CLEAR_REFRESH_COOKIE];
+}
+
+/** The claims of the request's access token when it is authentic, expired or not; else undefined. */
+function authenticAccessClaims(services: SessionServices, cookieHeader: string | undefined): Promise<AccessClaims | undefined> {
+  const token = readSessionCookie(cookieHeader, ACCESS_COOKIE);
+  return token === undefined ? Promise.resolve(undefined) : services.tokens.verifyAllowingExpired(token).catch(() => undefined);
 }

@@ -1,35 +1,36 @@
 /**
- * Sessions: rotating refresh tokens grouped in families, and the deny list of logged-out access
- * tokens. The rules are in `../sessions/rules.ts`; this file keeps sessions in memory, for the two checks
- * made on every request, and on disk in `DATA_DIR/sessions.json` plus its journal (see `journal.ts`).
+ * Sessions and the deny list of logged-out access tokens, in memory for the checks made on every
+ * request, and on disk in `DATA_DIR/sessions-v3.json` plus its journal (see `journal.ts`). The rules
+ * are in `../sessions/rules.ts`; a session is one small record whatever how often it is refreshed,
+ * since a store keeps only the generation of its current refresh token, never a token.
+ *
+ * The store's clock never runs below the last time it wrote: every change records its time, and a
+ * snapshot the latest, so a system clock stepped back cannot reopen a retry window or revive a session.
  */
 import type { Clock } from '../support/clock.ts';
 import type { Logger } from '../support/log.ts';
-import type { FileSystem } from './durable_file.ts';
+import { realFileSystem, type FileSystem } from './durable_file.ts';
 import { Journal, type JournalRecord } from './journal.ts';
+import { readLegacySessions } from './legacy_sessions.ts';
 import { RefreshError } from '../errors.ts';
-import type { SessionStore } from '../sessions/store.ts';
+import { RefreshTokens } from '../sessions/refresh_tokens.ts';
+import type { AccessTokenToDeny, SessionStore } from '../sessions/store.ts';
 import {
   DEFAULT_LIFETIMES,
-  SPENT_TOKENS_KEPT,
-  hashToken,
   isLive,
   judgeRefresh,
-  newFamily,
-  newRefreshToken,
-  refreshRecord,
-  secondsUntil,
+  newSession,
+  refreshMaxAge,
+  rotated,
   sessionsToEnd,
-  successorOf,
   type DeniedToken,
-  type Family,
   type IssuedRefresh,
-  type RefreshRecord,
+  type Session,
   type SessionLifetimes,
 } from '../sessions/rules.ts';
 
 export interface SessionStoreOptions {
-  /** Keys the derivation of successor tokens; the JWT secret serves, with its own label. */
+  /** Keys the refresh tokens' HMAC; the JWT secret serves, with its own label. */
   secret: Uint8Array;
   clock: Clock;
   lifetimes?: SessionLifetimes;
@@ -41,139 +42,154 @@ export interface SessionStoreOptions {
   expected?: string | undefined;
 }
 
+/** The store's files: `sessions-v3.json` and `sessions-v3.journal.<generation>.jsonl`. */
+const FILE_NAME = 'sessions-v3';
+
 /** Entries the pruning scan visits per turn of the event loop. */
 const PRUNE_SLICE = 2_000;
 
-/** The changes the journal records, one JSON line each. */
+/** The changes the journal records, one JSON line each, with the time (`at`) each was made. */
 type SessionChange =
-  /** A login: the new family, its first token, and the user's oldest sessions it ends. */
-  | { op: 'start'; family: Family; token: RefreshRecord; ends: string[] }
-  /** A refresh: the token exchanged, when, and its successor. */
-  | { op: 'rotate'; hash: string; rotatedAt: number; next: RefreshRecord }
-  /** A logout (with the access token denied) or a revocation for reuse (without). */
-  | { op: 'end'; familyId: string; denied?: DeniedToken };
+  /** A login: the new session, and the user's oldest sessions it ends. */
+  | { op: 'start'; at: number; session: Session; ends: string[] }
+  /** A refresh: the session's new generation, issued `at`. */
+  | { op: 'rotate'; at: number; sessionId: string; generation: number }
+  /** A logout or a sign-out everywhere (with the access token denied), or a session ended for reuse (without). */
+  | { op: 'end'; at: number; sessionIds: string[]; denied?: DeniedToken };
 
 export class JsonSessionStore implements SessionStore {
   readonly lifetimes: SessionLifetimes;
-  readonly #families = new Map<string, Family>();
-  readonly #tokens = new Map<string, RefreshRecord>();
-  /** Each family's token hashes in the order they were issued; the last is the one in use. */
-  readonly #familyTokens = new Map<string, string[]>();
+  readonly #sessions = new Map<string, Session>();
   /** Each user's sessions (a few at most: see `MAX_SESSIONS_PER_USER`). */
-  readonly #userFamilies = new Map<string, string[]>();
+  readonly #userSessions = new Map<string, string[]>();
   readonly #denied = new Map<string, DeniedToken>();
-  readonly #secret: Uint8Array;
+  readonly #tokens: RefreshTokens;
   readonly #clock: Clock;
+  /** The latest time this store has written or decided at: its clock never runs below it. */
+  #latest = 0;
   #journal!: Journal;
   #lastPrune: number;
   #pruning: Promise<void> | undefined;
 
   private constructor(options: SessionStoreOptions) {
-    this.#secret = options.secret;
+    this.#tokens = new RefreshTokens(options.secret);
     this.#clock = options.clock;
     this.lifetimes = options.lifetimes ?? DEFAULT_LIFETIMES;
     // Every rule checks expiry itself; pruning only frees memory, so the first one can wait a minute.
     this.#lastPrune = options.clock();
   }
 
-  /** Loads `dataDir/sessions.json` and its journal, or starts empty; throws `CorruptFileError` rather than guess. */
+  /**
+   * Loads `dataDir/sessions-v3.json` and its journal, or starts empty, carrying over the sessions of an
+   * earlier release's files once; throws `CorruptFileError` rather than guess.
+   */
   static async open(dataDir: string, options: SessionStoreOptions): Promise<JsonSessionStore> {
     const store = new JsonSessionStore(options);
+    const fs = options.fs ?? realFileSystem;
+    const names = await fs.readdir(dataDir);
+    const isNew = !names.some((name) => name.startsWith(`${FILE_NAME}.`));
+    // An earlier release's files and none of this one's: the folder is upgrading, not missing its store.
+    const upgrading = isNew && names.some((name) => name.startsWith('sessions.'));
     store.#journal = await Journal.open(
       {
-        lists: ['families', 'refreshTokens', 'deniedAccessTokens'],
+        lists: ['sessions', 'deniedAccessTokens', 'clock'],
         load: (list, item) => store.#load(list, item),
-        replay: (record) => store.#replay(toChange(record)),
+        replay: (record) => store.#apply(toChange(record)),
         capture: () => store.#capture(),
       },
-      { dir: dataDir, name: 'sessions', fs: options.fs, log: options.log, compactAfterBytes: options.compactAfterBytes, expected: options.expected },
+      { dir: dataDir, name: FILE_NAME, fs, log: options.log, compactAfterBytes: options.compactAfterBytes, expected: upgrading ? undefined : options.expected },
     );
+    const legacy = await readLegacySessions(dataDir, store.lifetimes, { fs, log: options.log });
+    if (legacy !== undefined) {
+      // Carried over only into a store that did not exist yet: after a crash between the snapshot
+      // below and the removal, the sessions are already here, and ended ones must not come back.
+      if (isNew) {
+        for (const session of legacy.sessions) store.#addSession(session);
+        for (const denied of legacy.denied) store.#denied.set(denied.jti, denied);
+        await store.#journal.compact();
+      }
+      for (const file of legacy.files) await fs.rm(file, { force: true });
+    }
     return store;
   }
 
   /** Sessions held, live or not yet pruned. */
   get size(): number {
-    return this.#families.size;
+    return this.#sessions.size;
   }
 
   async start(userId: string): Promise<IssuedRefresh> {
-    const now = this.#clock();
+    const now = this.#now();
     this.#prune(now);
-    const family = newFamily(userId, now, this.lifetimes);
-    const refreshToken = newRefreshToken();
-    const token = refreshRecord(refreshToken, family, now, this.lifetimes);
-    const ends = sessionsToEnd(this.#liveSessionsOf(userId, now));
-    await this.#commit({ op: 'start', family, token, ends });
-    return { userId, sessionId: family.id, refreshToken, maxAgeSeconds: secondsUntil(token.expiresAt, now) };
+    const session = newSession(userId, now, this.lifetimes);
+    const ends = sessionsToEnd(this.sessionsOf(userId));
+    await this.#commit({ op: 'start', at: now, session, ends });
+    return this.#issued(session, now);
   }
 
   async rotate(refreshToken: string): Promise<IssuedRefresh> {
-    const now = this.#clock();
+    const now = this.#now();
     this.#prune(now);
-    const presented = this.#tokens.get(hashToken(refreshToken));
-    const family = presented && this.#families.get(presented.familyId);
-    const successor = successorOf(this.#secret, refreshToken);
-    const verdict = judgeRefresh(presented, family, this.#tokens.get(hashToken(successor)), now, this.lifetimes);
+    const claims = this.#tokens.read(refreshToken);
+    const session = claims && this.#sessions.get(claims.sessionId);
+    const verdict = judgeRefresh(claims?.generation, session, now, this.lifetimes);
     switch (verdict.kind) {
       case 'refuse':
         throw new RefreshError(verdict.reason);
-      case 'revoke':
-        await this.#commit({ op: 'end', familyId: family!.id });
+      case 'end':
+        await this.#commit({ op: 'end', at: now, sessionIds: [session!.id] });
         throw new RefreshError('reused');
       case 'repeat': {
-        // The rotation that made the successor may still be on its way to the disk: wait for it, so this
-        // answer, too, hands out only a token that is stored.
+        // The rotation that issued the current token may still be on its way to the disk: wait for it,
+        // so this answer, too, hands out only a token that is stored.
         await this.#journal.durable();
-        const next = this.#tokens.get(hashToken(successor));
-        if (next === undefined) throw new RefreshError('unknown');
-        return { userId: family!.userId, sessionId: family!.id, refreshToken: successor, maxAgeSeconds: secondsUntil(next.expiresAt, now) };
+        const current = this.#sessions.get(session!.id);
+        if (current?.generation !== claims!.generation + 1) throw new RefreshError('unknown');
+        return this.#issued(current, now);
       }
       case 'rotate': {
-        const next = refreshRecord(successor, family!, now, this.lifetimes);
-        await this.#commit({ op: 'rotate', hash: presented!.hash, rotatedAt: now, next });
-        // Forgetting old spent tokens is not journaled: a replay of the rotation forgets the same ones.
-        this.#forgetOldSpentTokens(family!.id);
-        return { userId: family!.userId, sessionId: family!.id, refreshToken: successor, maxAgeSeconds: secondsUntil(next.expiresAt, now) };
+        const next = rotated(session!, now);
+        await this.#commit({ op: 'rotate', at: now, sessionId: next.id, generation: next.generation });
+        return this.#issued(next, now);
       }
     }
   }
 
-  /**
-   * Logs a session out: its refresh tokens are forgotten, and the access token that asked is denied
-   * until its own expiry, so replaying it opens nothing even though its signature is still good.
-   */
-  async end(sessionId: string, accessToken: { jti: string; exp: number }): Promise<void> {
-    const now = this.#clock();
+  /** Ends sessions, and denies the access token that asked until its own expiry. */
+  async end(sessionIds: readonly string[], deny?: AccessTokenToDeny): Promise<void> {
+    const now = this.#now();
     this.#prune(now);
-    const expiresAt = accessToken.exp * 1000;
-    const denied = expiresAt > now ? { jti: accessToken.jti, expiresAt } : undefined;
-    if (denied === undefined && !this.#families.has(sessionId)) return this.#journal.durable(); // nothing to store
-    await this.#commit(denied === undefined ? { op: 'end', familyId: sessionId } : { op: 'end', familyId: sessionId, denied });
+    // Denied once: a logout replayed with the same token writes nothing more.
+    const denied = deny !== undefined && deny.exp * 1000 > now && !this.isDenied(deny.jti) ? { jti: deny.jti, expiresAt: deny.exp * 1000 } : undefined;
+    const ending = sessionIds.filter((id) => this.#sessions.has(id));
+    if (denied === undefined && ending.length === 0) return this.#journal.durable(); // nothing to store
+    await this.#commit(denied === undefined ? { op: 'end', at: now, sessionIds: ending } : { op: 'end', at: now, sessionIds: ending, denied });
   }
 
-  sessionOf(refreshToken: string): string | undefined {
-    return this.#tokens.get(hashToken(refreshToken))?.familyId;
+  endAll(userId: string, deny?: AccessTokenToDeny): Promise<void> {
+    return this.end([...(this.#userSessions.get(userId) ?? [])], deny);
   }
 
   /** True when this access token was logged out. Called on every authenticated request. */
   isDenied(jti: string): boolean {
     const denied = this.#denied.get(jti);
-    return denied !== undefined && this.#clock() < denied.expiresAt;
+    return denied !== undefined && this.#now() < denied.expiresAt;
   }
 
   /**
-   * True while the session an access token belongs to goes on: not logged out, not revoked for a
-   * reused refresh token, not ended by a newer login, not past its absolute limit. Called on every
-   * authenticated request, so ending a session ends every access token of it at once.
+   * True while the session an access token belongs to goes on: not logged out, not ended for a reused
+   * refresh token, not ended by a newer login, not past its limits. Called on every authenticated
+   * request, so ending a session ends every access token of it at once.
    */
   isActive(sessionId: string): boolean {
-    const family = this.#families.get(sessionId);
-    return family !== undefined && this.#isLive(family, this.#clock());
+    const session = this.#sessions.get(sessionId);
+    return session !== undefined && isLive(session, this.#now(), this.lifetimes);
   }
 
-  #isLive(family: Family, now: number): boolean {
-    const current = this.#familyTokens.get(family.id)?.at(-1);
-    return isLive(family, current === undefined ? undefined : this.#tokens.get(current), now);
+  sessionsOf(userId: string): Session[] {
+    const now = this.#now();
+    const sessions = (this.#userSessions.get(userId) ?? []).flatMap((id) => this.#sessions.get(id) ?? []);
+    return sessions.filter((session) => isLive(session, now, this.lifetimes)).sort((a, b) => a.startedAt - b.startedAt);
   }
 
   flush(): Promise<void> {
@@ -190,10 +206,15 @@ export class JsonSessionStore implements SessionStore {
     return this.#journal.compact();
   }
 
-  /** Applies a journaled change at start, as `rotate()` did when it was made. */
-  #replay(change: SessionChange): void {
-    this.#apply(change);
-    if (change.op === 'rotate') this.#forgetOldSpentTokens(change.next.familyId);
+  /** The clock, never below the latest time written or decided at (a clock stepped back waits for it). */
+  #now(): number {
+    this.#latest = Math.max(this.#latest, this.#clock());
+    return this.#latest;
+  }
+
+  #issued(session: Session, now: number): IssuedRefresh {
+    const refreshToken = this.#tokens.issue(session.id, session.generation);
+    return { userId: session.userId, sessionId: session.id, refreshToken, maxAgeSeconds: refreshMaxAge(session, now, this.lifetimes) };
   }
 
   /** Makes the change in memory and journals it; if the write fails, the journal undoes it. */
@@ -203,29 +224,27 @@ export class JsonSessionStore implements SessionStore {
 
   /** Applies a change to memory (now, or replayed at start) and returns how to undo it. */
   #apply(change: SessionChange): () => void {
+    this.#latest = Math.max(this.#latest, change.at);
     switch (change.op) {
       case 'start': {
-        const undoEnds = change.ends.map((id) => this.#removeFamily(id));
-        this.#addFamily(change.family);
-        this.#addToken(change.token);
+        const undoEnds = change.ends.map((id) => this.#removeSession(id));
+        this.#addSession(change.session);
         return () => {
-          this.#removeFamily(change.family.id);
+          this.#removeSession(change.session.id);
           for (const undo of undoEnds.reverse()) undo();
         };
       }
       case 'rotate': {
-        const old = this.#tokens.get(change.hash);
-        if (old !== undefined) this.#tokens.set(old.hash, { ...old, rotatedAt: change.rotatedAt }); // replaced, never changed in place
-        this.#addToken(change.next);
+        const old = this.#sessions.get(change.sessionId);
+        if (old === undefined) return () => {};
+        this.#sessions.set(old.id, { ...old, generation: change.generation, rotatedAt: change.at }); // replaced, never changed in place
         return () => {
-          this.#tokens.delete(change.next.hash);
-          const hashes = this.#familyTokens.get(change.next.familyId);
-          if (hashes?.at(-1) === change.next.hash) hashes.pop();
-          if (old !== undefined && this.#tokens.has(old.hash)) this.#tokens.set(old.hash, old);
+          if (this.#sessions.has(old.id)) this.#sessions.set(old.id, old);
         };
       }
       case 'end': {
-        const undoRemove = this.#removeFamily(change.familyId);
+        const undoRemoves = change.sessionIds.map((id) => this.#removeSession(id));
+        const undoRemove = () => undoRemoves.forEach((undo) => undo()); // in order: each user's list as it was
         const denied = change.denied;
         if (denied === undefined) return undoRemove;
         const previous = this.#denied.get(denied.jti);
@@ -239,49 +258,22 @@ export class JsonSessionStore implements SessionStore {
     }
   }
 
-  #addFamily(family: Family): void {
-    this.#families.set(family.id, family);
-    const ids = this.#userFamilies.get(family.userId);
-    if (ids === undefined) this.#userFamilies.set(family.userId, [family.id]);
-    else if (!ids.includes(family.id)) ids.push(family.id);
+  #addSession(session: Session): void {
+    this.#sessions.set(session.id, session);
+    const ids = this.#userSessions.get(session.userId);
+    if (ids === undefined) this.#userSessions.set(session.userId, [session.id]);
+    else if (!ids.includes(session.id)) ids.push(session.id);
   }
 
-  #addToken(record: RefreshRecord): void {
-    this.#tokens.set(record.hash, record);
-    const hashes = this.#familyTokens.get(record.familyId);
-    if (hashes === undefined) this.#familyTokens.set(record.familyId, [record.hash]);
-    else hashes.push(record.hash);
-  }
-
-  /** Removes a family with its tokens; returns how to put them back. */
-  #removeFamily(familyId: string): () => void {
-    const family = this.#families.get(familyId);
-    if (family === undefined) return () => {};
-    const records = (this.#familyTokens.get(familyId) ?? []).flatMap((hash) => this.#tokens.get(hash) ?? []);
-    this.#families.delete(familyId);
-    for (const record of records) this.#tokens.delete(record.hash);
-    this.#familyTokens.delete(familyId);
-    const ids = this.#userFamilies.get(family.userId) ?? [];
-    if (ids.includes(familyId)) ids.splice(ids.indexOf(familyId), 1);
-    if (ids.length === 0) this.#userFamilies.delete(family.userId);
-    return () => {
-      this.#addFamily(family);
-      for (const record of records) this.#addToken(record);
-    };
-  }
-
-  #forgetOldSpentTokens(familyId: string): void {
-    const hashes = this.#familyTokens.get(familyId) ?? [];
-    while (hashes.length > SPENT_TOKENS_KEPT + 1) this.#tokens.delete(hashes.shift()!);
-  }
-
-  #liveSessionsOf(userId: string, now: number): Family[] {
-    const families: Family[] = [];
-    for (const id of this.#userFamilies.get(userId) ?? []) {
-      const family = this.#families.get(id);
-      if (family !== undefined && this.#isLive(family, now)) families.push(family);
-    }
-    return families;
+  /** Removes a session; returns how to put it back. */
+  #removeSession(sessionId: string): () => void {
+    const session = this.#sessions.get(sessionId);
+    if (session === undefined) return () => {};
+    this.#sessions.delete(sessionId);
+    const ids = this.#userSessions.get(session.userId) ?? [];
+    if (ids.includes(sessionId)) ids.splice(ids.indexOf(sessionId), 1);
+    if (ids.length === 0) this.#userSessions.delete(session.userId);
+    return () => this.#addSession(session);
   }
 
   /**
@@ -298,15 +290,8 @@ export class JsonSessionStore implements SessionStore {
   async #pruneInSlices(now: number): Promise<void> {
     let visited = 0;
     const breathe = () => (++visited % PRUNE_SLICE === 0 ? new Promise((resolve) => setImmediate(resolve)) : undefined);
-    for (const [hash, record] of this.#tokens) {
-      if (now >= record.expiresAt) this.#tokens.delete(hash);
-      await breathe();
-    }
-    for (const [id, family] of this.#families) {
-      const hashes = this.#familyTokens.get(id) ?? [];
-      const live = hashes.filter((hash) => this.#tokens.has(hash));
-      if (!this.#isLive(family, now)) this.#removeFamily(id);
-      else if (live.length !== hashes.length) this.#familyTokens.set(id, live);
+    for (const [id, session] of this.#sessions) {
+      if (!isLive(session, now, this.lifetimes)) this.#removeSession(id);
       await breathe();
     }
     for (const [jti, denied] of this.#denied) {
@@ -315,65 +300,54 @@ export class JsonSessionStore implements SessionStore {
     }
   }
 
-  /**
-   * The state for a snapshot, as references (records are replaced, never changed in place). Tokens are
-   * in the order they were issued within each family, which `#apply` and its undo preserve.
-   */
+  /** The state for a snapshot, as references (records are replaced, never changed in place). */
   #capture(): Record<string, readonly unknown[]> {
     return {
-      families: [...this.#families.values()],
-      refreshTokens: [...this.#tokens.values()],
+      sessions: [...this.#sessions.values()],
       deniedAccessTokens: [...this.#denied.values()],
+      clock: [{ latest: this.#latest }],
     };
   }
 
-  /** Loads one item of the snapshot: the families first, then the tokens (in issue order), then the deny list. */
+  /** Loads one item of the snapshot. */
   #load(list: string, item: unknown): void {
-    if (list === 'families') return this.#addFamily(checkFamily(item));
+    if (list === 'sessions') return this.#addSession(checkSession(item));
     if (list === 'deniedAccessTokens') {
       const denied = checkDenied(item);
       this.#denied.set(denied.jti, denied);
       return;
     }
-    const token = checkToken(item);
-    // One string for a family's id, not one per token that names it: 100,000 sessions, 5 MB less.
-    const family = this.#families.get(token.familyId);
-    if (family !== undefined) (token as { familyId: string }).familyId = family.id; // just parsed: nobody else holds it yet
-    this.#addToken(token);
+    const latest = (item as { latest?: unknown } | null)?.latest;
+    if (typeof latest !== 'number') throw new Error('the clock needs "latest"');
+    this.#latest = Math.max(this.#latest, latest);
   }
 }
 
 function toChange(record: JournalRecord): SessionChange {
+  if (typeof record.at !== 'number') throw new Error(`a session change needs "at", the time it was made`);
   switch (record.op) {
     case 'start':
       if (!Array.isArray(record.ends)) break;
-      return { op: 'start', family: checkFamily(record.family), token: checkToken(record.token), ends: record.ends.map(String) };
+      return { op: 'start', at: record.at, session: checkSession(record.session), ends: record.ends.map(String) };
     case 'rotate':
-      if (typeof record.hash !== 'string' || typeof record.rotatedAt !== 'number') break;
-      return { op: 'rotate', hash: record.hash, rotatedAt: record.rotatedAt, next: checkToken(record.next) };
-    case 'end':
-      if (typeof record.familyId !== 'string') break;
-      return record.denied === undefined
-        ? { op: 'end', familyId: record.familyId }
-        : { op: 'end', familyId: record.familyId, denied: checkDenied(record.denied) };
+      if (typeof record.sessionId !== 'string' || typeof record.generation !== 'number') break;
+      return { op: 'rotate', at: record.at, sessionId: record.sessionId, generation: record.generation };
+    case 'end': {
+      if (!Array.isArray(record.sessionIds)) break;
+      const sessionIds = record.sessionIds.map(String);
+      return record.denied === undefined ? { op: 'end', at: record.at, sessionIds } : { op: 'end', at: record.at, sessionIds, denied: checkDenied(record.denied) };
+    }
   }
   throw new Error(`not a session change: op "${record.op}"`);
 }
 
-function checkFamily(value: unknown): Family {
-  const family = value as Partial<Family> | null;
-  if (typeof family?.id !== 'string' || typeof family.userId !== 'string' || typeof family.expiresAt !== 'number') {
-    throw new Error('a session needs "id", "userId" and "expiresAt"');
-  }
-  return family as Family;
-}
+const SESSION_FIELDS = { id: 'string', userId: 'string', startedAt: 'number', expiresAt: 'number', generation: 'number', rotatedAt: 'number' } as const;
 
-function checkToken(value: unknown): RefreshRecord {
-  const record = value as Partial<RefreshRecord> | null;
-  if (typeof record?.hash !== 'string' || typeof record.familyId !== 'string' || typeof record.expiresAt !== 'number') {
-    throw new Error('a refresh token needs "hash", "familyId" and "expiresAt"');
+function checkSession(value: unknown): Session {
+  for (const [field, type] of Object.entries(SESSION_FIELDS)) {
+    if (typeof (value as Record<string, unknown> | null)?.[field] !== type) throw new Error(`a session needs "${field}", a ${type}`);
   }
-  return record as RefreshRecord;
+  return value as Session;
 }
 
 function checkDenied(value: unknown): DeniedToken {

@@ -1,7 +1,8 @@
 /**
  * The cookie flow in a real browser, written once and run on every engine (`chromium.test.ts`,
- * `firefox.test.ts`, `webkit.test.ts`): sign up, stay signed in, refresh unseen, sign out, sign back
- * in with a `next` path, race a refresh in two tabs, refuse cross-site forms, use only the keyboard.
+ * `firefox.test.ts`, `webkit.test.ts`): sign up, stay signed in, refresh unseen, sign out (with the
+ * access cookie expired too), sign back in with a `next` path, race a refresh in two tabs, refuse
+ * cross-site forms, shrug off a popup another site opens on the refresh, use only the keyboard.
  *
  * What is asserted is what a person would see (the address bar, the page, the cookie store) and what
  * the server saw (each navigation's status, in order; any CSP violation a page reported). Every
@@ -16,6 +17,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createSelfSigned } from '../../lib/startup/certificate.ts';
 import { html } from '../../lib/pages/html.ts';
+import { send } from '../helpers/https_client.ts';
 import { manualClock } from '../helpers/server.ts';
 import { ARTIFACTS_DIR, missingPrograms, waitUntil, type Engine, type EngineBrowser, type Profile, type StoredCookie, type Tab, type Viewport } from './engines/engine.ts';
 import { startWatched, type WatchedServer } from './watched_server.ts';
@@ -126,7 +128,7 @@ export function runScenarios(engine: Engine): void {
           [
             { name: '__Host-jwt', path: '/', httpOnly: true, secure: true, sameSite: 'Lax' },
             { name: '__Secure-device', path: '/login', httpOnly: true, secure: true, sameSite: 'Strict' },
-            { name: '__Secure-refresh', path: '/refresh', httpOnly: true, secure: true, sameSite: 'Lax' },
+            { name: '__Secure-refresh', path: '/session', httpOnly: true, secure: true, sameSite: 'Strict' },
           ],
         );
         // HttpOnly: an injected script (XSS) reading document.cookie finds no token to steal.
@@ -142,7 +144,7 @@ export function runScenarios(engine: Engine): void {
       }, { width: 720, height: 480 });
     });
 
-    test('once the access token has expired, /order goes through /refresh and back without the user noticing', scenarioOptions, async () => {
+    test('once the access token has expired, /order goes through /session/refresh and back without the user noticing', scenarioOptions, async () => {
       await visit(async (profile, tab) => {
         await signUp(tab, 'returning');
         const before = await profile.cookies(server.origin);
@@ -153,7 +155,7 @@ export function runScenarios(engine: Engine): void {
 
         await tab.goto(`${server.origin}/order`);
 
-        assert.deepEqual(server.hops, ['303 /order', '303 /refresh?next=/order', '200 /order']);
+        assert.deepEqual(server.hops, ['303 /order', '303 /session/refresh?next=/order', '200 /order']);
         assert.equal(await tab.url(), `${server.origin}/order`);
         assert.equal(await tab.text('h1'), 'Hello, returning');
         const after = await profile.cookies(server.origin);
@@ -177,11 +179,11 @@ export function runScenarios(engine: Engine): void {
         const tabs = await twoSignedInTabs(profile, first, 'twotabs');
         const pages = ['/order?tab=1', '/order?tab=2'];
 
-        // The server holds the first /refresh until the second has arrived, so both present the same
-        // refresh token: the race the grace window exists for.
+        // The server holds the first /session/refresh until the second has arrived, so both present the
+        // same refresh token: the race the retry window exists for.
         const raced = server.holdRefreshes(2);
-        for (const [i, tab] of tabs.entries()) await tab.startGoing(`${server.origin}/refresh?next=${encodeURIComponent(pages[i]!)}`);
-        assert.equal(await raced, 2, 'both tabs were at /refresh together');
+        for (const [i, tab] of tabs.entries()) await tab.startGoing(`${server.origin}/session/refresh?next=${encodeURIComponent(pages[i]!)}`);
+        assert.equal(await raced, 2, 'both tabs were at /session/refresh together');
 
         for (const [i, tab] of tabs.entries()) {
           await waitUntil(`tab ${i + 1} to be back at ${pages[i]}`, async () => (await tab.url()) === `${server.origin}${pages[i]}` && (await tab.text('h1')) === 'Hello, twotabs');
@@ -198,7 +200,7 @@ export function runScenarios(engine: Engine): void {
     test(`two tabs reloading /order at once: ${IDENTICAL_LOADS[engine.name]}`, scenarioOptions, async () => {
       await visit(async (profile, first) => {
         const tabs = await twoSignedInTabs(profile, first, 'samepage');
-        // Both tabs are redirected to the same URL, /refresh?next=/order. Wait a little for the second
+        // Both tabs are redirected to the same URL, /session/refresh?next=/order. Wait a little for the second
         // request at the barrier: it comes at once, or only after the first is answered.
         const raced = server.holdRefreshes(2, 5_000);
         for (const tab of tabs) await tab.startGoing(`${server.origin}/order`);
@@ -207,14 +209,14 @@ export function runScenarios(engine: Engine): void {
         for (const [i, tab] of tabs.entries()) {
           await waitUntil(`tab ${i + 1} to be back at /order`, async () => (await tab.url()) === `${server.origin}/order` && (await tab.text('h1')) === 'Hello, samepage');
         }
-        assert.deepEqual(server.hops.filter((hop) => hop.includes('/refresh')), ['303 /refresh?next=/order', '303 /refresh?next=/order']);
+        assert.deepEqual(server.hops.filter((hop) => hop.includes('/session/refresh')), ['303 /session/refresh?next=/order', '303 /session/refresh?next=/order']);
       });
     });
 
     test('after signing out, /order leads to sign-in, and signing in returns to /order', scenarioOptions, async () => {
       await visit(async (profile, tab) => {
         await signUp(tab, 'leaver');
-        await tab.clickAndWait('form[action="/logout"] button');
+        await tab.clickAndWait('form[action="/session/logout"] button');
         assert.equal(await tab.url(), `${server.origin}/login`);
         assert.equal(await tab.text('h1'), 'Sign in');
         // Sign-out keeps the device cookie: it opens no session, it only marks a browser that signed in before.
@@ -225,7 +227,7 @@ export function runScenarios(engine: Engine): void {
 
         server.hops.length = 0;
         await tab.goto(`${server.origin}/order`);
-        assert.deepEqual(server.hops, ['303 /order', '401 /refresh?next=/order']);
+        assert.deepEqual(server.hops, ['303 /order', '401 /session/refresh?next=/order']);
         assert.equal(await tab.text('h1'), 'Please sign in');
 
         await tab.clickAndWait('main a[href^="/login"]');
@@ -237,6 +239,81 @@ export function runScenarios(engine: Engine): void {
         assert.deepEqual(server.hops, ['303 /login', '200 /order']);
         assert.equal(await tab.url(), `${server.origin}/order`);
         assert.equal(await tab.text('h1'), 'Hello, leaver');
+      });
+    });
+
+    test('signing out once the browser has dropped the expired access cookie still ends the session on the server', scenarioOptions, async () => {
+      // A server of its own whose access tokens last 2 s, so the browser drops the cookie (its Max-Age
+      // counts real time) while the page is open; the same certificate, which the browser trusts.
+      const shortLived = await startWatched({ accessSeconds: 2, env: { TLS_CERT: server.config.tlsCertFile, TLS_KEY: server.config.tlsKeyFile } });
+      const profile = await browser.newProfile();
+      try {
+        const tab = profile.tab;
+        await tab.goto(`${shortLived.origin}/`);
+        await tab.fill('#username', 'dropped');
+        await tab.fill('#password', PASSWORD);
+        await tab.clickAndWait('button[type=submit]');
+        assert.equal(await tab.url(), `${shortLived.origin}/order`);
+        const refresh = cookie(await profile.cookies(shortLived.origin), '__Secure-refresh')!;
+        await new Promise((resolve) => setTimeout(resolve, 3_000)); // past the access cookie's Max-Age
+
+        shortLived.hops.length = 0;
+        await tab.clickAndWait('form[action="/session/logout"] button');
+        assert.deepEqual(shortLived.hops, ['303 /session/logout', '200 /login']);
+        assert.deepEqual(shortLived.cookiesSent.get('/session/logout'), ['__Secure-refresh'], 'the browser sent the refresh cookie only');
+        const again = await send(`${shortLived.origin}/session/refresh`, shortLived.ca, 'POST', { headers: { cookie: `__Secure-refresh=${refresh}`, accept: 'application/json' } });
+        assert.equal(again.status, 401, 'the old refresh token is refused: the session ended');
+        assert.deepEqual(profile.problems(), []);
+      } finally {
+        await profile.close();
+        await shortLived.close();
+      }
+    });
+
+    for (const closeAfterMs of [0, 1_500]) {
+      const when = closeAfterMs === 0 ? 'at once' : 'once it has loaded';
+      test(`a popup another site opens on /session/refresh and closes ${when} rotates nothing: the user's own refresh goes through`, scenarioOptions, async () => {
+        await visit(async (profile, tab) => {
+          await signUp(tab, `popup-${closeAfterMs}`);
+          const before = cookie(await profile.cookies(server.origin), '__Secure-refresh');
+          clock.advance(16 * 60 * 1000); // the access token has expired: a refresh is due
+          server.hops.length = 0;
+
+          await tab.goto(`${attackerOrigins.get('another site')}/popup?close=${closeAfterMs}`);
+          await tab.clickAndWait('#prize'); // a click, so that no engine blocks the popup
+          assert.match(await tab.url(), /\/closed\?opened=true$/, 'the popup was opened');
+          // Closed at once, the request may never have left; left open a moment, it got the page to click through.
+          const popupHops = server.hops.filter((hop) => hop.includes('/session/refresh'));
+          if (closeAfterMs > 0) assert.deepEqual(popupHops, ['200 /session/refresh?next=/order']);
+          else assert.ok(popupHops.every((hop) => hop === '200 /session/refresh?next=/order'), popupHops.join());
+          assert.equal(cookie(await profile.cookies(server.origin), '__Secure-refresh'), before, 'the refresh token was not rotated');
+
+          clock.advance(60 * 1000); // well past the retry window
+          server.hops.length = 0;
+          await tab.goto(`${server.origin}/order`);
+          assert.deepEqual(server.hops, ['303 /order', '303 /session/refresh?next=/order', '200 /order']);
+          assert.equal(await tab.text('h1'), `Hello, popup-${closeAfterMs}`);
+        });
+      });
+    }
+
+    test('a link from another site, with the access token expired, leads to a page whose one click renews the session and returns', scenarioOptions, async () => {
+      await visit(async (profile, tab) => {
+        await signUp(tab, 'linked');
+        clock.advance(16 * 60 * 1000);
+        await tab.goto(`${attackerOrigins.get('another site')}/link`);
+        server.hops.length = 0;
+        await tab.clickAndWait('a');
+        // The SameSite=Strict refresh cookie did not come along on a navigation from another site.
+        assert.deepEqual(server.hops, ['303 /order', '200 /session/refresh?next=/order']);
+        assert.equal(await tab.text('h1'), 'Continue');
+        const before = cookie(await profile.cookies(server.origin), '__Secure-refresh');
+
+        server.hops.length = 0;
+        await tab.clickAndWait('main a[href^="/session/refresh"]');
+        assert.deepEqual(server.hops, ['303 /session/refresh?next=%2Forder', '200 /order']);
+        assert.equal(await tab.text('h1'), 'Hello, linked');
+        assert.notEqual(cookie(await profile.cookies(server.origin), '__Secure-refresh'), before, 'renewed by the click');
       });
     });
 
@@ -285,7 +362,7 @@ export function runScenarios(engine: Engine): void {
 
     for (const { attacker, expectedSite } of ATTACKERS) {
       /** Opens the attacker's page, whose form posts to the app at once, and waits for the app's answer. */
-      const visitAttacker = async (tab: Tab, formPath: '/signup' | '/logout'): Promise<void> => {
+      const visitAttacker = async (tab: Tab, formPath: '/signup' | '/session/logout'): Promise<void> => {
         await tab.goto(`${attackerOrigins.get(attacker)}${formPath}`).catch(() => undefined); // the form's post interrupts this load
         await waitUntil(`the answer to the forged ${formPath}`, async () => (await tab.url()) === `${server.origin}${formPath}` && (await tab.evaluate<string>('return document.readyState')) === 'complete');
       };
@@ -309,8 +386,8 @@ export function runScenarios(engine: Engine): void {
           assert.equal(before.length, 3); // access, refresh and device cookies
           server.hops.length = 0;
 
-          await visitAttacker(tab, '/logout');
-          assert.deepEqual(server.hops, ['403 /logout']);
+          await visitAttacker(tab, '/session/logout');
+          assert.deepEqual(server.hops, ['403 /session/logout']);
           assert.match(await tab.text('[role=alert]'), new RegExp(`Sec-Fetch-Site: ${expectedSite}`));
           assert.deepEqual(snapshot(await profile.cookies(server.origin)), before, 'no cookie was cleared or replaced');
 
@@ -372,24 +449,66 @@ const ATTACKERS: { attacker: Attacker; expectedSite: string }[] = [
 ];
 
 /**
- * The attacker's site: `/signup` and `/logout` each serve a page whose form posts to that path of the
- * app as soon as it loads. No CSP here: an attacker's page runs whatever script it likes.
+ * The attacker's site: `/signup` and `/session/logout` each serve a page whose form posts to that path of
+ * the app as soon as it loads. No CSP here: an attacker's page runs whatever script it likes.
  */
 function attackerPages(target: string): RequestListener {
   return (req, res) => {
-    const formPath = req.url === '/signup' || req.url === '/logout' ? req.url : undefined;
-    if (formPath === undefined) {
+    const url = new URL(req.url ?? '/', 'http://attacker');
+    const page = attackerPage(url, target);
+    if (page === undefined) {
       res.writeHead(404).end();
       return;
     }
-    const fields = formPath === '/signup' ? html`<input name="username" value="mallory"><input name="password" value="${PASSWORD}">` : '';
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-    res.end(html`<!doctype html>
-<title>You won a prize</title>
-<form method="post" action="${target}${formPath}">${fields}</form>
-<script>document.forms[0].submit()</script>
-`.toString());
+    res.end(page.toString());
   };
+}
+
+/**
+ * - `/signup`, `/session/logout`: a form that posts to that path of the app as soon as it loads;
+ * - `/popup?close=<ms>`: a prize button that opens the app's `/session/refresh?next=/order` in a popup,
+ *   closes it `ms` later, and goes on to `/closed?opened=<whether the popup opened>`;
+ * - `/link`: a link to the app's `/order`.
+ * Each page names an empty icon, so that no browser asks this server for a favicon it does not have.
+ */
+function attackerPage(url: URL, target: string): ReturnType<typeof html> | undefined {
+  if (url.pathname === '/signup' || url.pathname === '/session/logout') {
+    const fields = url.pathname === '/signup' ? html`<input name="username" value="mallory"><input name="password" value="${PASSWORD}">` : '';
+    return html`<!doctype html>
+<title>You won a prize</title>
+<form method="post" action="${target}${url.pathname}">${fields}</form>
+<script>document.forms[0].submit()</script>
+`;
+  }
+  if (url.pathname === '/popup') {
+    // The script is fixed text; what it needs comes from the button's data attributes.
+    return html`<!doctype html>
+<title>You won a prize</title>
+<link rel="icon" href="data:,">
+<button id="prize" data-target="${target}/session/refresh?next=/order" data-close-after="${url.searchParams.get('close') ?? '0'}">Claim your prize</button>
+<script>
+const prize = document.getElementById('prize');
+prize.onclick = () => {
+  const popup = window.open(prize.dataset.target, 'prize');
+  setTimeout(() => {
+    if (popup) popup.close();
+    location.assign('/closed?opened=' + Boolean(popup));
+  }, Number(prize.dataset.closeAfter));
+};
+</script>
+`;
+  }
+  if (url.pathname === '/link') return html`<!doctype html>
+<title>Your order is ready</title>
+<link rel="icon" href="data:,">
+<a href="${target}/order">See your order</a>
+`;
+  if (url.pathname === '/closed') return html`<!doctype html>
+<title>Thanks</title>
+<link rel="icon" href="data:,">
+`;
+  return undefined;
 }
 
 async function listen(server: Server): Promise<string> {

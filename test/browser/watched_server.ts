@@ -4,12 +4,11 @@
  * - every navigation it answers, in order, as the address bar went through them: `303 /refresh?next=/order`;
  * - every CSP violation a page reports, through a test-only `Content-Security-Policy-Report-Only`
  *   header repeating the production policy with a `report-uri` (the production header is untouched);
- * - and, on request, a barrier that holds `/refresh` requests until several tabs have all sent theirs.
+ * - and, on request, a barrier that holds `/session/refresh` requests until several tabs have all sent theirs.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { securityHeaders } from '../../lib/defences/security_headers.ts';
 import { startInProcess, type InProcessServer } from '../helpers/server.ts';
-import type { StartOptions } from '../../lib/start_server.ts';
 
 /** One navigation of a tab, as the address bar would go through it: `303 /order`. */
 export type Hop = `${number} ${string}`;
@@ -17,22 +16,32 @@ export type Hop = `${number} ${string}`;
 /** Where the pages report CSP violations; answered here, never by the app. */
 const CSP_REPORTS_PATH = '/test-only/csp-reports';
 
+/**
+ * The WebKit engine lists the cookies of a path from a page under it (`COOKIE_STORE_PATHS` in
+ * engines/engine.ts), and still names the refresh cookie's old path: sent on to the current one.
+ */
+const OLD_COOKIE_STORE_PAGE = '/refresh/test-only/';
+const COOKIE_STORE_PAGE = '/session/test-only/';
+
 export interface WatchedServer extends InProcessServer {
   /** Every document request answered so far (navigations and form posts), in order. Empty it at will. */
   readonly hops: Hop[];
   /** CSP violations reported by any page so far. */
   readonly cspReports: string[];
+  /** The names of the cookies each navigation carried, by its URL (the latest of each). */
+  readonly cookiesSent: Map<string, string[]>;
   /**
-   * Holds the next `count` requests to `/refresh` until all of them have arrived, then lets them in
-   * together: a race the tabs are sure to run. Resolves with how many arrived before `timeoutMs`.
+   * Holds the next `count` requests to `/session/refresh` until all of them have arrived, then lets
+   * them in together: a race the tabs are sure to run. Resolves with how many arrived before `timeoutMs`.
    */
   holdRefreshes(count: number, timeoutMs?: number): Promise<number>;
 }
 
-export async function startWatched(options: StartOptions = {}): Promise<WatchedServer> {
+export async function startWatched(options: Parameters<typeof startInProcess>[0] = {}): Promise<WatchedServer> {
   const server = await startInProcess(options);
   const hops: Hop[] = [];
   const cspReports: string[] = [];
+  const cookiesSent = new Map<string, string[]>();
   /** The barrier `holdRefreshes` sets: the requests waiting at it, and who to tell when it opens. */
   let held: { count: number; waiting: (() => void)[]; opened(arrived: number): void } | undefined;
 
@@ -48,14 +57,19 @@ export async function startWatched(options: StartOptions = {}): Promise<WatchedS
       });
       return;
     }
+    if (req.url?.startsWith(OLD_COOKIE_STORE_PAGE)) {
+      res.writeHead(303, { Location: `${COOKIE_STORE_PAGE}${req.url.slice(OLD_COOKIE_STORE_PAGE.length)}` }).end();
+      return;
+    }
     if (isDocumentRequest(req) && !req.url?.includes('/test-only/')) {
       res.once('finish', () => hops.push(`${res.statusCode} ${req.url}`));
+      cookiesSent.set(req.url ?? '', (req.headers.cookie ?? '').split(';').map((pair) => pair.split('=')[0]!.trim()).filter((name) => name !== ''));
     }
     res.setHeader('Content-Security-Policy-Report-Only', reportOnly);
     const pass = () => {
       for (const listener of app) listener.call(httpsServer, req, res);
     };
-    if (held && req.url?.startsWith('/refresh') && !req.url.startsWith('/refresh/')) {
+    if (held && req.url?.startsWith('/session/refresh')) {
       held.waiting.push(pass);
       if (held.waiting.length === held.count) release();
       return;
@@ -75,6 +89,7 @@ export async function startWatched(options: StartOptions = {}): Promise<WatchedS
     ...server,
     hops,
     cspReports,
+    cookiesSent,
     holdRefreshes(count, timeoutMs = 10_000) {
       return new Promise((resolve) => {
         const timer = setTimeout(release, timeoutMs);

@@ -87,6 +87,13 @@ describe('docs/http.md', () => {
     for (const cookie of shown) assert.ok(REFERENCE.includes(`\nSet-Cookie: ${cookie}\n`), `docs/http.md does not show: Set-Cookie: ${cookie}`);
   });
 
+  test('shows the refresh-token state machine as docs/session-lifecycle.md draws it, row for row, in at most six rows', () => {
+    const lifecycle = readFileSync(new URL('../../docs/session-lifecycle.md', import.meta.url), 'utf8');
+    const drawn = tableRows(lifecycle, 'Rotation and reuse detection');
+    assert.ok(drawn.length <= 6, `${drawn.length} rows`);
+    assert.deepEqual(tableRows(REFERENCE, 'Refresh tokens'), drawn);
+  });
+
   test('shows the security headers and Vary with the values the server sends', () => {
     for (const [name, value] of Object.entries({ ...securityHeaders('example.com'), Vary: CROSS_SITE_VARY })) {
       const row = tableRows(REFERENCE, 'Headers').find(([header]) => header?.startsWith(`\`${name}`));

@@ -1,77 +1,126 @@
 /**
- * A refresh whose answer never reached the client must not end the session. Another site can cause
- * one at will: it opens `/refresh?next=/order` in a popup (SameSite=Lax sends the refresh cookie on
- * that top-level navigation) and closes it a few milliseconds later. The server rotates the token, the
- * browser never receives the successor, and presents the old token again on its own next refresh,
- * well after the grace window for racing tabs. Here the client's connection is cut right after the
- * request is sent, which is what the closed popup does. A real replay must still be caught.
+ * A page on another site opens `/session/refresh?next=/order` in a popup and closes it a few
+ * milliseconds later (the round-2 popup attack): had the server rotated the token, the browser would
+ * never receive the successor, and its own next refresh would present a replaced token and end the
+ * session. It cannot: the refresh cookie is SameSite=Strict, so that navigation does not carry it, and
+ * a navigation that started on another site is answered with a page to click through, which rotates
+ * nothing even when a cookie does come along. Here the popup is a request with the headers a browser
+ * sends on it, whose connection is cut as soon as it is written.
+ *
+ * A refresh of this site's own whose answer is lost (a dropped connection) is retried by the browser:
+ * within the retry window that retry gets the same token again; after it, the token is a replaced one.
  */
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import type { TestBrowser } from '../helpers/https_client.ts';
 import { openTls } from '../../scripts/support/wire.ts';
 import { launchServer, type LaunchedServer } from '../helpers/server.ts';
 import { DEFAULT_LIFETIMES } from '../../lib/sessions/rules.ts';
 
 const JSON_ACCEPT = { accept: 'application/json' };
+/** What a browser sends on a top-level navigation that another site started (a link, a popup). */
+const FROM_ANOTHER_SITE = { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' };
 
 let server: LaunchedServer;
 let browser: TestBrowser;
-/** The refresh token the browser held when the popup opened, and still holds. */
+let counter = 0;
+/** The refresh token the browser holds. */
 let original: string;
 
 before(async () => {
   server = await launchServer();
-  browser = server.browser();
-  await browser.signup('popup-victim');
-  original = (await browser.cookie('__Secure-refresh', '/refresh'))!;
 });
 after(async () => {
   await server.stop();
 });
+beforeEach(async () => {
+  browser = server.browser();
+  await browser.signup(`popup-victim-${++counter}`);
+  original = (await browser.cookie('__Secure-refresh', '/session/refresh'))!;
+});
 
-/** Sends GET /refresh with `token` and destroys the connection as soon as the request is written. */
-async function refreshAndHangUp(token: string): Promise<void> {
+/** Sends GET /session/refresh with these headers and destroys the connection as soon as the request is written. */
+async function refreshAndHangUp(headers: Record<string, string>): Promise<void> {
   const socket = await openTls(server);
   socket.on('error', () => {});
-  const request = `GET /refresh?next=/order HTTP/1.1\r\nHost: ${new URL(server.origin).host}\r\nCookie: __Secure-refresh=${token}\r\n\r\n`;
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  const request = `GET /session/refresh?next=/order HTTP/1.1\r\nHost: ${new URL(server.origin).host}\r\n${lines}\r\n`;
   await new Promise<void>((resolve) => socket.write(request, () => resolve()));
   socket.destroy();
 }
 
-/** Resolves once the server's log shows it answered `line`: the rotation is then done and stored. */
-async function serverLogged(line: RegExp, timeoutMs = 10_000): Promise<void> {
+/** Resolves once the server's log shows `line` for the `count`-th time: the request was answered. */
+async function serverLogged(line: RegExp, count: number, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!line.test(server.output())) {
-    if (Date.now() > deadline) throw new Error(`The server never logged ${line}:\n${server.output()}`);
+  const seen = () => server.output().split('\n').filter((each) => line.test(each)).length;
+  while (seen() < count) {
+    if (Date.now() > deadline) throw new Error(`The server never logged ${line} ${count} times:\n${server.output()}`);
     await sleep(20);
   }
 }
 
-describe('a refresh cut off before its answer arrived', () => {
-  test('does not end the session: the browser refreshes after the grace window and stays signed in', async () => {
-    await refreshAndHangUp(original);
-    await serverLogged(/GET \/refresh 303/); // the server rotated the token; the browser never saw the successor
-    assert.equal(await browser.cookie('__Secure-refresh', '/refresh'), original);
+/** The browser's own refresh, once its access cookie has run out: through /session/refresh and back. */
+async function browserRefreshes(): Promise<number> {
+  await browser.expire('__Host-jwt');
+  const response = await browser.navigate('GET', '/order');
+  assert.deepEqual(response.hops, ['/order', '/session/refresh?next=/order', '/order']);
+  return response.status;
+}
 
-    await sleep(DEFAULT_LIFETIMES.graceMs + 1000); // the browser's own refresh comes later than racing tabs would
-    await browser.expire('__Host-jwt');
-    const response = await browser.navigate('GET', '/order');
-    assert.deepEqual(response.hops, ['/order', '/refresh?next=/order', '/order']);
-    assert.equal(response.status, 200);
-    assert.match(response.body, /popup-victim/);
-    assert.notEqual(await browser.cookie('__Secure-refresh', '/refresh'), original, 'the browser now holds the successor');
+const answeredSteps = () => server.output().split('\n').filter((line) => / GET \/session\/refresh 200 /.test(line)).length;
+
+describe('a popup another site opens on /session/refresh and closes at once', () => {
+  test('carries no refresh cookie (SameSite=Strict), is answered with a page to click through, and changes nothing', async () => {
+    const before = answeredSteps();
+    await refreshAndHangUp(FROM_ANOTHER_SITE);
+    await serverLogged(/ GET \/session\/refresh 200 /, before + 1);
+    assert.equal(await browser.cookie('__Secure-refresh', '/session/refresh'), original);
+    assert.equal(await browserRefreshes(), 200, 'the browser\'s own refresh finds its token current');
   });
 
-  test('a replay of the old token once its successor was used still revokes the session', async () => {
-    await browser.expire('__Host-jwt');
-    assert.equal((await browser.navigate('GET', '/order')).status, 200, 'the browser refreshes with the successor: it is used');
+  test('rotates nothing even when a browser sends the cookie along, from another site or another port of this one', async () => {
+    for (const site of ['cross-site', 'same-site']) {
+      const headers = { ...FROM_ANOTHER_SITE, 'sec-fetch-site': site };
+      const step = await server.browser().request('GET', '/session/refresh?next=/order', { headers: { ...headers, cookie: `__Secure-refresh=${original}` } });
+      assert.equal(step.status, 200, site);
+      assert.deepEqual(step.setCookies, [], site);
+      assert.match(step.body, /<a href="\/session\/refresh\?next=%2Forder">Continue to \/order<\/a>/, site);
+      const before = answeredSteps();
+      await refreshAndHangUp({ ...headers, cookie: `__Secure-refresh=${original}` });
+      await serverLogged(/ GET \/session\/refresh 200 /, before + 1);
+    }
+    assert.equal(await browserRefreshes(), 200);
+  });
 
-    const replay = await server.browser().request('GET', '/refresh?next=/order', { headers: { cookie: `__Secure-refresh=${original}` } });
+  test('the page\'s link, followed from this site, renews the session and returns to next', async () => {
+    const step = await browser.request('GET', '/session/refresh?next=/order', { headers: FROM_ANOTHER_SITE });
+    const link = /<a href="([^"]+)">Continue/.exec(step.body)![1]!;
+    await browser.expire('__Host-jwt');
+    const response = await browser.navigate('GET', link.replaceAll('&amp;', '&'), { headers: { 'sec-fetch-site': 'same-origin' } });
+    assert.deepEqual(response.hops, ['/session/refresh?next=%2Forder', '/order']);
+    assert.equal(response.status, 200);
+    assert.notEqual(await browser.cookie('__Secure-refresh', '/session/refresh'), original);
+  });
+});
+
+describe('a refresh of this site\'s own whose answer is lost', () => {
+  test('retried at once, as a browser reloading does, gets the same token and keeps the session', async () => {
+    const before = server.output().split('\n').filter((line) => / GET \/session\/refresh 303 /.test(line)).length;
+    await refreshAndHangUp({ cookie: `__Secure-refresh=${original}` });
+    await serverLogged(/ GET \/session\/refresh 303 /, before + 1); // rotated; the browser never saw the answer
+    assert.equal(await browserRefreshes(), 200);
+    assert.equal((await browser.request('GET', '/order', { headers: JSON_ACCEPT })).status, 200);
+  });
+
+  test(`retried only after the ${DEFAULT_LIFETIMES.retryMs / 1000} s retry window, presents a replaced token: the session ends`, async () => {
+    const before = server.output().split('\n').filter((line) => / GET \/session\/refresh 303 /.test(line)).length;
+    await refreshAndHangUp({ cookie: `__Secure-refresh=${original}` });
+    await serverLogged(/ GET \/session\/refresh 303 /, before + 1);
+    await sleep(DEFAULT_LIFETIMES.retryMs + 1000);
+    const replay = await browser.request('POST', '/session/refresh', { headers: JSON_ACCEPT });
     assert.equal(replay.status, 401);
-    assert.match(replay.body, /used twice/);
-    assert.equal((await browser.request('POST', '/refresh', { headers: JSON_ACCEPT })).status, 401, 'the browser\'s newer token died with the session');
+    assert.match(String((replay.json as { error: string }).error), /used twice/);
     assert.equal((await browser.request('GET', '/order', { headers: JSON_ACCEPT })).status, 401);
   });
 });

@@ -62,7 +62,7 @@ test('after SIGKILL mid-burst, every acknowledged sign-up can log in, and is in 
   // Leftovers a crash mid-write could leave: the restart must remove them, not read them.
   const dataDir = server.dataDir;
   await writeFile(path.join(dataDir, `users.json.${randomUUID()}.tmp`), '{"users": [{"half": ');
-  await writeFile(path.join(dataDir, `sessions.json.${randomUUID()}.tmp`), '{');
+  await writeFile(path.join(dataDir, `sessions-v3.json.${randomUUID()}.tmp`), '{');
 
   restarted = await launchServer({ RATE_LIMIT: '0' }, dir);
   assert.deepEqual((await readdir(dataDir)).filter((name) => name.endsWith('.tmp')), []);
@@ -114,14 +114,14 @@ test('after SIGKILL amid refreshes and logouts, every refresh token handed out r
       for (let round = 0; round < 12 && killed === undefined; round++) {
         if (i % 2 === 1 && round === 4) {
           holder.loggedOut = 'in flight';
-          const response = await client.send('POST', '/logout', { cookie: `__Host-jwt=${holder.access}` });
+          const response = await client.send('POST', '/session/logout', { cookie: `__Host-jwt=${holder.access}` });
           if (response.status === 303) {
             holder.loggedOut = 'yes';
             acknowledge();
           }
           return;
         }
-        const response = await client.send('POST', '/refresh', { cookie: `__Secure-refresh=${holder.refresh}` });
+        const response = await client.send('POST', '/session/refresh', { cookie: `__Secure-refresh=${holder.refresh}` });
         if (response.status !== 204) return;
         holder.access = cookieValue(response.headers, '__Host-jwt')!;
         holder.refresh = cookieValue(response.headers, '__Secure-refresh')!;
@@ -139,7 +139,7 @@ test('after SIGKILL amid refreshes and logouts, every refresh token handed out r
   try {
     for (const holder of holders) {
       if (holder.loggedOut === 'in flight') continue; // answered or not, nobody was told
-      const refreshed = await check.send('POST', '/refresh', { cookie: `__Secure-refresh=${holder.refresh}` });
+      const refreshed = await check.send('POST', '/session/refresh', { cookie: `__Secure-refresh=${holder.refresh}` });
       const order = await check.send('GET', '/order', { cookie: `__Host-jwt=${holder.access}`, accept: 'application/json' });
       if (holder.loggedOut === 'yes') {
         assert.equal(refreshed.status, 401, `${holder.name} logged out, but the refresh token still works`);

@@ -183,7 +183,7 @@ describe('GET /order refuses', () => {
     await tab.navigate('POST', '/login', { form: { username: 'alice', password: 'correct horse battery' } });
     const token = (await tab.cookie('__Host-jwt'))!;
     assert.equal((await openOrder(jwt(token))).status, 200);
-    assert.equal((await tab.request('POST', '/logout')).status, 303);
+    assert.equal((await tab.request('POST', '/session/logout')).status, 303);
 
     const response = await openOrder(jwt(token));
     assertShutOut(response);

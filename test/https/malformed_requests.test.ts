@@ -176,10 +176,10 @@ describe('CR/LF smuggled into next never reaches a header', () => {
     assert.ok(noEvilCookie(response.headers.get('set-cookie')));
   });
 
-  test('a percent-encoded CR/LF in GET /refresh?next= stays out of every header', async () => {
+  test('a percent-encoded CR/LF in GET /session/refresh?next= stays out of every header', async () => {
     const browser = server.browser();
     await browser.navigate('POST', '/login', { form: { username: 'alice', password: PASSWORD } });
-    const response = await browser.request('GET', '/refresh?next=/a%0d%0aSet-Cookie:%20evil=1');
+    const response = await browser.request('GET', '/session/refresh?next=/a%0d%0aSet-Cookie:%20evil=1');
     assert.equal(response.status, 303);
     assert.equal(response.headers.location, '/order');
     assert.ok(response.setCookies.every((cookie) => !cookie.startsWith('evil')));
@@ -188,7 +188,7 @@ describe('CR/LF smuggled into next never reaches a header', () => {
 
 describe('cross-site requests are refused before any work', () => {
   const methods = ['POST', 'PUT', 'PATCH', 'DELETE'];
-  const paths = ['/signup', '/login', '/logout', '/refresh', '/order', '/', '/no-such-page'];
+  const paths = ['/signup', '/login', '/session/logout', '/session/refresh', '/order', '/', '/no-such-page'];
   const crossSite: [label: string, headers: () => Record<string, string>][] = [
     ['Origin: null', () => ({ origin: 'null' })],
     ['a foreign Origin', () => ({ origin: 'https://evil.example' })],

@@ -44,7 +44,7 @@ describe('GET /order', () => {
     assert.equal(response.headers['cache-control'], 'no-store');
   });
 
-  test('without a valid cookie, a browser is sent to /refresh and a JSON client gets 401 saying why', async () => {
+  test('without a valid cookie, a browser is sent to /session/refresh and a JSON client gets 401 saying why', async () => {
     const now = Math.floor(Date.now() / 1000);
     const cases: [cookie: string | undefined, message: string][] = [
       [undefined, 'You are not signed in: no session cookie was sent'],
@@ -58,7 +58,7 @@ describe('GET /order', () => {
       assert.deepEqual(json.json, { error: message });
       const page = await order(cookie, 'text/html');
       assert.equal(page.status, 303);
-      assert.equal(page.headers.location, '/refresh?next=/order');
+      assert.equal(page.headers.location, '/session/refresh?next=/order');
       assert.equal(page.headers['cache-control'], 'no-store');
     }
   });

@@ -145,11 +145,20 @@ describe('cross-site requests', () => {
     assert.equal((await server.browser().navigate('POST', '/login', { form: { username: 'csrf-victim', password: 'correct horse battery' } })).status, 401);
   });
 
+  test('a refused sign-up or login shows the plain 403 page, not the form with the posted username in it', async () => {
+    for (const path of ['/signup', '/login']) {
+      const response = await post(path, { 'sec-fetch-site': 'cross-site' });
+      assert.equal(response.status, 403, path);
+      assert.match(response.body, /<h1>403 Forbidden<\/h1>/, path);
+      assert.doesNotMatch(response.body, /csrf-victim|<form/, path);
+    }
+  });
+
   test('same-origin posts, direct navigations and clients without either header pass', async () => {
     const host = new URL(server.origin).host;
     assert.equal((await post('/signup', { 'sec-fetch-site': 'same-origin', origin: `https://${host}` })).status, 303);
-    assert.equal((await send(`${server.origin}/logout`, server.ca, 'POST', { headers: { 'sec-fetch-site': 'none' } })).status, 303);
-    assert.equal((await send(`${server.origin}/logout`, server.ca, 'POST', { headers: { origin: `https://${host}` } })).status, 303);
-    assert.equal((await send(`${server.origin}/logout`, server.ca, 'POST')).status, 303);
+    assert.equal((await send(`${server.origin}/session/logout`, server.ca, 'POST', { headers: { 'sec-fetch-site': 'none' } })).status, 303);
+    assert.equal((await send(`${server.origin}/session/logout`, server.ca, 'POST', { headers: { origin: `https://${host}` } })).status, 303);
+    assert.equal((await send(`${server.origin}/session/logout`, server.ca, 'POST')).status, 303);
   });
 });

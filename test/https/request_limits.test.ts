@@ -21,15 +21,15 @@ after(async () => {
 const fillers = (count: number) => 'X: 1\r\n'.repeat(count);
 
 describe(`header lines (${RUNTIME})`, () => {
-  test('a cross-site POST /logout hidden behind 2,000 filler headers gets 431, not 303', async () => {
-    const request = `POST /logout HTTP/1.1\r\nHost: ${host}\r\n${fillers(2000)}Origin: https://evil.com\r\nSec-Fetch-Site: cross-site\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`;
+  test('a cross-site POST /session/logout hidden behind 2,000 filler headers gets 431, not 303', async () => {
+    const request = `POST /session/logout HTTP/1.1\r\nHost: ${host}\r\n${fillers(2000)}Origin: https://evil.com\r\nSec-Fetch-Site: cross-site\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`;
     const response = await rawRequest(server, request);
     assert.equal(response.status, 431, response.raw.slice(0, 100));
     assert.equal(response.headers.get('set-cookie'), undefined);
   });
 
   test('the same with 10 fillers is judged on its headers: 403', async () => {
-    const request = `POST /logout HTTP/1.1\r\nHost: ${host}\r\n${fillers(10)}Origin: https://evil.com\r\nSec-Fetch-Site: cross-site\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`;
+    const request = `POST /session/logout HTTP/1.1\r\nHost: ${host}\r\n${fillers(10)}Origin: https://evil.com\r\nSec-Fetch-Site: cross-site\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`;
     assert.equal((await rawRequest(server, request)).status, 403);
   });
 
@@ -79,9 +79,9 @@ describe(`chunked request bodies (${RUNTIME})`, () => {
 });
 
 describe(`a body nobody reads (${RUNTIME})`, () => {
-  const hugeLogout = () => `POST /logout HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 1000000000\r\n\r\n`;
+  const hugeLogout = () => `POST /session/logout HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 1000000000\r\n\r\n`;
 
-  test('POST /logout declaring 1 GB, trickled: 303 with Connection: close, then the server hangs up', { timeout: 15_000 }, async () => {
+  test('POST /session/logout declaring 1 GB, trickled: 303 with Connection: close, then the server hangs up', { timeout: 15_000 }, async () => {
     const socket = await openTls(server);
     const closed = readUntilClosed(socket);
     socket.write(hugeLogout());
@@ -96,7 +96,7 @@ describe(`a body nobody reads (${RUNTIME})`, () => {
     }
   });
 
-  test('POST /logout declaring 1 GB, sent as fast as possible: the server hangs up long before it is read', { timeout: 15_000 }, async () => {
+  test('POST /session/logout declaring 1 GB, sent as fast as possible: the server hangs up long before it is read', { timeout: 15_000 }, async () => {
     const socket = await openTls(server);
     const closed = readUntilClosed(socket);
     socket.write(hugeLogout());
@@ -108,7 +108,7 @@ describe(`a body nobody reads (${RUNTIME})`, () => {
   test('a short body that arrived whole keeps the connection alive, even when the route does not read it', async () => {
     const socket = await openTls(server);
     const closed = readUntilClosed(socket);
-    socket.write(`POST /logout HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 2\r\n\r\n{}GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    socket.write(`POST /session/logout HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 2\r\n\r\n{}GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
     const raw = await closed;
     assert.deepEqual([...raw.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((match) => match[1]), ['303', '200']);
   });

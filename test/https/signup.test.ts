@@ -32,7 +32,7 @@ describe('POST /signup', () => {
     const access = response.setCookies.find((cookie) => cookie.startsWith('__Host-jwt='));
     assert.match(access ?? '', /^__Host-jwt=[\w-]+\.[\w-]+\.[\w-]+; Path=\/; Max-Age=900; HttpOnly; Secure; SameSite=Lax$/);
     const refresh = response.setCookies.find((cookie) => cookie.startsWith('__Secure-refresh='));
-    assert.match(refresh ?? '', /^__Secure-refresh=[\w-]{43}; Path=\/refresh; Max-Age=\d+; HttpOnly; Secure; SameSite=Lax$/);
+    assert.match(refresh ?? '', /^__Secure-refresh=[\w-]{36}\.0\.[\w-]{43}; Path=\/session; Max-Age=604800; HttpOnly; Secure; SameSite=Strict$/);
 
     const order = await browser.request('GET', '/order');
     assert.equal(order.status, 200);

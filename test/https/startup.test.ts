@@ -219,7 +219,7 @@ describe('shutdown and restart', () => {
     const browser = first.browser();
     await browser.signup('restarter');
     const access = await browser.cookie('__Host-jwt');
-    assert.equal((await browser.request('POST', '/logout')).status, 303);
+    assert.equal((await browser.request('POST', '/session/logout')).status, 303);
     await first.stop();
 
     const second = await launchServer({}, dir);

@@ -15,7 +15,7 @@ async function runTrace(...args: string[]): Promise<string> {
 }
 
 const JWT = /eyJ[\w-]+\.eyJ[\w-]+\.[\w-]{20,}/;
-const REFRESH_TOKEN = /__Secure-refresh=[\w-]{43}\b/;
+const REFRESH_TOKEN = /__Secure-refresh=[\w-]{36}\.\d+\.[\w-]{43}\b/;
 
 describe('npm run trace', () => {
   test('walks signup, expiry, refresh and logout, printing each head with its rule', async () => {
@@ -26,17 +26,17 @@ describe('npm run trace', () => {
       '< Location: /order',
       '> GET /order HTTP/1.1',
       '< HTTP/1.1 200 OK',
-      '< Location: /refresh?next=/order',
-      '> GET /refresh?next=/order HTTP/1.1',
-      '> POST /logout HTTP/1.1',
+      '< Location: /session/refresh?next=/order',
+      '> GET /session/refresh?next=/order HTTP/1.1',
+      '> POST /session/logout HTTP/1.1',
       '< Location: /login',
       '< Set-Cookie: __Host-jwt=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax',
-      '< Set-Cookie: __Secure-refresh=; Path=/refresh; Max-Age=0; HttpOnly; Secure; SameSite=Lax',
+      '< Set-Cookie: __Secure-refresh=; Path=/session; Max-Age=0; HttpOnly; Secure; SameSite=Strict',
     ];
     for (const line of lines) assert.ok(out.includes(`\n${line}\n`), `missing line: ${line}`);
     assert.match(out, /^< Set-Cookie: __Host-jwt=\S+…\S+; Path=\/; Max-Age=900; HttpOnly; Secure; SameSite=Lax$/m);
     assert.match(out, /^> Cookie: __Secure-refresh=\S+…\S+$/m);
-    for (const rule of ['RFC 9110 §15.4.4', '__Host-:', 'HttpOnly:', 'Secure:', 'SameSite=Lax:', 'Path=/:', 'Path=/refresh:', 'Max-Age=900:']) {
+    for (const rule of ['RFC 9110 §15.4.4', '__Host-:', 'HttpOnly:', 'Secure:', 'SameSite=Lax:', 'SameSite=Strict:', 'Path=/:', 'Path=/session:', 'Max-Age=900:']) {
       assert.ok(out.includes(rule), `missing note: ${rule}`);
     }
     assert.doesNotMatch(out, /\x1b\[/, 'no colour codes when piped');
@@ -56,7 +56,7 @@ describe('npm run trace', () => {
     try {
       const out = await runTrace('--url', server.origin, '--cacert', path.join(server.dataDir, '..', 'cert.pem'));
       assert.match(out, /--url: a running server's clock cannot be moved from here, so the trace deletes __Host-jwt itself/);
-      assert.ok(out.includes('\n< Location: /refresh?next=/order\n'));
+      assert.ok(out.includes('\n< Location: /session/refresh?next=/order\n'));
       assert.match(out, /^Done\./m);
       // There is no route to delete a user, so the trace says plainly that the one it signed up stays.
       const username = /^> username=(trace-[0-9a-f]+)&/m.exec(out)?.[1];

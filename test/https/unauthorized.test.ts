@@ -28,10 +28,10 @@ const unauthorized: [description: string, method: string, path: string, options:
   ['POST /login for an unknown user', 'POST', '/login', { form: { username: 'nobody-here', password: 'not the password' } }],
   ['GET /order without a cookie, as JSON', 'GET', '/order', { headers: JSON_ACCEPT }],
   ['GET /order with a forged token, as JSON', 'GET', '/order', { headers: { ...JSON_ACCEPT, cookie: '__Host-jwt=not-a-jwt' } }],
-  ['GET /refresh without a refresh cookie', 'GET', '/refresh?next=/order', {}],
-  ['GET /refresh with an unknown refresh token', 'GET', '/refresh?next=/order', { headers: { cookie: '__Secure-refresh=made-up' } }],
-  ['POST /refresh without a refresh cookie', 'POST', '/refresh', { headers: JSON_ACCEPT }],
-  ['POST /refresh with an unknown refresh token', 'POST', '/refresh', { headers: { ...JSON_ACCEPT, cookie: '__Secure-refresh=made-up' } }],
+  ['GET /session/refresh without a refresh cookie', 'GET', '/session/refresh?next=/order', {}],
+  ['GET /session/refresh with an unknown refresh token', 'GET', '/session/refresh?next=/order', { headers: { cookie: '__Secure-refresh=made-up' } }],
+  ['POST /session/refresh without a refresh cookie', 'POST', '/session/refresh', { headers: JSON_ACCEPT }],
+  ['POST /session/refresh with an unknown refresh token', 'POST', '/session/refresh', { headers: { ...JSON_ACCEPT, cookie: '__Secure-refresh=made-up' } }],
 ];
 
 describe('WWW-Authenticate on every 401', () => {
@@ -43,7 +43,7 @@ describe('WWW-Authenticate on every 401', () => {
     });
   }
 
-  test('is sent only with a 401: a browser sent through /refresh by a 303 gets none', async () => {
+  test('is sent only with a 401: a browser sent through /session/refresh by a 303 gets none', async () => {
     const response = await request('GET', '/order');
     assert.equal(response.status, 303);
     assert.equal(response.headers['www-authenticate'], undefined);

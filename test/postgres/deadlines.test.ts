@@ -149,7 +149,7 @@ describeWithPostgres('PostgreSQL deadlines and bad values', () => {
   test('an instance that never writes drops expired denied tokens from memory on its own', async () => {
     const [a, reader] = [await instance(QUICK_FEED), await instance(QUICK_FEED)];
     const started = await a.sessions.start(newUserId());
-    await a.sessions.end(started.sessionId, { jti: 'jti-expiring', exp: clock.now() / 1000 + 60 });
+    await a.sessions.end([started.sessionId], { jti: 'jti-expiring', exp: clock.now() / 1000 + 60 });
     await eventually(() => reader.sessions.isDenied('jti-expiring'));
     // Before: pruned only on the instance's own writes, so an instance serving /order kept it for ever.
     clock.advance(2 * 60_000);

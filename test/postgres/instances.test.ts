@@ -84,11 +84,11 @@ describeWithPostgres(`two instances on one PostgreSQL database (servers under ${
     const signup = await user.on(a).request('POST', '/signup', { form: { username: name, password: 'correct horse battery' } });
     assert.equal(signup.status, 303);
     // Usually B knows the session already (A answers once its notice is back); if B has not heard yet,
-    // it sends the browser through /refresh, which asks the database: either way the page opens.
+    // it sends the browser through /session/refresh, which asks the database: either way the page opens.
     const order = await user.on(b).navigate('GET', '/order');
     assert.equal(order.status, 200);
     assert.ok(order.body.includes(name));
-    assert.ok(['/order', '/order,/refresh?next=/order,/order'].includes(order.hops.join()), order.hops.join());
+    assert.ok(['/order', '/order,/session/refresh?next=/order,/order'].includes(order.hops.join()), order.hops.join());
   });
 
   test('signed up on A, logs in on B', async () => {
@@ -104,10 +104,10 @@ describeWithPostgres(`two instances on one PostgreSQL database (servers under ${
     const user = browser();
     await user.on(a).signup(newName());
     for (const server of [a, b, a]) {
-      const before = await user.on(server).cookie('__Secure-refresh', '/refresh');
-      const refreshed = await user.on(server).request('POST', '/refresh', { headers: JSON_ACCEPT });
+      const before = await user.on(server).cookie('__Secure-refresh', '/session/refresh');
+      const refreshed = await user.on(server).request('POST', '/session/refresh', { headers: JSON_ACCEPT });
       assert.equal(refreshed.status, 204, `refresh on ${server === a ? 'A' : 'B'}`);
-      assert.notEqual(await user.on(server).cookie('__Secure-refresh', '/refresh'), before);
+      assert.notEqual(await user.on(server).cookie('__Secure-refresh', '/session/refresh'), before);
       assert.equal((await user.on(server === a ? b : a).request('GET', '/order', { headers: JSON_ACCEPT })).status, 200);
     }
   });
@@ -118,7 +118,7 @@ describeWithPostgres(`two instances on one PostgreSQL database (servers under ${
     const cookie = await user.on(b).jar.getCookieString(`${b.origin}/order`);
     await known(user.on(b));
 
-    assert.equal((await user.on(a).request('POST', '/logout')).status, 303);
+    assert.equal((await user.on(a).request('POST', '/session/logout')).status, 303);
     const loggedOutAt = performance.now();
     let response: TestResponse;
     do response = await send(`${b.origin}/order`, b.ca, 'GET', { headers: { cookie, ...JSON_ACCEPT } });
@@ -144,7 +144,7 @@ describeWithPostgres(`two instances on one PostgreSQL database (servers under ${
     const ended = browser();
     await ended.on(a).signup(newName());
     const endedCookie = await ended.on(a).jar.getCookieString(`${a.origin}/order`);
-    await ended.on(a).request('POST', '/logout');
+    await ended.on(a).request('POST', '/session/logout');
 
     assert.equal(await b.stop(), 0);
     b = await launch('b');
@@ -186,7 +186,7 @@ describeWithPostgres(`two instances on one PostgreSQL database (servers under ${
         const name = newName();
         writes.push(await timedWrite('sign-up', () => browser().on(server).request('POST', '/signup', { form: { username: name, password: 'correct horse battery' } }), name));
         writes.push(await timedWrite('login', () => browser().on(server).request('POST', '/login', { form: { username: existingName, password: 'correct horse battery' } })));
-        writes.push(await timedWrite('refresh', () => user.on(server).request('POST', '/refresh', { headers: JSON_ACCEPT })));
+        writes.push(await timedWrite('refresh', () => user.on(server).request('POST', '/session/refresh', { headers: JSON_ACCEPT })));
         await sleep(50);
       }
     });

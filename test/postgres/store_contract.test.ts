@@ -7,7 +7,8 @@ import { runStoreContract, type StoreSettings, type Stores } from '../lib/storag
 import { POSTGRES_AVAILABLE, createTestDatabase, describeWithPostgres, type TestDatabase } from './database.ts';
 
 async function openPostgresStores(database: TestDatabase, settings: StoreSettings): Promise<Stores> {
-  const storage = await openPostgres(database.url, settings);
+  // The contract moves its clock: the store decides at that time rather than the database's.
+  const storage = await openPostgres(database.url, { ...settings, decisionTime: 'clock' });
   return {
     users: storage.users,
     sessions: storage.sessions,

@@ -16,7 +16,7 @@ import { RefreshError, type RefreshFailure, UsernameTakenError } from '../../lib
 const SECRET = new TextEncoder().encode(TEST_SECRET);
 const SECOND = 1000;
 const DAY = 24 * 60 * 60 * SECOND;
-const GRACE = DEFAULT_LIFETIMES.graceMs;
+const RETRY = DEFAULT_LIFETIMES.retryMs;
 
 const refused = (reason: RefreshFailure) => ({ name: 'RefreshError', code: 'ERR_REFRESH', reason });
 
@@ -50,9 +50,9 @@ describeWithPostgres('PostgreSQL stores', () => {
     await Promise.all(opened.splice(0).map((storage) => storage.close()));
   });
 
-  /** One instance: its own pool, its own listener, its own memory. */
+  /** One instance: its own pool, its own listener, its own memory; deciding at the test's clock, which it moves. */
   async function instance(): Promise<PostgresStorage> {
-    const storage = await openPostgres(database.url, { secret: SECRET, clock: clock.now });
+    const storage = await openPostgres(database.url, { secret: SECRET, clock: clock.now, decisionTime: 'clock' });
     opened.push(storage);
     return storage;
   }
@@ -65,6 +65,31 @@ describeWithPostgres('PostgreSQL stores', () => {
       assert.deepEqual(rows.map((row) => row.version), MIGRATIONS.map((_, index) => index + 1));
     } finally {
       await Promise.all(pools.map((sql) => sql.end()));
+    }
+  });
+
+  test('a version 1 schema migrates: its live sessions keep going until their access tokens expire, at generation 0', async () => {
+    const old = await createTestDatabase();
+    try {
+      await old.sql.begin(async (tx) => {
+        await tx.unsafe(MIGRATIONS[0]!);
+        await tx`CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`;
+        await tx`INSERT INTO schema_migrations (version) VALUES (1)`;
+      });
+      const now = clock.now();
+      await old.sql`INSERT INTO sessions (id, user_id, expires_at) VALUES ('live', 'user-v1', ${now + 20 * DAY}), ('tokenless', 'user-v1', ${now + DAY})`;
+      await old.sql`INSERT INTO refresh_tokens (hash, session_id, seq, expires_at, rotated_at) VALUES ('h0', 'live', 0, ${now + DAY}, ${now - 6 * DAY}), ('h1', 'live', 1, ${now + 5 * DAY}, NULL)`;
+      const storage = await openPostgres(old.url, { secret: SECRET, clock: clock.now, decisionTime: 'clock' });
+      try {
+        assert.deepEqual(storage.sessions.sessionsOf('user-v1').map(({ id, startedAt, expiresAt, generation, rotatedAt }) => ({ id, startedAt, expiresAt, generation, rotatedAt })), [
+          { id: 'live', startedAt: now - 10 * DAY, expiresAt: now + 20 * DAY, generation: 0, rotatedAt: now - 2 * DAY },
+        ]);
+        assert.equal(await old.count`SELECT count(*) FROM information_schema.tables WHERE table_name = 'refresh_tokens'`, 0);
+      } finally {
+        await storage.close();
+      }
+    } finally {
+      await old.drop();
     }
   });
 
@@ -104,7 +129,7 @@ describeWithPostgres('PostgreSQL stores', () => {
     const [a, b] = [await instance(), await instance()];
     const started = await a.sessions.start(newUserId());
     await eventually(() => b.sessions.isActive(started.sessionId));
-    await a.sessions.end(started.sessionId, { jti: 'jti-end', exp: clock.now() / 1000 + 900 });
+    await a.sessions.end([started.sessionId], { jti: 'jti-end', exp: clock.now() / 1000 + 900 });
     await eventually(() => !b.sessions.isActive(started.sessionId) && b.sessions.isDenied('jti-end'), 1_000);
     await assert.rejects(b.sessions.rotate(started.refreshToken), refused('unknown'));
   });
@@ -113,7 +138,7 @@ describeWithPostgres('PostgreSQL stores', () => {
     const a = await instance();
     const live = await a.sessions.start(newUserId());
     const ended = await a.sessions.start(newUserId());
-    await a.sessions.end(ended.sessionId, { jti: 'jti-later', exp: clock.now() / 1000 + 900 });
+    await a.sessions.end([ended.sessionId], { jti: 'jti-later', exp: clock.now() / 1000 + 900 });
     const b = await instance();
     assert.ok(b.sessions.isActive(live.sessionId));
     assert.equal(b.sessions.isActive(ended.sessionId), false);
@@ -135,37 +160,24 @@ describeWithPostgres('PostgreSQL stores', () => {
     const started = await a.sessions.start(newUserId());
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).sessions.rotate(started.refreshToken)));
     assert.equal(new Set(results.map((issued) => issued.refreshToken)).size, 1);
-    const rows = await database.sql`SELECT 1 FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE s.id = ${started.sessionId}`;
-    assert.equal(rows.length, 2, 'the login token and one successor');
+    const [row] = await database.sql<{ generation: number }[]>`SELECT generation FROM sessions WHERE id = ${started.sessionId}`;
+    assert.equal(row?.generation, 1, 'one rotation');
   });
 
-  test('a rotated token gives the same successor again within the grace window (two tabs)', async () => {
-    const a = await instance();
+  test('a replaced token gives the current one again within the retry window (two tabs), on another instance too', async () => {
+    const [a, b] = [await instance(), await instance()];
     const started = await a.sessions.start(newUserId());
     const first = await a.sessions.rotate(started.refreshToken);
-    await a.sessions.rotate(first.refreshToken); // the successor is used: only the grace window helps now
-    clock.advance(GRACE);
-    assert.equal((await a.sessions.rotate(started.refreshToken)).refreshToken, first.refreshToken);
+    clock.advance(RETRY);
+    assert.equal((await b.sessions.rotate(started.refreshToken)).refreshToken, first.refreshToken);
   });
 
-  test('an aborted exchange: a rotated token whose successor was never used gets that successor again, even after the grace window', async () => {
+  test('reuse: a replaced token, past the retry window, ends the session everywhere', async () => {
     const [a, b] = [await instance(), await instance()];
     const started = await a.sessions.start(newUserId());
-    const lost = await a.sessions.rotate(started.refreshToken); // the answer never reached the browser
-    clock.advance(GRACE + 60 * SECOND);
-    const again = await b.sessions.rotate(started.refreshToken);
-    assert.equal(again.refreshToken, lost.refreshToken);
-    assert.ok(b.sessions.isActive(started.sessionId));
-    assert.equal((await b.sessions.rotate(again.refreshToken)).sessionId, started.sessionId);
-  });
-
-  test('reuse: a rotated token whose successor was used, after the grace window, ends the session everywhere', async () => {
-    const [a, b] = [await instance(), await instance()];
-    const started = await a.sessions.start(newUserId());
-    const successor = await a.sessions.rotate(started.refreshToken);
-    const latest = await a.sessions.rotate(successor.refreshToken);
+    const latest = await a.sessions.rotate(started.refreshToken);
     await eventually(() => b.sessions.isActive(started.sessionId));
-    clock.advance(GRACE + 1);
+    clock.advance(RETRY + 1);
 
     await assert.rejects(b.sessions.rotate(started.refreshToken), refused('reused'));
     assert.equal(b.sessions.isActive(started.sessionId), false);
@@ -173,31 +185,65 @@ describeWithPostgres('PostgreSQL stores', () => {
     await assert.rejects(a.sessions.rotate(latest.refreshToken), refused('unknown'));
   });
 
+  /** An instance whose own clock is `offsetMs` off, deciding as production does, with a 300 ms retry window. */
+  async function skewedInstance(offsetMs: number): Promise<PostgresStorage> {
+    const storage = await openPostgres(database.url, {
+      secret: SECRET,
+      clock: () => Date.now() + offsetMs,
+      lifetimes: { ...DEFAULT_LIFETIMES, retryMs: 300 },
+      decisionTime: 'database',
+    });
+    opened.push(storage);
+    return storage;
+  }
+
+  test('decisions are made at the database\'s time: an instance whose clock is a minute behind cannot reopen the retry window', async () => {
+    const [a, b] = [await skewedInstance(0), await skewedInstance(-60 * SECOND)];
+    const started = await a.sessions.start(newUserId());
+    await a.sessions.rotate(started.refreshToken);
+    await new Promise((resolve) => setTimeout(resolve, 400)); // past the 300 ms window, by the database's clock
+    await assert.rejects(b.sessions.rotate(started.refreshToken), refused('reused'));
+  });
+
+  test('decisions are made at the database\'s time: an instance whose clock is a minute ahead still repeats within the retry window', async () => {
+    const [a, b] = [await skewedInstance(0), await skewedInstance(60 * SECOND)];
+    const started = await a.sessions.start(newUserId());
+    const first = await a.sessions.rotate(started.refreshToken);
+    assert.equal((await b.sessions.rotate(started.refreshToken)).refreshToken, first.refreshToken);
+  });
+
   test('reuse ends only that session: the user\'s other sessions go on', async () => {
     const a = await instance();
     const userId = newUserId();
     const stolen = await a.sessions.start(userId);
     const other = await a.sessions.start(userId);
-    await a.sessions.rotate((await a.sessions.rotate(stolen.refreshToken)).refreshToken);
-    clock.advance(GRACE + 1);
+    await a.sessions.rotate(stolen.refreshToken);
+    clock.advance(RETRY + 1);
     await assert.rejects(a.sessions.rotate(stolen.refreshToken), refused('reused'));
     assert.equal((await a.sessions.rotate(other.refreshToken)).sessionId, other.sessionId);
   });
 
-  test('a session keeps only its last 8 spent tokens; a replay of a recent one is reuse, of a forgotten one unknown', async () => {
-    const a = await instance();
-    const started = await a.sessions.start(newUserId());
-    const tokens = [started.refreshToken];
-    for (let i = 0; i < 30; i++) {
-      clock.advance(SECOND);
-      tokens.push((await a.sessions.rotate(tokens.at(-1)!)).refreshToken);
-    }
-    const count = await database.count`SELECT count(*) FROM refresh_tokens WHERE session_id = ${started.sessionId}`;
-    assert.equal(count, 9, 'the current token and 8 spent ones');
-    clock.advance(GRACE + SECOND);
-    await assert.rejects(a.sessions.rotate(tokens[0]!), refused('unknown'));
-    assert.ok(a.sessions.isActive(started.sessionId), 'a forgotten token revokes nothing');
-    await assert.rejects(a.sessions.rotate(tokens.at(-3)!), refused('reused'));
+  test('a rotation is heard by every instance: the session\'s last refresh, as /order lists it', async () => {
+    const [a, b] = [await instance(), await instance()];
+    const userId = newUserId();
+    const started = await a.sessions.start(userId);
+    await eventually(() => b.sessions.isActive(started.sessionId));
+    clock.advance(SECOND);
+    await a.sessions.rotate(started.refreshToken);
+    await eventually(() => b.sessions.sessionsOf(userId)[0]?.generation === 1);
+    assert.equal(b.sessions.sessionsOf(userId)[0]?.rotatedAt, clock.now());
+  });
+
+  test('sign out everywhere on one instance ends every session of the user on the others', async () => {
+    const [a, b] = [await instance(), await instance()];
+    const userId = newUserId();
+    const mine = [await a.sessions.start(userId), await b.sessions.start(userId)];
+    const theirs = await a.sessions.start(newUserId());
+    await eventually(() => mine.every((session) => a.sessions.isActive(session.sessionId) && b.sessions.isActive(session.sessionId)));
+    await b.sessions.endAll(userId, { jti: 'jti-everywhere', exp: clock.now() / 1000 + 900 });
+    await eventually(() => mine.every((session) => !a.sessions.isActive(session.sessionId)) && a.sessions.isDenied('jti-everywhere'));
+    assert.deepEqual(a.sessions.sessionsOf(userId), []);
+    assert.ok(a.sessions.isActive(theirs.sessionId));
   });
 
   test('refresh tokens expire after 7 days, sessions after 30 however often refreshed', async () => {
@@ -250,7 +296,7 @@ describeWithPostgres('PostgreSQL stores', () => {
     await eventually(() => b.sessions.isActive(started.sessionId));
     // Cut every listening connection, then end the session while B is not listening.
     await database.sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query ILIKE 'listen%' AND datname = current_database()`;
-    await a.sessions.end(started.sessionId, { jti: 'jti-missed', exp: clock.now() / 1000 + 900 });
+    await a.sessions.end([started.sessionId], { jti: 'jti-missed', exp: clock.now() / 1000 + 900 });
     await eventually(() => !b.sessions.isActive(started.sessionId) && b.sessions.isDenied('jti-missed'), 5_000);
   });
 
@@ -258,13 +304,13 @@ describeWithPostgres('PostgreSQL stores', () => {
     const a = await instance();
     const userId = newUserId();
     const started = await a.sessions.start(userId);
-    await database.sql`ALTER TABLE refresh_tokens ADD CONSTRAINT refuse_rotation CHECK (seq < 1)`;
+    await database.sql`ALTER TABLE sessions ADD CONSTRAINT refuse_rotation CHECK (generation < 1)`;
     try {
       await assert.rejects(a.sessions.rotate(started.refreshToken), { name: 'StorageError', code: 'ERR_STORAGE' });
-      const [token] = await database.sql<{ rotated_at: string | null }[]>`SELECT rotated_at FROM refresh_tokens WHERE session_id = ${started.sessionId}`;
-      assert.equal(token?.rotated_at, null, 'the old token is not marked rotated either');
+      const [row] = await database.sql<{ generation: number }[]>`SELECT generation FROM sessions WHERE id = ${started.sessionId}`;
+      assert.equal(row?.generation, 0, 'the session is not rotated');
     } finally {
-      await database.sql`ALTER TABLE refresh_tokens DROP CONSTRAINT refuse_rotation`;
+      await database.sql`ALTER TABLE sessions DROP CONSTRAINT refuse_rotation`;
     }
     assert.equal((await a.sessions.rotate(started.refreshToken)).sessionId, started.sessionId);
   });

@@ -150,7 +150,7 @@ test('parseCookies() and getCookieValues() never throw, and the result has no pr
 
 test('the router returns a handler only for an exact route, and otherwise throws 404 or 405', async () => {
   const router = buildRouter({} as Services, await loadStaticFiles(PUBLIC_DIR));
-  const known = ['/', '/signup', '/login', '/order', '/refresh', '/logout', '/style.css', '/favicon.svg'];
+  const known = ['/', '/signup', '/login', '/order', '/session/refresh', '/session/logout', '/style.css', '/favicon.svg'];
   const method = fc.oneof(fc.constantFrom('GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'TRACE', 'get'), anyString);
   const nearMiss = fc
     .tuple(fc.constantFrom(...known), syntaxString('/', '.', '..', '%2e', '%2f', '%2F', '%00', '\\', '?', '#', ';', 'order'))

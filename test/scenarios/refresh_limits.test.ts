@@ -1,5 +1,5 @@
 /**
- * /refresh is rate limited per session and per client address, with a clock the test moves: each
+ * /session/refresh is rate limited per session and per client address, with a clock the test moves: each
  * rotation rewrites the sessions file, so a script refreshing in a loop must not get to do it without
  * end. The limits sit far above what a browser does: one refresh per session every 15 minutes, or a
  * handful at once when several tabs wake together.
@@ -29,11 +29,11 @@ function refreshTokenIn(setCookies: string[] | undefined): string {
   return token;
 }
 
-/** POST /refresh with `token` from `address`. */
+/** POST /session/refresh with `token` from `address`. */
 async function refresh(server: InProcessServer, token: string, address = '127.0.3.1') {
   const client = keepAliveClient(server, { localAddress: address });
   try {
-    return await client.send('POST', '/refresh', { cookie: `__Secure-refresh=${token}`, accept: 'application/json' });
+    return await client.send('POST', '/session/refresh', { cookie: `__Secure-refresh=${token}`, accept: 'application/json' });
   } finally {
     client.close();
   }

@@ -20,7 +20,7 @@ import { startInProcess, type InProcessServer } from '../helpers/server.ts';
 type FaultPoint = 'write' | 'fsync';
 
 /** The fault to raise next, on writes of one store's files; `undefined` when the disk is healthy. */
-let fault: { at: FaultPoint; file: 'users' | 'sessions'; code: string } | undefined;
+let fault: { at: FaultPoint; file: 'users' | 'sessions-v3'; code: string } | undefined;
 
 /** Runs `request` with `armed` raised on the disk, and the disk healthy again after, whatever happens. */
 async function withFault<T>(armed: NonNullable<typeof fault>, request: () => Promise<T>): Promise<T> {
@@ -85,7 +85,7 @@ after(async () => {
 });
 
 /** Every file of one store (its snapshot, if any, and its journals), as they are on disk. */
-async function readState(store: 'users' | 'sessions'): Promise<string> {
+async function readState(store: 'users' | 'sessions-v3'): Promise<string> {
   const names = (await realFs.readdir(server.dataDir)).filter((name) => name.startsWith(`${store}.`)).sort();
   assert.ok(names.length > 0, `no ${store} files`);
   const contents = await Promise.all(names.map((name) => realFs.readFile(path.join(server.dataDir, name), 'utf8')));
@@ -124,14 +124,14 @@ describe('a sign-up whose users journal write fails', () => {
 });
 
 test('a login whose sessions journal write fails gets 503 and no cookie, then works again', async () => {
-  const before = await readState('sessions');
-  assertUnavailable(await withFault({ at: 'fsync', file: 'sessions', code: 'EIO' }, () => client.send('POST', '/login', FORM, credentials('alice'))));
-  assert.equal(await readState('sessions'), before);
+  const before = await readState('sessions-v3');
+  assertUnavailable(await withFault({ at: 'fsync', file: 'sessions-v3', code: 'EIO' }, () => client.send('POST', '/login', FORM, credentials('alice'))));
+  assert.equal(await readState('sessions-v3'), before);
   assert.equal((await client.send('POST', '/login', FORM, credentials('alice'))).status, 303);
 });
 
 test('a sign-up whose sessions journal write fails says the account was made, and the new user can sign in', async () => {
-  const response = await withFault({ at: 'write', file: 'sessions', code: 'EIO' }, () => client.send('POST', '/signup', FORM, credentials('half-way')));
+  const response = await withFault({ at: 'write', file: 'sessions-v3', code: 'EIO' }, () => client.send('POST', '/signup', FORM, credentials('half-way')));
   assert.equal(response.status, 503);
   assert.deepEqual(JSON.parse(response.body), { error: 'Your account was created, but signing you in failed: sign in shortly' });
   assert.equal(response.headers['set-cookie'], undefined);
@@ -141,11 +141,11 @@ test('a sign-up whose sessions journal write fails says the account was made, an
 test('a refresh whose sessions journal write fails is a plain 503 page, not "sign in again"', async () => {
   const browser = server.browser();
   await browser.navigate('POST', '/login', { form: { username: 'alice', password: PASSWORD } });
-  const response = await withFault({ at: 'fsync', file: 'sessions', code: 'EIO' }, () => browser.request('GET', '/refresh?next=/order'));
+  const response = await withFault({ at: 'fsync', file: 'sessions-v3', code: 'EIO' }, () => browser.request('GET', '/session/refresh?next=/order'));
   assert.equal(response.status, 503);
   assert.match(response.body, /<h1>503 Service Unavailable<\/h1>/);
   assert.doesNotMatch(response.body, /Please sign in/);
-  assert.equal((await browser.navigate('GET', '/refresh?next=/order')).status, 200, 'the session survived the failed write');
+  assert.equal((await browser.navigate('GET', '/session/refresh?next=/order')).status, 200, 'the session survived the failed write');
 });
 
 test('a correct login whose hash upgrade cannot be written still signs in; the upgrade is tried again at the next login', async () => {

@@ -24,6 +24,8 @@ export interface PostgresOptions {
   secret: Uint8Array;
   clock: Clock;
   lifetimes?: SessionLifetimes;
+  /** What the session rules decide at: the database's time by default (see `PostgresSessionStoreOptions`). */
+  decisionTime?: 'database' | 'clock';
   /** Tests shorten the heartbeat and the time memory is trusted without it. */
   feedTiming?: FeedTiming;
   /** Where the warning about stored look-alike names goes. */
@@ -48,7 +50,7 @@ export async function openPostgres(url: string, options: PostgresOptions): Promi
           if (event.kind === 'user-changed') users.forget(event.id);
           else sessions.receive(event);
           // The session's requests may come here next: have its user in memory before they do.
-          if (event.kind === 'started') users.prefetch(event.userId);
+          if (event.kind === 'started') users.prefetch(event.session.userId);
         },
         async reload() {
           users.forgetAll();

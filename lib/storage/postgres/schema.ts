@@ -4,8 +4,9 @@
  * previous version rather than half-way. Instances starting together queue on an advisory lock: the
  * first migrates, the others then find nothing left to do.
  *
- * Times are milliseconds since the epoch (`bigint`), taken from the server's clock like the embedded
- * store's, so the session rules read the same on both backends and tests can move the clock.
+ * Times are milliseconds since the epoch (`bigint`), as the embedded store keeps them, so the session
+ * rules read the same on both backends. The session store takes them from the database's clock, one
+ * clock for every instance (tests may pass their own, to move it).
  */
 import { USERNAME_PROFILE, usernameKey, usernameUpperKey } from '../../accounts/credentials.ts';
 import { ConfigError } from '../../errors.ts';
@@ -13,7 +14,7 @@ import type { Sql, Transaction } from './database.ts';
 
 /** Append only: a released migration is never edited; a change is a new entry. */
 export const MIGRATIONS: readonly string[] = [
-  // 1: users, sessions (refresh-token families), their refresh tokens, and logged-out access tokens.
+  // 1: users, sessions, their refresh tokens, and logged-out access tokens.
   `
   CREATE TABLE users (
     id            text PRIMARY KEY,
@@ -71,6 +72,26 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX users_by_username_key ON users (username_key);
   -- Which USERNAME_PROFILE the stored keys were computed under: another one means computing them again.
   CREATE TABLE username_profile (version text NOT NULL);
+  `,
+  // 3: a session keeps the generation of its current refresh token and when that was issued; tokens
+  // are no longer stored one by one. A session of version 1 comes over at generation 0, a token nobody
+  // holds (version 1's tokens were random): its access tokens work until they expire, then its user
+  // signs in again. Its start and last rotation are reckoned from the lifetimes version 1 gave (30 days
+  // a session, 7 days a token); a session without a token was over and is deleted.
+  `
+  ALTER TABLE sessions
+    ADD COLUMN started_at bigint,
+    ADD COLUMN generation integer NOT NULL DEFAULT 0,
+    ADD COLUMN rotated_at bigint;
+  UPDATE sessions SET
+    started_at = expires_at - 2592000000,
+    rotated_at = (SELECT max(expires_at) FROM refresh_tokens WHERE session_id = sessions.id) - 604800000;
+  DELETE FROM sessions WHERE rotated_at IS NULL;
+  ALTER TABLE sessions
+    ALTER COLUMN started_at SET NOT NULL,
+    ALTER COLUMN rotated_at SET NOT NULL,
+    ALTER COLUMN generation DROP DEFAULT;
+  DROP TABLE refresh_tokens;
   `,
 ];
 

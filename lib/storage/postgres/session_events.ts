@@ -1,5 +1,6 @@
 /**
- * What one instance tells every other: sessions started and ended, access tokens denied, users changed.
+ * What one instance tells every other: sessions started, rotated and ended, access tokens denied, users
+ * changed.
  * Sent with `pg_notify` inside the transaction that made the change, so PostgreSQL delivers it exactly
  * when the change commits (never for a change rolled back), to every instance that LISTENs, in commit
  * order.
@@ -11,11 +12,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { connect, type Sql, type Transaction } from './database.ts';
+import type { Session } from '../../sessions/rules.ts';
 
 export const CHANNEL = 'jwt_cookie_sessions';
 
 export type SessionEvent =
-  | { kind: 'started'; id: string; userId: string; expiresAt: number }
+  | { kind: 'started'; session: Session }
+  | { kind: 'rotated'; id: string; generation: number; rotatedAt: number }
   | { kind: 'ended'; ids: string[] }
   | { kind: 'denied'; jti: string; expiresAt: number }
   | { kind: 'user-changed'; id: string };

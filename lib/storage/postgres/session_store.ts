@@ -1,22 +1,32 @@
 /**
- * Sessions in PostgreSQL, shared by every instance: the same rules as the embedded store (rotation
- * with derived successors, the grace window, the aborted exchange, reuse detection, the per-user cap),
- * each decided inside one transaction that holds the session's row lock, so two instances rotating
- * one token at once hand out one successor.
+ * Sessions in PostgreSQL, shared by every instance: the same rules as the embedded store, each decided
+ * inside one transaction that holds the session's row lock, so two instances rotating one token at
+ * once hand out one successor. Every decision is made at the database's time, one clock for every
+ * instance: an instance whose own clock is off can neither widen nor reopen a retry window.
  *
- * The two checks every authenticated request makes (`isActive`, `isDenied`) never query: each instance
+ * The checks every authenticated request makes (`isActive`, `isDenied`) never query: each instance
  * keeps the live sessions and denied access tokens in memory, loaded at start and kept current by the
  * events every change announces (`session_events.ts`).
  */
-import { randomBytes, randomUUID } from 'node:crypto';
 import type { Clock } from '../../support/clock.ts';
-import { LruMap } from '../../support/lru_map.ts';
-import { MAX_SESSIONS_PER_USER, SPENT_TOKENS_KEPT, hashToken as sha256, judgeRefresh, secondsUntil, successorOf, type RefreshRecord, DEFAULT_LIFETIMES, type IssuedRefresh, type SessionLifetimes } from '../../sessions/rules.ts';
+import { RefreshTokens } from '../../sessions/refresh_tokens.ts';
+import {
+  DEFAULT_LIFETIMES,
+  MAX_SESSIONS_PER_USER,
+  isLive,
+  judgeRefresh,
+  newSession,
+  refreshMaxAge,
+  rotated,
+  type IssuedRefresh,
+  type Session,
+  type SessionLifetimes,
+} from '../../sessions/rules.ts';
 import { NO_DEADLINE, millis, storing, transaction, type Sql, type Transaction } from './database.ts';
+import { storageTimeLeft } from '../../support/storage_deadline.ts';
 import { announce, type SessionEvent, type SessionEventFeed } from './session_events.ts';
 import { RefreshError, type RefreshFailure } from '../../errors.ts';
-import { storageTimeLeft } from '../../support/storage_deadline.ts';
-import { type SessionStore } from '../../sessions/store.ts';
+import type { AccessTokenToDeny, SessionStore } from '../../sessions/store.ts';
 
 /** Expired rows are deleted at most this often, by whichever instance gets there. */
 const PRUNE_EVERY_MS = 60_000;
@@ -28,40 +38,46 @@ const PRUNE_EVERY_MS = 60_000;
  */
 export const ECHO_WAIT_MS = 500;
 
-interface LiveSession {
-  userId: string;
-  expiresAt: number;
-}
-
 interface SessionRow {
   id: string;
   user_id: string;
+  started_at: string;
   expires_at: string;
-}
-
-interface TokenRow {
-  hash: string;
-  seq: number;
-  expires_at: string;
-  rotated_at: string | null;
+  generation: number;
+  rotated_at: string;
 }
 
 export interface PostgresSessionStoreOptions {
-  /** Keys the derivation of successor tokens: every instance must share it (it is the JWT secret). */
+  /** Keys the refresh tokens' HMAC: every instance must share it (it is the JWT secret). */
   secret: Uint8Array;
+  /** This instance's clock: for what it answers from memory. */
   clock: Clock;
   lifetimes?: SessionLifetimes;
+  /**
+   * The time decisions are made at: `'database'` (the default), the database's clock, the same for
+   * every instance; `'clock'`, this instance's `clock`, for tests that move time.
+   */
+  decisionTime?: 'database' | 'clock';
+}
+
+/** Waiting for a notice to come back through the database: see `#expectEcho`. */
+interface Echo {
+  arrived(): Promise<void>;
+  cancel(): void;
 }
 
 /** A rotation's outcome, decided in the transaction and acted on once it has committed. */
-type Outcome = { issued: IssuedRefresh; session: LiveSession } | { refused: RefreshFailure; endedId?: string };
+type Outcome = { issued: IssuedRefresh; session: Session } | { refused: RefreshFailure; endedId?: string };
 
 export class PostgresSessionStore implements SessionStore {
   readonly lifetimes: SessionLifetimes;
   readonly #sql: Sql;
-  readonly #secret: Uint8Array;
+  readonly #tokens: RefreshTokens;
   readonly #clock: Clock;
-  readonly #sessions = new Map<string, LiveSession>();
+  readonly #decisionTime: 'database' | 'clock';
+  /** The live sessions, by id, and each user's. */
+  readonly #sessions = new Map<string, Session>();
+  readonly #userSessions = new Map<string, Set<string>>();
   /** Logged-out access tokens by jti, until their own expiry (ms). */
   readonly #denied = new Map<string, number>();
   /**
@@ -74,17 +90,12 @@ export class PostgresSessionStore implements SessionStore {
   /** Notices this instance sent and awaits back, by `echoKey`. */
   readonly #echoes = new Map<string, () => void>();
   #lastPrune = 0;
-  /**
-   * The session of each refresh token this instance handed out lately, for `sessionOf` (the key of the
-   * per-session refresh limit, which is per instance like every rate limit): answered from memory,
-   * never by a query. A token handed out by another instance is unknown here until rotated here.
-   */
-  readonly #issuedTokens = new LruMap<string, string>(100_000);
 
   constructor(sql: Sql, options: PostgresSessionStoreOptions) {
     this.#sql = sql;
-    this.#secret = options.secret;
+    this.#tokens = new RefreshTokens(options.secret);
     this.#clock = options.clock;
+    this.#decisionTime = options.decisionTime ?? 'database';
     this.lifetimes = options.lifetimes ?? DEFAULT_LIFETIMES;
   }
 
@@ -94,96 +105,70 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   async start(userId: string): Promise<IssuedRefresh> {
-    const now = this.#clock();
-    this.#pruneSometimes(now);
-    const session = { id: randomUUID(), userId, expiresAt: now + this.lifetimes.sessionMs };
-    const refreshToken = randomBytes(32).toString('base64url');
-    const tokenExpiresAt = Math.min(now + this.lifetimes.refreshMs, session.expiresAt);
-    const echo = this.#expectEcho({ kind: 'started', ...session });
-    const ended = await storing('start a session', () =>
+    this.#pruneSometimes();
+    let echo: Echo | undefined;
+    const { session, ended, now } = await storing('start a session', () =>
       transaction(this.#sql, async (tx) => {
-        // Sent together (pipelined: one round trip, not five); PostgreSQL runs them in this order.
-        const [, , , over] = await Promise.all([
-          // One start at a time per user, on every instance, so the cap cannot be overrun by a race.
-          tx`SELECT pg_advisory_xact_lock(hashtextextended(${`sessions-of:${userId}`}, 0))`,
-          tx`INSERT INTO sessions (id, user_id, expires_at) VALUES (${session.id}, ${userId}, ${session.expiresAt})`,
-          tx`INSERT INTO refresh_tokens (hash, session_id, seq, expires_at) VALUES (${sha256(refreshToken)}, ${session.id}, 0, ${tokenExpiresAt})`,
+        // One start at a time per user, on every instance, so the cap cannot be overrun by a race.
+        await lockSessionsOf(tx, userId);
+        const now = await this.#now(tx);
+        const session = newSession(userId, now, this.lifetimes);
+        // Sent together (pipelined: one round trip, not three); PostgreSQL runs them in this order.
+        const [, over] = await Promise.all([
+          tx`INSERT INTO sessions (id, user_id, started_at, expires_at, generation, rotated_at)
+             VALUES (${session.id}, ${userId}, ${now}, ${session.expiresAt}, 0, ${now})`,
           tx<{ id: string }[]>`
             DELETE FROM sessions WHERE id IN (
-              SELECT id FROM sessions WHERE user_id = ${userId} AND expires_at > ${now}
+              SELECT id FROM sessions
+              WHERE user_id = ${userId} AND expires_at > ${now} AND rotated_at > ${now - this.lifetimes.refreshMs}
               ORDER BY number DESC OFFSET ${MAX_SESSIONS_PER_USER})
             RETURNING id`,
-          announce(tx, { kind: 'started', ...session }),
+          announce(tx, { kind: 'started', session }),
         ]);
-        const endedIds = over.map((row) => row.id);
-        if (endedIds.length > 0) await announce(tx, { kind: 'ended', ids: endedIds });
-        return endedIds;
+        const ended = over.map((row) => row.id);
+        const last: SessionEvent = ended.length > 0 ? { kind: 'ended', ids: ended } : { kind: 'started', session };
+        if (ended.length > 0) await announce(tx, last);
+        echo = this.#expectEcho(last);
+        return { session, ended, now };
       }),
-    ).catch(echo.cancel);
-    this.#apply({ kind: 'started', ...session });
+    ).catch((error: unknown) => {
+      echo?.cancel();
+      throw error;
+    });
+    this.#apply({ kind: 'started', session });
     if (ended.length > 0) this.#apply({ kind: 'ended', ids: ended });
-    await echo.arrived();
-    this.#issuedTokens.set(sha256(refreshToken), session.id);
-    return { userId, sessionId: session.id, refreshToken, maxAgeSeconds: secondsUntil(tokenExpiresAt, now) };
+    await echo!.arrived();
+    return this.#issued(session, now);
   }
 
-  /**
-   * Exchanges a refresh token for its successor (RFC 9700 §4.14.2, refresh token rotation), exactly as
-   * the embedded store does:
-   * - a token rotated before hands out the same successor again while that successor was never used
-   *   (the answer carrying it was lost: an aborted exchange), or within the grace window (two tabs);
-   * - a token rotated before whose successor was used too, after the grace window, means two parties
-   *   hold the session, one of them a thief: the session is ended, and both must log in again.
-   */
+  /** Judges the token as the embedded store does (`judgeRefresh`), on the row as it is once locked. */
   async rotate(refreshToken: string): Promise<IssuedRefresh> {
-    const now = this.#clock();
-    this.#pruneSometimes(now);
-    const hash = sha256(refreshToken);
-    const successor = successorOf(this.#secret, refreshToken);
-    const successorHash = sha256(successor);
+    this.#pruneSometimes();
+    const claims = this.#tokens.read(refreshToken);
+    if (claims === undefined) throw new RefreshError('unknown'); // never issued: not worth a query
     const outcome = await storing('refresh the session', () =>
       transaction(this.#sql, async (tx): Promise<Outcome> => {
-        // The session's row lock serialises every change to one session across instances; the token
-        // rows are read only once it is held, so a rotation that committed meanwhile is seen.
-        const [session] = await tx<SessionRow[]>`
-          SELECT id, user_id, expires_at FROM sessions
-          WHERE id = (SELECT session_id FROM refresh_tokens WHERE hash = ${hash})
-          FOR UPDATE`;
-        if (session === undefined) return { refused: 'unknown' };
-        const tokens = await tx<TokenRow[]>`
-          SELECT hash, seq, expires_at, rotated_at FROM refresh_tokens
-          WHERE session_id = ${session.id} AND hash IN (${hash}, ${successorHash})`;
-        const token = tokens.find((row) => row.hash === hash);
-        const next = tokens.find((row) => row.hash === successorHash);
-        const sessionExpiresAt = millis(session.expires_at);
-        const family = { id: session.id, userId: session.user_id, expiresAt: sessionExpiresAt };
-        const issued = (expiresAt: number): Outcome => ({
-          issued: { userId: session.user_id, sessionId: session.id, refreshToken: successor, maxAgeSeconds: secondsUntil(expiresAt, now) },
-          session: { userId: session.user_id, expiresAt: sessionExpiresAt },
-        });
-
-        // The same rules as the embedded store, on the rows as they are now that the session is locked.
-        const verdict = judgeRefresh(token && asRecord(token, session.id), family, next && asRecord(next, session.id), now, this.lifetimes);
+        // The row lock serialises every change to one session across instances.
+        const [row] = await tx<(SessionRow & { now: string })[]>`
+          SELECT *, ${this.#nowSql(tx)} AS now FROM sessions WHERE id = ${claims.sessionId} FOR UPDATE`;
+        const session = row && toSession(row);
+        const now = millis(row?.now);
+        const verdict = judgeRefresh(claims.generation, session, now, this.lifetimes);
         switch (verdict.kind) {
           case 'refuse':
             return { refused: verdict.reason };
-          case 'revoke':
-            await this.#endSessions(tx, [session.id]);
-            return { refused: 'reused', endedId: session.id };
+          case 'end':
+            await this.#endSessions(tx, [session!.id]);
+            return { refused: 'reused', endedId: session!.id };
           case 'repeat':
-            return next === undefined ? { refused: 'unknown' } : issued(millis(next.expires_at));
-          case 'rotate':
-            break;
+            return { issued: this.#issued(session!, now), session: session! };
+          case 'rotate': {
+            const next = rotated(session!, now);
+            await tx`UPDATE sessions SET generation = ${next.generation}, rotated_at = ${now} WHERE id = ${next.id}`;
+            await announce(tx, { kind: 'rotated', id: next.id, generation: next.generation, rotatedAt: now });
+            return { issued: this.#issued(next, now), session: next };
+          }
         }
-        const seq = token!.seq; // a verdict to rotate means the token is there
-        const nextExpiresAt = Math.min(now + this.lifetimes.refreshMs, sessionExpiresAt);
-        await tx`UPDATE refresh_tokens SET rotated_at = ${now} WHERE hash = ${hash}`;
-        await tx`
-          INSERT INTO refresh_tokens (hash, session_id, seq, expires_at)
-          VALUES (${successorHash}, ${session.id}, ${seq + 1}, ${nextExpiresAt})`;
-        // The current token and the 8 spent before it are kept; older ones are forgotten.
-        await tx`DELETE FROM refresh_tokens WHERE session_id = ${session.id} AND seq < ${seq + 1 - SPENT_TOKENS_KEPT}`;
-        return issued(nextExpiresAt);
       }),
     );
     if ('refused' in outcome) {
@@ -193,31 +178,20 @@ export class PostgresSessionStore implements SessionStore {
       throw new RefreshError(outcome.refused);
     }
     // This instance may not have heard of the session yet (started elsewhere a moment ago).
-    this.#learn(outcome.issued.sessionId, outcome.session);
-    this.#issuedTokens.set(hash, outcome.issued.sessionId);
-    this.#issuedTokens.set(successorHash, outcome.issued.sessionId);
+    this.#learn(outcome.session);
     return outcome.issued;
   }
 
-  async end(sessionId: string, accessToken: { jti: string; exp: number }): Promise<void> {
-    const now = this.#clock();
-    this.#pruneSometimes(now);
-    const denied = accessToken.exp * 1000 > now ? { kind: 'denied' as const, jti: accessToken.jti, expiresAt: accessToken.exp * 1000 } : undefined;
-    const ended = { kind: 'ended' as const, ids: [sessionId] };
-    // The last notice of the transaction: when it is back, the ones before it are too (commit order).
-    const echo = this.#expectEcho(denied ?? ended);
-    await storing('end the session', () =>
-      transaction(this.#sql, async (tx) => {
-        await this.#endSessions(tx, [sessionId]);
-        if (denied !== undefined) {
-          await tx`INSERT INTO denied_access_tokens (jti, expires_at) VALUES (${denied.jti}, ${denied.expiresAt}) ON CONFLICT (jti) DO NOTHING`;
-          await announce(tx, denied);
-        }
-      }),
-    ).catch(echo.cancel);
-    this.#apply(ended);
-    if (denied !== undefined) this.#apply(denied);
-    await echo.arrived();
+  end(sessionIds: readonly string[], deny?: AccessTokenToDeny): Promise<void> {
+    return this.#end((tx) => this.#endSessions(tx, sessionIds), deny);
+  }
+
+  endAll(userId: string, deny?: AccessTokenToDeny): Promise<void> {
+    return this.#end(async (tx) => {
+      await lockSessionsOf(tx, userId); // a login on another instance waits, so none is left behind
+      const rows = await tx<{ id: string }[]>`SELECT id FROM sessions WHERE user_id = ${userId}`;
+      return this.#endSessions(tx, rows.map((row) => row.id));
+    }, deny);
   }
 
   /** True when this access token was logged out. From memory. */
@@ -228,20 +202,24 @@ export class PostgresSessionStore implements SessionStore {
   /**
    * True while the session goes on. From memory: a session this instance has not heard of is not active
    * (the notice of a session started elsewhere arrives within milliseconds; a browser that is faster
-   * goes through /refresh, which asks the database). Fails closed when the memory is stale: after
+   * goes through a refresh, which asks the database). Fails closed when the memory is stale: after
    * `staleAfterMs` without hearing from the database, a logout elsewhere might have been missed.
    */
   isActive(sessionId: string): boolean {
     if (this.#feed !== undefined && !this.#feed.fresh) return false;
     const session = this.#sessions.get(sessionId);
-    return session !== undefined && this.#clock() < session.expiresAt;
+    return session !== undefined && isLive(session, this.#clock(), this.lifetimes);
+  }
+
+  /** From memory, as `isActive`. */
+  sessionsOf(userId: string): Session[] {
+    if (this.#feed !== undefined && !this.#feed.fresh) return [];
+    const now = this.#clock();
+    const sessions = [...(this.#userSessions.get(userId) ?? [])].flatMap((id) => this.#sessions.get(id) ?? []);
+    return sessions.filter((session) => isLive(session, now, this.lifetimes)).sort((a, b) => a.startedAt - b.startedAt);
   }
 
   /** Every write was awaited by its caller: nothing is pending. */
-  sessionOf(refreshToken: string): string | undefined {
-    return this.#issuedTokens.get(sha256(refreshToken));
-  }
-
   async flush(): Promise<void> {}
 
   /** Nothing of its own to close: the pool and the feed are closed by `openPostgres`'s `close()`. */
@@ -252,7 +230,7 @@ export class PostgresSessionStore implements SessionStore {
    * only serves /order (and never writes) does not keep its denied tokens and ended sessions for ever.
    */
   tick(): void {
-    this.#pruneSometimes(this.#clock());
+    this.#pruneSometimes();
   }
 
   /** An event delivered by the database, from this instance or another. */
@@ -265,11 +243,19 @@ export class PostgresSessionStore implements SessionStore {
   #apply(event: SessionEvent): void {
     switch (event.kind) {
       case 'started':
-        this.#learn(event.id, { userId: event.userId, expiresAt: event.expiresAt });
+        this.#learn(event.session);
         break;
+      case 'rotated': {
+        const session = this.#sessions.get(event.id);
+        // Notices arrive in commit order, but a commit's own answer may come after a later notice.
+        if (session !== undefined && event.generation > session.generation) {
+          this.#sessions.set(event.id, { ...session, generation: event.generation, rotatedAt: event.rotatedAt });
+        }
+        break;
+      }
       case 'ended':
         for (const id of event.ids) {
-          this.#sessions.delete(id);
+          this.#forget(id);
           this.#ended.set(id, this.#clock());
         }
         break;
@@ -283,27 +269,72 @@ export class PostgresSessionStore implements SessionStore {
 
   /** Replaces memory with what the database holds now. */
   async reload(): Promise<void> {
-    const now = this.#clock();
     const [sessions, denied] = await storing('load the sessions', () =>
-      Promise.all([
-        this.#sql<SessionRow[]>`SELECT id, user_id, expires_at FROM sessions WHERE expires_at > ${now}`,
-        this.#sql<{ jti: string; expires_at: string }[]>`SELECT jti, expires_at FROM denied_access_tokens WHERE expires_at > ${now}`,
-      ]),
+      this.#sql.begin(async (tx) => {
+        const now = await this.#now(tx);
+        return Promise.all([
+          tx<SessionRow[]>`SELECT * FROM sessions WHERE expires_at > ${now} AND rotated_at > ${now - this.lifetimes.refreshMs}`,
+          tx<{ jti: string; expires_at: string }[]>`SELECT jti, expires_at FROM denied_access_tokens WHERE expires_at > ${now}`,
+        ]);
+      }),
       NO_DEADLINE, // not a request: the whole state may take longer to read than a request may wait
     );
     this.#sessions.clear();
-    for (const row of sessions) this.#learn(row.id, { userId: row.user_id, expiresAt: millis(row.expires_at) });
+    this.#userSessions.clear();
+    for (const row of sessions) this.#learn(toSession(row));
     this.#denied.clear();
     for (const row of denied) this.#denied.set(row.jti, millis(row.expires_at));
   }
 
+  /** The time a decision in `tx` is made at: see `decisionTime`. */
+  async #now(tx: Transaction): Promise<number> {
+    const [row] = await tx<{ now: string }[]>`SELECT ${this.#nowSql(tx)} AS now`;
+    return millis(row?.now);
+  }
+
+  #nowSql(tx: Transaction) {
+    // clock_timestamp(), not now(): the time of this statement, not of the transaction's start.
+    return this.#decisionTime === 'clock' ? tx`${this.#clock()}::bigint` : tx`(extract(epoch FROM clock_timestamp()) * 1000)::bigint`;
+  }
+
+  #issued(session: Session, now: number): IssuedRefresh {
+    const refreshToken = this.#tokens.issue(session.id, session.generation);
+    return { userId: session.userId, sessionId: session.id, refreshToken, maxAgeSeconds: refreshMaxAge(session, now, this.lifetimes) };
+  }
+
+  /** Ends sessions in one transaction, with the access token that asked denied, and waits for the notice to come back. */
+  async #end(endSessions: (tx: Transaction) => Promise<string[]>, deny: AccessTokenToDeny | undefined): Promise<void> {
+    this.#pruneSometimes();
+    const denied = deny !== undefined && deny.exp * 1000 > this.#clock() ? { kind: 'denied' as const, jti: deny.jti, expiresAt: deny.exp * 1000 } : undefined;
+    let echo: Echo | undefined;
+    const ended = await storing('end the session', () =>
+      transaction(this.#sql, async (tx) => {
+        const ids = await endSessions(tx);
+        if (denied !== undefined) {
+          await tx`INSERT INTO denied_access_tokens (jti, expires_at) VALUES (${denied.jti}, ${denied.expiresAt}) ON CONFLICT (jti) DO NOTHING`;
+          await announce(tx, denied);
+        }
+        const last: SessionEvent | undefined = denied ?? (ids.length > 0 ? { kind: 'ended', ids } : undefined);
+        if (last !== undefined) echo = this.#expectEcho(last);
+        return ids;
+      }),
+    ).catch((error: unknown) => {
+      echo?.cancel();
+      throw error;
+    });
+    this.#apply({ kind: 'ended', ids: ended });
+    if (denied !== undefined) this.#apply(denied);
+    await echo?.arrived();
+  }
+
   /**
-   * Starts waiting for `event` to come back from the database: before the transaction, as the notice
-   * may arrive before the commit's answer. `arrived()` resolves when it does, after `ECHO_WAIT_MS`, or
-   * at once when this instance is not listening; `cancel` (the transaction failed) stops waiting and
-   * rethrows.
+   * Starts waiting for `event`, the last notice of a transaction, to come back from the database: when
+   * it is back, every instance has heard it, and the ones before it. Called inside the transaction,
+   * before it commits, so the notice cannot arrive first. `arrived()` resolves when it does, after
+   * `ECHO_WAIT_MS`, or at once when this instance is not listening; `cancel` (the transaction failed)
+   * stops waiting.
    */
-  #expectEcho(event: SessionEvent): { arrived(): Promise<void>; cancel(error: unknown): never } {
+  #expectEcho(event: SessionEvent): Echo {
     const key = echoKey(event);
     let resolve!: () => void;
     const echoed = new Promise<void>((done) => (resolve = done));
@@ -317,55 +348,82 @@ export class PostgresSessionStore implements SessionStore {
         clearTimeout(timer);
         this.#echoes.delete(key);
       },
-      cancel: (error) => {
-        this.#echoes.delete(key);
-        throw error;
-      },
+      cancel: () => this.#echoes.delete(key),
     };
   }
 
-  #learn(id: string, session: LiveSession): void {
-    if (!this.#ended.has(id)) this.#sessions.set(id, session);
+  #learn(session: Session): void {
+    if (this.#ended.has(session.id)) return;
+    const known = this.#sessions.get(session.id);
+    if (known !== undefined && known.generation > session.generation) return; // a later rotation was heard first
+    this.#sessions.set(session.id, session);
+    const ids = this.#userSessions.get(session.userId);
+    if (ids === undefined) this.#userSessions.set(session.userId, new Set([session.id]));
+    else ids.add(session.id);
   }
 
-  /** Deletes sessions (their refresh tokens go with them) and tells every instance. */
-  async #endSessions(tx: Transaction, ids: string[]): Promise<void> {
-    await tx`DELETE FROM sessions WHERE id IN ${tx(ids)}`;
-    await announce(tx, { kind: 'ended', ids });
+  #forget(id: string): void {
+    const session = this.#sessions.get(id);
+    if (session === undefined) return;
+    this.#sessions.delete(id);
+    const ids = this.#userSessions.get(session.userId);
+    ids?.delete(id);
+    if (ids?.size === 0) this.#userSessions.delete(session.userId);
   }
 
+  /** Deletes sessions and tells every instance; returns the ids that were there. */
+  async #endSessions(tx: Transaction, ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows = await tx<{ id: string }[]>`DELETE FROM sessions WHERE id IN ${tx(ids)} RETURNING id`;
+    const ended = rows.map((row) => row.id);
+    if (ended.length > 0) await announce(tx, { kind: 'ended', ids: ended });
+    return ended;
+  }
 
   /**
    * Drops what has expired: from memory at once, from the database in the background (a failure there
    * is harmless; the rows are simply deleted next time).
    */
-  #pruneSometimes(now: number): void {
+  #pruneSometimes(): void {
+    const now = this.#clock();
     if (now - this.#lastPrune < PRUNE_EVERY_MS) return;
     this.#lastPrune = now;
-    for (const [id, session] of this.#sessions) if (now >= session.expiresAt) this.#sessions.delete(id);
+    for (const [id, session] of this.#sessions) if (!isLive(session, now, this.lifetimes)) this.#forget(id);
     for (const [jti, expiresAt] of this.#denied) if (now >= expiresAt) this.#denied.delete(jti);
     // A notice is late by milliseconds; a minute is plenty to outlast any that crossed an answer.
     for (const [id, endedAt] of this.#ended) if (now - endedAt >= PRUNE_EVERY_MS) this.#ended.delete(id);
     void this.#sql
       .begin(async (tx) => {
-        await tx`DELETE FROM sessions WHERE expires_at <= ${now}`;
-        await tx`DELETE FROM refresh_tokens WHERE expires_at <= ${now}`;
-        await tx`DELETE FROM denied_access_tokens WHERE expires_at <= ${now}`;
+        const dbNow = await this.#now(tx);
+        await tx`DELETE FROM sessions WHERE expires_at <= ${dbNow} OR rotated_at <= ${dbNow - this.lifetimes.refreshMs}`;
+        await tx`DELETE FROM denied_access_tokens WHERE expires_at <= ${dbNow}`;
       })
       .catch(() => {});
   }
 }
 
-/** What identifies one notice among those in flight. */
-/** A token row in the shape the session rules read. */
-function asRecord(row: TokenRow, sessionId: string): RefreshRecord {
-  const record = { hash: row.hash, familyId: sessionId, expiresAt: millis(row.expires_at) };
-  return row.rotated_at === null ? record : { ...record, rotatedAt: millis(row.rotated_at) };
+/** Holds, until `tx` ends, the lock every start and sign-out everywhere of this user takes. */
+function lockSessionsOf(tx: Transaction, userId: string): PromiseLike<unknown> {
+  return tx`SELECT pg_advisory_xact_lock(hashtextextended(${`sessions-of:${userId}`}, 0))`;
 }
 
+function toSession(row: SessionRow): Session {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    startedAt: millis(row.started_at),
+    expiresAt: millis(row.expires_at),
+    generation: row.generation,
+    rotatedAt: millis(row.rotated_at),
+  };
+}
+
+/** What identifies one notice among those in flight. */
 function echoKey(event: SessionEvent): string {
   switch (event.kind) {
     case 'started':
+      return `started:${event.session.id}`;
+    case 'rotated':
     case 'user-changed':
       return `${event.kind}:${event.id}`;
     case 'ended':
@@ -374,4 +432,3 @@ function echoKey(event: SessionEvent): string {
       return `denied:${event.jti}`;
   }
 }
-

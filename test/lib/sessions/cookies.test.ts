@@ -15,13 +15,13 @@ describe('session cookies', () => {
     assert.equal(accessCookie('h.p.s', 900), '__Host-jwt=h.p.s; Path=/; Max-Age=900; HttpOnly; Secure; SameSite=Lax');
   });
 
-  test('refreshCookie() sets __Secure-refresh for /refresh only', () => {
-    assert.equal(refreshCookie('r4nd0m', 604800), '__Secure-refresh=r4nd0m; Path=/refresh; Max-Age=604800; HttpOnly; Secure; SameSite=Lax');
+  test('refreshCookie() sets __Secure-refresh for the session\'s own requests under /session only, never sent by a request another site starts', () => {
+    assert.equal(refreshCookie('r4nd0m', 604800), '__Secure-refresh=r4nd0m; Path=/session; Max-Age=604800; HttpOnly; Secure; SameSite=Strict');
   });
 
   test('each clearing cookie repeats the name, Path and attributes it was set with, and Max-Age=0', () => {
     assert.equal(CLEAR_ACCESS_COOKIE, '__Host-jwt=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax');
-    assert.equal(CLEAR_REFRESH_COOKIE, '__Secure-refresh=; Path=/refresh; Max-Age=0; HttpOnly; Secure; SameSite=Lax');
+    assert.equal(CLEAR_REFRESH_COOKIE, '__Secure-refresh=; Path=/session; Max-Age=0; HttpOnly; Secure; SameSite=Strict');
   });
 
   const reads: [header: string | undefined, value: string | undefined][] = [

@@ -1,21 +1,19 @@
 /**
  * Session rules at their edges, through the `SessionStore` interface only, so they hold for any store
  * that keeps the rules: a refresh token refused the moment it expires, not only once a clean-up pass
- * has deleted it; exactly how many spent tokens are still recognised as reuse; and nothing of an
- * expired session left on disk.
+ * has deleted it; the retry window to the millisecond; and nothing of an expired session left on disk.
  *
  * Expired records are pruned at most once a minute, so a test that moves the clock more than a minute
  * past an expiry sees a token the prune already deleted ("unknown" would do as well as "expired"):
  * these tests let a prune run just before the expiry and present the token just after it.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { JsonSessionStore } from '../../../lib/storage/session_store.ts';
-import { MAX_SESSIONS_PER_USER, isLive, judgeRefresh, sessionsToEnd, type Family, type RefreshRecord, DEFAULT_LIFETIMES } from '../../../lib/sessions/rules.ts';
+import { DEFAULT_LIFETIMES, MAX_SESSIONS_PER_USER, isLive, judgeRefresh, newSession, refreshMaxAge, rotated, secondsUntil, sessionsToEnd, type Session } from '../../../lib/sessions/rules.ts';
 import { manualClock, TEST_SECRET } from '../../helpers/server.ts';
 import { type RefreshFailure } from '../../../lib/errors.ts';
 import { type SessionStore } from '../../../lib/sessions/store.ts';
@@ -25,7 +23,7 @@ const SECOND = 1000;
 const DAY = 24 * 60 * 60 * SECOND;
 const START = Date.UTC(2026, 0, 1);
 
-/** The store under test, with the default lifetimes: 7-day refresh tokens, 30-day sessions, 10 s grace. */
+/** The store under test, with the default lifetimes: 7-day refresh tokens, 30-day sessions, a 10 s retry window. */
 function openStore(dataDir: string, clock: () => number): Promise<SessionStore> {
   return JsonSessionStore.open(dataDir, { secret: SECRET, clock });
 }
@@ -39,8 +37,6 @@ async function everythingOnDisk(dir: string): Promise<string> {
   const files = entries.filter((entry) => entry.isFile()).map((entry) => path.join(entry.parentPath, entry.name));
   return (await Promise.all(files.map((file) => readFile(file, 'utf8')))).join('\n');
 }
-
-const sha256 = (text: string) => createHash('sha256').update(text).digest();
 
 describe('session rules at their edges', () => {
   let dataDir: string;
@@ -86,29 +82,14 @@ describe('session rules at their edges', () => {
     assert.equal(store.isActive(session.sessionId), false);
   });
 
-  test('the 8 most recently spent tokens are still recognised as reuse; the 9th is only unknown', async () => {
-    const session = await store.start('user-1');
-    const tokens = [session.refreshToken];
-    for (let i = 0; i < 20; i++) {
-      clock.advance(SECOND);
-      tokens.push((await store.rotate(tokens.at(-1)!)).refreshToken);
-    }
-    clock.advance(DEFAULT_LIFETIMES.graceMs + SECOND);
-    // tokens.at(-1) is in use; at(-2) ... at(-9) are the 8 spent ones remembered.
-    await assert.rejects(store.rotate(tokens.at(-10)!), refused('unknown'));
-    assert.ok(store.isActive(session.sessionId), 'an unknown token revokes nothing');
-    await assert.rejects(store.rotate(tokens.at(-9)!), refused('reused'));
-  });
-
   // An append-only journal keeps a record until the next snapshot (docs/storage.md); a clean stop writes
   // one. So "gone from disk" is checked after the store is closed: the snapshot must leave it out.
-  test('an expired session leaves nothing on disk once the store has stopped: no record of its token, no trace of its id', async () => {
+  test('an expired session leaves nothing on disk once the store has stopped: no trace of its id', async () => {
     const session = await store.start('user-1');
     await store.flush();
-    const hashes = (['hex', 'base64', 'base64url'] as const).map((encoding) => sha256(session.refreshToken).toString(encoding));
     const stored = await everythingOnDisk(dataDir);
     assert.ok(stored.includes(session.sessionId), 'the session is stored while it lives');
-    assert.ok(hashes.some((hash) => stored.includes(hash)), 'the token is stored by its hash while it lives');
+    assert.ok(!stored.includes(session.refreshToken.split('.')[2]!), 'never the token\'s HMAC');
 
     clock.advance(DEFAULT_LIFETIMES.refreshMs);
     await store.start('user-2');
@@ -116,14 +97,12 @@ describe('session rules at their edges', () => {
     const after = await everythingOnDisk(dataDir);
     store = await openStore(dataDir, clock.now);
     assert.ok(!after.includes(session.sessionId), 'the expired session is still on disk');
-    assert.ok(!hashes.some((hash) => after.includes(hash)), "the expired token's hash is still on disk");
   });
 
-  test('within the grace window the old token is not reuse, even when its successor was already used; a millisecond after, it is', async () => {
+  test('within the retry window the token just replaced yields the current token again; a millisecond after, it ends the session', async () => {
     const session = await store.start('user-1');
     const first = await store.rotate(session.refreshToken);
-    await store.rotate(first.refreshToken); // the other tab went on with the successor
-    clock.advance(DEFAULT_LIFETIMES.graceMs);
+    clock.advance(DEFAULT_LIFETIMES.retryMs);
     assert.equal((await store.rotate(session.refreshToken)).refreshToken, first.refreshToken);
     clock.advance(1);
     await assert.rejects(store.rotate(session.refreshToken), refused('reused'));
@@ -146,24 +125,20 @@ describe('session rules at their edges', () => {
   test('a logged-out access token leaves the deny list the moment it expires', async () => {
     const session = await store.start('user-1');
     const exp = START / 1000 + 900;
-    await store.end(session.sessionId, { jti: 'jti-1', exp });
+    await store.end([session.sessionId], { jti: 'jti-1', exp });
     clock.advance(900 * SECOND);
     await store.start('user-2'); // a write, and with it a prune, at the token's exp
     assert.equal(store.isDenied('jti-1'), false);
   });
 
-  test('end() leaves nothing of the session on disk once the store has stopped: no record of its token, no trace of its id', async () => {
+  test('end() leaves nothing of the session on disk once the store has stopped: no trace of its id', async () => {
     const session = await store.start('user-1');
-    const rotated = await store.rotate(session.refreshToken);
-    await store.end(session.sessionId, { jti: 'jti-1', exp: START / 1000 + 900 });
+    await store.rotate(session.refreshToken);
+    await store.end([session.sessionId], { jti: 'jti-1', exp: START / 1000 + 900 });
     await store.close(); // the snapshot of a clean stop
     const after = await everythingOnDisk(dataDir);
     store = await openStore(dataDir, clock.now);
     assert.ok(!after.includes(session.sessionId), 'the ended session is still on disk');
-    for (const token of [session.refreshToken, rotated.refreshToken]) {
-      const hashes = (['hex', 'base64', 'base64url'] as const).map((encoding) => sha256(token).toString(encoding));
-      assert.ok(!hashes.some((hash) => after.includes(hash)), "an ended session's token hash is still on disk");
-    }
   });
 
   test('a refused refresh says why in its message', async () => {
@@ -173,48 +148,84 @@ describe('session rules at their edges', () => {
 
 
 /**
- * The rule functions themselves, with records built by hand: including records a store keeps from
- * ever existing (a token outliving its session, a token without its family), so that each rule holds
- * on its own and not only thanks to the store's invariants.
+ * The rule functions themselves, with sessions built by hand: including states a store never keeps
+ * (a session past its end, a generation from the future), so that each rule holds on its own and not
+ * only thanks to the store's invariants. The first test is the table of docs/session-lifecycle.md.
  */
-describe('the rule functions of session_rules.ts', () => {
+describe('the rule functions of rules.ts', () => {
   const NOW = START + DAY;
-  const family: Family = { id: 'family-1', userId: 'user-1', expiresAt: NOW + DAY };
-  const record = (fields: Partial<RefreshRecord> = {}): RefreshRecord => ({ hash: 'h1', familyId: family.id, expiresAt: NOW + DAY, ...fields });
+  const { retryMs, refreshMs } = DEFAULT_LIFETIMES;
+  /** A live session at generation 5, rotated `ago` ms before NOW. */
+  const session = (ago = 60 * SECOND, fields: Partial<Session> = {}): Session => ({
+    id: 'session-1',
+    userId: 'user-1',
+    startedAt: NOW - DAY,
+    expiresAt: NOW + 29 * DAY,
+    generation: 5,
+    rotatedAt: NOW - ago,
+    ...fields,
+  });
+  const judge = (generation: number | undefined, state: Session | undefined) => judgeRefresh(generation, state, NOW, DEFAULT_LIFETIMES);
 
-  test('judgeRefresh: an unknown token, or one whose session is gone, is refused as unknown', () => {
-    assert.deepEqual(judgeRefresh(undefined, family, undefined, NOW, DEFAULT_LIFETIMES), { kind: 'refuse', reason: 'unknown' });
-    assert.deepEqual(judgeRefresh(record(), undefined, undefined, NOW, DEFAULT_LIFETIMES), { kind: 'refuse', reason: 'unknown' });
+  test('judgeRefresh: the state table of docs/session-lifecycle.md, row by row', () => {
+    // 1. never issued: no HMAC, no session, or a generation the session has not reached
+    assert.deepEqual(judge(undefined, session()), { kind: 'refuse', reason: 'unknown' });
+    assert.deepEqual(judge(5, undefined), { kind: 'refuse', reason: 'unknown' });
+    assert.deepEqual(judge(6, session()), { kind: 'refuse', reason: 'unknown' });
+    // 2. the session is over: past its end, or its current token expired (idle)
+    assert.deepEqual(judge(5, session(60 * SECOND, { expiresAt: NOW })), { kind: 'refuse', reason: 'expired' });
+    assert.deepEqual(judge(5, session(refreshMs)), { kind: 'refuse', reason: 'expired' });
+    assert.deepEqual(judge(2, session(refreshMs)), { kind: 'refuse', reason: 'expired' }, 'an old token of an idle session ends nothing more');
+    // 3. the current token
+    assert.deepEqual(judge(5, session()), { kind: 'rotate' });
+    // 4. the token just replaced, within the retry window
+    assert.deepEqual(judge(4, session(retryMs)), { kind: 'repeat' });
+    assert.deepEqual(judge(4, session(0)), { kind: 'repeat' });
+    // 5. the token just replaced past the window, or any older one, window or not
+    assert.deepEqual(judge(4, session(retryMs + 1)), { kind: 'end' });
+    assert.deepEqual(judge(3, session(0)), { kind: 'end' });
+    assert.deepEqual(judge(0, session(refreshMs - 1)), { kind: 'end' });
   });
 
-  test('judgeRefresh: refused as expired at the token\'s expiry or the session\'s, whichever comes first', () => {
-    const outlivesSession = record({ expiresAt: family.expiresAt + DAY });
-    assert.deepEqual(judgeRefresh(outlivesSession, family, undefined, family.expiresAt - 1, DEFAULT_LIFETIMES), { kind: 'rotate' });
-    assert.deepEqual(judgeRefresh(outlivesSession, family, undefined, family.expiresAt, DEFAULT_LIFETIMES), { kind: 'refuse', reason: 'expired' });
-    const shortToken = record({ expiresAt: NOW + SECOND });
-    assert.deepEqual(judgeRefresh(shortToken, family, undefined, NOW + SECOND, DEFAULT_LIFETIMES), { kind: 'refuse', reason: 'expired' });
+  test('judgeRefresh: the edges of a session\'s life, to the millisecond', () => {
+    assert.deepEqual(judge(5, session(60 * SECOND, { expiresAt: NOW + 1 })), { kind: 'rotate' });
+    assert.deepEqual(judge(5, session(refreshMs - 1)), { kind: 'rotate' });
+    assert.deepEqual(judge(0, session(0, { generation: 0 })), { kind: 'rotate' });
   });
 
-  test('judgeRefresh: a rotated token whose successor is no longer stored counts as used: reuse after the grace window', () => {
-    const rotated = record({ rotatedAt: NOW });
-    assert.deepEqual(judgeRefresh(rotated, family, undefined, NOW + DEFAULT_LIFETIMES.graceMs, DEFAULT_LIFETIMES), { kind: 'repeat' });
-    assert.deepEqual(judgeRefresh(rotated, family, undefined, NOW + DEFAULT_LIFETIMES.graceMs + 1, DEFAULT_LIFETIMES), { kind: 'revoke' });
-    const unused = record({ hash: 'h2' });
-    assert.deepEqual(judgeRefresh(rotated, family, unused, NOW + DAY / 2, DEFAULT_LIFETIMES), { kind: 'repeat' });
+  test('rotated: the next generation, issued now; the rest of the session unchanged', () => {
+    assert.deepEqual(rotated(session(), NOW), { ...session(), generation: 6, rotatedAt: NOW });
   });
 
-  test('isLive: a session ends at its absolute limit even if its newest token would last longer, and when that token expires', () => {
-    const token = record({ expiresAt: family.expiresAt + DAY });
-    assert.equal(isLive(family, token, family.expiresAt - 1), true);
-    assert.equal(isLive(family, token, family.expiresAt), false);
-    assert.equal(isLive(family, record({ expiresAt: NOW }), NOW), false);
-    assert.equal(isLive(family, undefined, NOW), false);
+  test('newSession: generation 0, started and rotated now, ending after the session lifetime, a new id each time', () => {
+    const first = newSession('user-1', NOW, DEFAULT_LIFETIMES);
+    assert.deepEqual({ ...first, id: '' }, { id: '', userId: 'user-1', startedAt: NOW, expiresAt: NOW + 30 * DAY, generation: 0, rotatedAt: NOW });
+    assert.match(first.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.notEqual(newSession('user-1', NOW, DEFAULT_LIFETIMES).id, first.id);
   });
 
-  test('sessionsToEnd: none below the cap; past it, the sessions that end soonest (the oldest), however they are listed', () => {
-    const sessions = (count: number) => Array.from({ length: count }, (_, i): Family => ({ id: `s${i}`, userId: 'user-1', expiresAt: NOW + (count - i) * SECOND }));
+  test('isLive: a session ends at its absolute limit, and when its current token expires, to the millisecond', () => {
+    assert.equal(isLive(session(0, { expiresAt: NOW + 1 }), NOW, DEFAULT_LIFETIMES), true);
+    assert.equal(isLive(session(0, { expiresAt: NOW }), NOW, DEFAULT_LIFETIMES), false);
+    assert.equal(isLive(session(refreshMs - 1), NOW, DEFAULT_LIFETIMES), true);
+    assert.equal(isLive(session(refreshMs), NOW, DEFAULT_LIFETIMES), false);
+  });
+
+  test('refreshMaxAge: the token\'s lifetime from now, capped at the session\'s end, whatever the last rotation', () => {
+    assert.equal(refreshMaxAge(session(0), NOW, DEFAULT_LIFETIMES), refreshMs / 1000);
+    assert.equal(refreshMaxAge(session(retryMs), NOW, DEFAULT_LIFETIMES), refreshMs / 1000, 'a repeat: the same as a rotation now');
+    assert.equal(refreshMaxAge(session(0, { expiresAt: NOW + DAY + 1500 }), NOW, DEFAULT_LIFETIMES), DAY / 1000 + 1, 'whole seconds, rounded down');
+  });
+
+  test('sessionsToEnd: none below the cap; past it, the sessions that started first, however they are listed', () => {
+    const sessions = (count: number) => Array.from({ length: count }, (_, i): Session => session(0, { id: `s${i}`, startedAt: NOW - (count - i) * SECOND }));
     assert.deepEqual(sessionsToEnd(sessions(MAX_SESSIONS_PER_USER - 1)), []);
-    // Listed newest first here: the two that end soonest are the last two.
-    assert.deepEqual(sessionsToEnd(sessions(MAX_SESSIONS_PER_USER + 1)), [`s${MAX_SESSIONS_PER_USER}`, `s${MAX_SESSIONS_PER_USER - 1}`]);
+    const listed = sessions(MAX_SESSIONS_PER_USER + 1).reverse(); // newest first: the two that started first come last
+    assert.deepEqual(sessionsToEnd(listed), ['s0', 's1']);
+  });
+
+  test('secondsUntil: whole seconds, rounded down', () => {
+    assert.equal(secondsUntil(NOW + 1999, NOW), 1);
+    assert.equal(secondsUntil(NOW + 2000, NOW), 2);
   });
 });

@@ -1,12 +1,13 @@
 /**
- * Data folders written by earlier versions open with everything they held, and are rewritten in the
- * current format (version 3: checksummed records, a snapshot naming its journal) as they open:
- * - version 1, before the journal: `users.json` and `sessions.json` alone (`fixtures/v1`);
- * - version 2, the first journal: snapshots plus two journal generations without checksums, as two
- *   kill -9s left them (`fixtures/v2`: a clean stop, a start that signed up carol, upgraded alice's hash,
- *   signed Bob in and refreshed alice's session, then was killed; a start that signed up dave and logged
- *   Bob out, then was killed).
- * Each fixture was made by its version.
+ * A data folder of an earlier release opens: `users.json` and `sessions.json` at version 1 (the fixture
+ * in `fixtures/v1`, made by that version, before the journal), where a session was a "family" of
+ * refresh-token hashes. Every user and live session comes over; the sessions now live in
+ * `sessions-v3.json`, and the earlier file is removed. (Version 2 files, with their journals, are in
+ * `session_store_bookkeeping.test.ts`.)
+ *
+ * The earlier refresh tokens were random, with only their hashes stored: none can become a token of
+ * the current format, so they stop working (the CHANGELOG says so). A session's access tokens still
+ * work until they expire; then its user signs in again.
  */
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -33,6 +34,7 @@ const V2_EXPECTED = JSON.parse(await readFile(fileURLToPath(new URL('fixtures/v2
 const SECRET = new TextEncoder().encode('test-secret-that-is-at-least-32-bytes-long!');
 /** Two seconds after the fixtures were written. */
 const NOW = Date.UTC(2099, 0, 1) + 2000;
+const DAY = 24 * 60 * 60 * 1000;
 
 let dataDir: string;
 beforeEach(async () => {
@@ -47,94 +49,35 @@ const open = async () => ({
   sessions: await JsonSessionStore.open(dataDir, { secret: SECRET, clock: () => NOW, log: silentLogger }),
 });
 
-/** The snapshots' headers, and every journal line, as they are on disk. */
-async function format(): Promise<{ files: string[]; headers: Record<string, unknown>[]; journalLines: string[] }> {
-  const files = (await readdir(dataDir)).sort();
-  const headers = [];
-  for (const file of ['sessions.json', 'users.json']) {
-    const { version, seq, journal } = JSON.parse(await readFile(path.join(dataDir, file), 'utf8')) as Record<string, unknown>;
-    headers.push({ file, version, seq, journal });
-  }
-  const journalLines: string[] = [];
-  for (const file of files.filter((name) => name.endsWith('.jsonl'))) {
-    journalLines.push(...(await readFile(path.join(dataDir, file), 'utf8')).split('\n').filter((line) => line !== ''));
-  }
-  return { files, headers, journalLines };
-}
-
-describe('a version 1 data folder', () => {
-  beforeEach(() => cp(V1_FIXTURE, dataDir, { recursive: true }));
-
-  test('opens with every user and session, rewritten at version 3 as it opens', async () => {
-    for (const round of ['as written by version 1', 'after the rewrite']) {
-      const { users, sessions } = await open();
-      assert.equal(users.size, 2, round);
-      assert.equal((await users.findByName('alice'))?.id, V1_EXPECTED.alice, round);
-      assert.equal((await users.findByName('BOB'))?.id, V1_EXPECTED.bob, round);
-      assert.ok(sessions.isActive(V1_EXPECTED.aliceSession), round);
-      assert.ok(sessions.isActive(V1_EXPECTED.bobSession), round);
-      assert.equal(sessions.isActive(V1_EXPECTED.bobEnded), false, round);
-      assert.ok(sessions.isDenied('bob-logged-out-jti'), round);
-      if (round === 'as written by version 1') {
-        // Generation 1 is a folder never compacted: a rewritten snapshot names a later one.
-        assert.deepEqual(await format(), {
-          files: ['sessions.journal.2.jsonl', 'sessions.json', 'users.journal.2.jsonl', 'users.json'],
-          headers: [
-            { file: 'sessions.json', version: 3, seq: 0, journal: 2 },
-            { file: 'users.json', version: 3, seq: 0, journal: 2 },
-          ],
-          journalLines: [],
-        });
-      }
-      await users.close();
-      await sessions.close();
-    }
-  });
-
-  test('its sessions go on: tokens rotate, a spent one gets its unused successor again', async () => {
-    const { sessions } = await open();
-    assert.equal((await sessions.rotate(V1_EXPECTED.aliceSpent)).refreshToken, V1_EXPECTED.aliceToken);
-    const next = await sessions.rotate(V1_EXPECTED.aliceToken);
-    assert.equal(next.sessionId, V1_EXPECTED.aliceSession);
-    assert.equal((await sessions.rotate(V1_EXPECTED.bobToken)).sessionId, V1_EXPECTED.bobSession);
-    await sessions.close();
-  });
-});
-
-describe('a version 2 data folder (snapshots and journals without checksums, after two kill -9s)', () => {
-  beforeEach(() => cp(V2_FIXTURE, dataDir, { recursive: true }));
-
-  test('opens with every change of both journals, rewritten at version 3 as it opens, and the next changes are checksummed', async () => {
+test('a version 1 data folder opens with every user and live session, and is rewritten in the current format', async () => {
+  await cp(V1_FIXTURE, dataDir, { recursive: true });
+  for (const round of ['as written by version 1', 'after the rewrite']) {
     const { users, sessions } = await open();
-    assert.equal(users.size, 4);
-    for (const [name, id] of [['alice', V2_EXPECTED.alice], ['Bob', V2_EXPECTED.bob], ['carol', V2_EXPECTED.carol], ['dave', V2_EXPECTED.dave]]) {
-      assert.equal((await users.findByName(name!))?.id, id, name);
-    }
-    assert.match((await users.findById(V2_EXPECTED.alice))!.passwordHash, /\$m=256,t=2,p=1\$/, 'the upgraded hash, from the first journal');
-    assert.ok(sessions.isActive(V2_EXPECTED.aliceSession));
-    assert.equal(sessions.isActive(V2_EXPECTED.bobEnded), false, 'the logout, from the second journal');
-    assert.ok(sessions.isDenied('bob-logged-out-jti'));
-    assert.deepEqual(await format(), {
-      files: ['sessions.journal.3.jsonl', 'sessions.json', 'users.journal.3.jsonl', 'users.json'],
-      headers: [
-        { file: 'sessions.json', version: 3, seq: 4, journal: 3 },
-        { file: 'users.json', version: 3, seq: 5, journal: 3 },
-      ],
-      journalLines: [],
-    });
-
-    await users.add('erin', '$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA');
-    const [line] = (await format()).journalLines;
-    assert.match(line!, /^\{"seq":6,"op":"add",.*,"sha256":"[0-9a-f]{16}"\}$/);
+    assert.equal(users.size, 2, round);
+    assert.equal((await users.findByName('alice'))?.id, V1_EXPECTED.alice, round);
+    assert.equal((await users.findByName('BOB'))?.id, V1_EXPECTED.bob, round);
+    assert.ok(sessions.isActive(V1_EXPECTED.aliceSession), round);
+    assert.ok(sessions.isActive(V1_EXPECTED.bobSession), round);
+    assert.equal(sessions.isActive(V1_EXPECTED.bobEnded), false, round);
+    assert.ok(sessions.isDenied('bob-logged-out-jti'), round);
+    // Alice's newest token was issued a second after the start, and expires 7 days after that.
+    assert.deepEqual(sessions.sessionsOf(V1_EXPECTED.alice), [
+      { id: V1_EXPECTED.aliceSession, userId: V1_EXPECTED.alice, startedAt: 4073500800000 - 30 * DAY, expiresAt: 4073500800000, generation: 0, rotatedAt: 4071513601000 - 7 * DAY },
+    ]);
     await users.close();
     await sessions.close();
-    assert.equal((await open()).users.size, 5);
-  });
+  }
+  assert.deepEqual((await readdir(dataDir)).sort(), ['sessions-v3.json', 'users.json']);
+  const snapshot = JSON.parse(await readFile(path.join(dataDir, 'users.json'), 'utf8'));
+  assert.equal(snapshot.version, 2);
+});
 
-  test('its sessions go on: the refreshed one rotates, and its spent token gets the same successor again', async () => {
-    const { sessions } = await open();
-    assert.equal((await sessions.rotate(V2_EXPECTED.aliceSpent)).refreshToken, V2_EXPECTED.aliceToken);
-    assert.equal((await sessions.rotate(V2_EXPECTED.aliceToken)).sessionId, V2_EXPECTED.aliceSession);
-    await sessions.close();
-  });
+test('the refresh tokens of a version 1 folder no longer work, and end nothing', async () => {
+  await cp(V1_FIXTURE, dataDir, { recursive: true });
+  const { sessions } = await open();
+  for (const token of [V1_EXPECTED.aliceSpent, V1_EXPECTED.aliceToken, V1_EXPECTED.bobToken]) {
+    await assert.rejects(sessions.rotate(token), { name: 'RefreshError', reason: 'unknown' });
+  }
+  assert.ok(sessions.isActive(V1_EXPECTED.aliceSession));
+  await sessions.close();
 });

@@ -4,9 +4,13 @@
  * restarts and crashes (the stores dropped without closing), and every answer of the stores must be the
  * model's. After every restart, everything the model holds is checked in the reopened stores.
  *
- * The model restates the session rules the simple way (lists, linear scans), independently of
- * `session_rules.ts`; only the successor derivation is shared, since a model cannot guess it.
+ * The model restates the session rules the simple way (every token issued kept in a list), independently
+ * of `rules.ts`; only the token format is shared (`RefreshTokens`), since a model cannot guess an HMAC.
+ *
+ * Then the proof the rules were made for: a legitimate client (two tabs, requests whose answers are
+ * lost and retried) and a thief holding any token ever issued to it, against the journal store.
  */
+
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,7 +18,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { JsonSessionStore } from '../../../lib/storage/session_store.ts';
-import { DEFAULT_LIFETIMES, SPENT_TOKENS_KEPT, successorOf, MAX_SESSIONS_PER_USER } from '../../../lib/sessions/rules.ts';
+import { DEFAULT_LIFETIMES, MAX_SESSIONS_PER_USER } from '../../../lib/sessions/rules.ts';
+import { RefreshTokens } from '../../../lib/sessions/refresh_tokens.ts';
 import { JsonUserStore } from '../../../lib/storage/user_store.ts';
 import { silentLogger } from '../../../lib/support/log.ts';
 import { StepFileSystem } from '../../helpers/step_fs.ts';
@@ -22,7 +27,8 @@ import { RefreshError, UsernameTakenError } from '../../../lib/errors.ts';
 
 const SECRET = new TextEncoder().encode('model-test-secret-of-at-least-32-bytes');
 const HASH = '$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g';
-const { refreshMs, sessionMs, graceMs } = DEFAULT_LIFETIMES;
+const { refreshMs, sessionMs, retryMs } = DEFAULT_LIFETIMES;
+const TOKENS = new RefreshTokens(SECRET);
 const SECOND = 1000;
 const DAY = 24 * 60 * 60 * SECOND;
 
@@ -47,19 +53,15 @@ const operation: fc.Arbitrary<Operation> = fc.oneof(
   { arbitrary: fc.constant({ kind: 'crash' as const }), weight: 1 },
 );
 
-interface ModelToken {
-  readonly token: string;
-  readonly expiresAt: number;
-  rotatedAt?: number;
-}
-
 interface ModelSession {
   readonly id: string;
   readonly userId: string;
   readonly end: number;
   ended: boolean;
-  /** Every token issued, oldest first. */
-  readonly tokens: ModelToken[];
+  /** Every token issued, oldest first: the last is the current one. */
+  readonly tokens: string[];
+  /** When the last one was issued. */
+  issuedAt: number;
   /** The tokens the browser received, oldest first (what it may present). */
   readonly held: string[];
 }
@@ -71,32 +73,30 @@ class Model {
   readonly denied = new Map<string, number>();
 
   live(session: ModelSession): boolean {
-    return !session.ended && this.now < session.end && this.now < session.tokens.at(-1)!.expiresAt;
+    return !session.ended && this.now < session.end && this.now < session.issuedAt + refreshMs;
   }
 
   start(id: string, userId: string, token: string): void {
     const live = this.sessions.filter((session) => session.userId === userId && this.live(session));
     // Oldest first: ended until the user has room for one more.
     for (const session of live.slice(0, Math.max(0, live.length - (MAX_SESSIONS_PER_USER - 1)))) session.ended = true;
-    const end = this.now + sessionMs;
-    this.sessions.push({ id, userId, end, ended: false, tokens: [{ token, expiresAt: Math.min(this.now + refreshMs, end) }], held: [token] });
+    this.sessions.push({ id, userId, end: this.now + sessionMs, ended: false, tokens: [token], issuedAt: this.now, held: [token] });
   }
 
-  /** What presenting `token` of `session` gives: the successor, or a refusal. */
+  /**
+   * What presenting `token` of `session` gives: the current token (after a rotation, or again within the
+   * retry window), or a refusal; any other token it issued ends the session.
+   */
   refresh(session: ModelSession, token: string): { token: string } | 'refused' | 'reused' {
-    const remembered = session.tokens.slice(-(SPENT_TOKENS_KEPT + 1));
-    const index = remembered.findIndex((entry) => entry.token === token);
-    if (session.ended || index === -1) return 'refused';
-    const entry = remembered[index]!;
-    if (this.now >= entry.expiresAt || this.now >= session.end || !this.live(session)) return 'refused';
-    const successor = successorOf(SECRET, token);
-    if (entry.rotatedAt === undefined) {
-      entry.rotatedAt = this.now;
-      session.tokens.push({ token: successor, expiresAt: Math.min(this.now + refreshMs, session.end) });
-      return { token: successor };
+    const index = session.tokens.indexOf(token);
+    if (index === -1 || !this.live(session)) return 'refused';
+    const current = session.tokens.length - 1;
+    if (index === current) {
+      session.tokens.push(TOKENS.issue(session.id, current + 1));
+      session.issuedAt = this.now;
+      return { token: session.tokens.at(-1)! };
     }
-    const next = remembered[index + 1]!;
-    if (next.rotatedAt === undefined || this.now - entry.rotatedAt <= graceMs) return { token: successor };
+    if (index === current - 1 && this.now - session.issuedAt <= retryMs) return { token: session.tokens.at(-1)! };
     session.ended = true;
     return 'reused';
   }
@@ -180,7 +180,7 @@ test('the stores answer as the model does, and hold what it holds after every re
               if (session === undefined) break;
               const jti = `jti-${jtis++}`;
               const exp = Math.floor(model.now / 1000) + 900;
-              await stores.sessions.end(session.id, { jti, exp });
+              await stores.sessions.end([session.id], { jti, exp });
               session.ended = true;
               model.denied.set(jti, exp * 1000);
               break;
@@ -214,5 +214,147 @@ test('the stores answer as the model does, and hold what it holds after every re
       }
     }),
     { numRuns: 60 },
+  );
+});
+
+/** What the legitimate client, the thief and a stranger may do, in any order. */
+type Move =
+  /** The client refreshes with the token its cookie holds. */
+  | { kind: 'refresh' }
+  /** Two tabs of the client refresh at once, with the same cookie. */
+  | { kind: 'two-tabs' }
+  /** The client's refresh is made but its answer never arrives; the browser retries `retryAfter` ms later, within the window. */
+  | { kind: 'lost-answer'; retryAfter: number }
+  | { kind: 'wait'; ms: number }
+  /** The thief copies a token ever issued to the client: `back` counts back from the newest. */
+  | { kind: 'steal'; back: number }
+  /** The thief presents one of the tokens it holds. */
+  | { kind: 'thief'; pick: number }
+  /** Someone who read the session id on the /order page makes up a token for it. */
+  | { kind: 'stranger'; generation: number }
+  /** The server is killed and started again. */
+  | { kind: 'crash' };
+
+const move: fc.Arbitrary<Move> = fc.oneof(
+  { arbitrary: fc.constant({ kind: 'refresh' as const }), weight: 6 },
+  { arbitrary: fc.constant({ kind: 'two-tabs' as const }), weight: 2 },
+  { arbitrary: fc.record({ kind: fc.constant('lost-answer' as const), retryAfter: fc.integer({ min: 0, max: retryMs }) }), weight: 2 },
+  { arbitrary: fc.record({ kind: fc.constant('wait' as const), ms: fc.constantFrom(SECOND, 5 * SECOND, retryMs, retryMs + 1, 15 * 60 * SECOND, DAY, 2 * DAY) }), weight: 5 },
+  { arbitrary: fc.record({ kind: fc.constant('steal' as const), back: fc.oneof(fc.nat(2), fc.nat(50)) }), weight: 3 },
+  { arbitrary: fc.record({ kind: fc.constant('thief' as const), pick: fc.nat() }), weight: 5 },
+  { arbitrary: fc.record({ kind: fc.constant('stranger' as const), generation: fc.nat(40) }), weight: 1 },
+  { arbitrary: fc.constant({ kind: 'crash' as const }), weight: 1 },
+);
+
+test('a thief holding any token ever issued is shut out by the client\'s next refresh, and the client alone is never signed out', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(move, { minLength: 5, maxLength: 50 }), async (moves) => {
+      const dataDir = await mkdtemp(path.join(tmpdir(), 'store-thief-'));
+      let now = Date.UTC(2026, 0, 1);
+      let fs = new StepFileSystem();
+      const open = () => JsonSessionStore.open(dataDir, { fs, secret: SECRET, clock: () => now, log: silentLogger });
+      let store = await open();
+      const present = (token: string) =>
+        store.rotate(token).then(
+          (issued) => issued.refreshToken,
+          (error: unknown) => {
+            if (!(error instanceof RefreshError)) throw error;
+            return undefined;
+          },
+        );
+      try {
+        const started = await store.start('user-1');
+        const startedAt = now;
+        let cookie = started.refreshToken; // what the client's browser holds
+        const issued = [cookie]; // every token ever issued to the client, answers lost or not
+        let newestGeneration = 0;
+        let lastRotationAt = now;
+        const stolen: string[] = [];
+        let thiefPresented = false;
+        /**
+         * Set by the client's first refresh since the last theft (a repeat aside: it changes nothing): once
+         * the retry window after it has passed, the thief may succeed no more.
+         */
+        let thiefShutOutAfter: number | undefined;
+
+        const live = () => now < startedAt + sessionMs && now < lastRotationAt + refreshMs;
+        /** A refresh by the client: the token it gets, or undefined when it is refused. */
+        const clientRefresh = async (token: string, where: string): Promise<string | undefined> => {
+          const wasLive = live();
+          const rotates = TOKENS.read(token)!.generation === newestGeneration;
+          const next = await present(token);
+          if (!thiefPresented && wasLive) assert.ok(next !== undefined, `the client alone was signed out ${where}`);
+          if (stolen.length > 0 && (rotates || next === undefined)) thiefShutOutAfter ??= now + retryMs;
+          if (next === undefined) return undefined;
+          issued.push(next);
+          if (rotates) {
+            newestGeneration++;
+            lastRotationAt = now;
+          }
+          return next;
+        };
+
+        for (const [step, each] of moves.entries()) {
+          const where = `at step ${step} (${JSON.stringify(each)})`;
+          switch (each.kind) {
+            case 'refresh':
+              cookie = (await clientRefresh(cookie, where)) ?? cookie;
+              break;
+            case 'two-tabs': {
+              const [first, second] = await Promise.all([clientRefresh(cookie, where), clientRefresh(cookie, where)]);
+              assert.equal(first, second, `two tabs got two tokens ${where}`);
+              cookie = first ?? cookie;
+              break;
+            }
+            case 'lost-answer':
+              await clientRefresh(cookie, where);
+              now += each.retryAfter;
+              cookie = (await clientRefresh(cookie, where)) ?? cookie;
+              break;
+            case 'wait':
+              now += each.ms;
+              break;
+            case 'steal':
+              stolen.push(issued.at(-1 - (each.back % issued.length))!);
+              thiefShutOutAfter = undefined; // a new theft: counted from the client's next rotation again
+              break;
+            case 'thief': {
+              if (stolen.length === 0) break;
+              thiefPresented = true;
+              const next = await present(stolen[each.pick % stolen.length]!);
+              if (next === undefined) break;
+              // Within the retry window after the client's rotation, the thief gets what a second tab
+              // would: the client's own token. Past it, nothing.
+              assert.ok(thiefShutOutAfter === undefined || now <= thiefShutOutAfter, `the thief kept the session past the client's refresh ${where}`);
+              if (TOKENS.read(next)!.generation > newestGeneration) {
+                newestGeneration++;
+                lastRotationAt = now;
+              }
+              stolen.push(next);
+              issued.push(next);
+              thiefShutOutAfter = undefined; // in step with the client: shut out by its next rotation
+              break;
+            }
+            case 'stranger': {
+              const active = store.isActive(started.sessionId);
+              const forged = `${started.sessionId}.${each.generation}.${'A'.repeat(43)}`;
+              assert.equal(await present(forged), undefined, `a made-up token was accepted ${where}`);
+              assert.equal(store.isActive(started.sessionId), active, `a made-up token changed the session ${where}`);
+              break;
+            }
+            case 'crash':
+              await store.flush();
+              fs.crashNow();
+              fs = new StepFileSystem();
+              store = await open();
+              break;
+          }
+        }
+        await store.close();
+      } finally {
+        await rm(dataDir, { recursive: true, force: true });
+      }
+    }),
+    { numRuns: 500 },
   );
 });

@@ -3,7 +3,6 @@
  * contract (`store_contract.test.ts`); the journal's durability and recovery in `journal.test.ts`.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,6 +15,7 @@ import { DEFAULT_LIFETIMES } from '../../../lib/sessions/rules.ts';
 
 const SECRET = new TextEncoder().encode('test-secret-that-is-at-least-32-bytes-long!');
 const SECOND = 1000;
+const DAY = 24 * 60 * 60 * SECOND;
 const START = Date.UTC(2026, 0, 1);
 
 describe('JsonSessionStore', () => {
@@ -41,7 +41,7 @@ describe('JsonSessionStore', () => {
     const first = await store.start('user-1');
     await store.start('user-2');
     assert.equal(store.size, 2);
-    await store.end(first.sessionId, { jti: 'jti-1', exp: Math.floor(now / 1000) + 60 });
+    await store.end([first.sessionId], { jti: 'jti-1', exp: Math.floor(now / 1000) + 60 });
     assert.equal(store.size, 1);
     await store.close();
     assert.equal((await open()).size, 1);
@@ -56,25 +56,25 @@ describe('JsonSessionStore', () => {
     assert.equal(store.isActive(idle.sessionId), false);
   });
 
-  test('the journal and the snapshot hold only hashes of refresh tokens, never the tokens', async () => {
+  test('the journal and the snapshot hold each session\'s generation, never a refresh token or its HMAC', async () => {
     const store = await open();
     const started = await store.start('user-1');
     const rotated = await store.rotate(started.refreshToken);
     for (const stage of ['journal', 'snapshot']) {
       const text = await onDisk();
       for (const token of [started.refreshToken, rotated.refreshToken]) {
-        assert.ok(!text.includes(token), `a raw refresh token is in the ${stage}`);
-        assert.ok(text.includes(createHash('sha256').update(token).digest('hex')), `the hash of a refresh token is missing from the ${stage}`);
+        assert.ok(!text.includes(token.split('.')[2]!), `a refresh token's HMAC is in the ${stage}`);
       }
+      assert.match(text, /"generation":1/, stage);
       await store.close();
     }
-    assert.deepEqual(await readdir(dataDir), ['sessions.journal.2.jsonl', 'sessions.json']);
+    assert.deepEqual(await readdir(dataDir), ['sessions-v3.json']);
   });
 
-  test('a snapshot leaves out denied tokens that expired and keeps a long session to its last few spent tokens', async () => {
+  test('a snapshot leaves out denied tokens that expired, and a session is one record however often it was refreshed', async () => {
     const store = await open();
     const ended = await store.start('user-1');
-    await store.end(ended.sessionId, { jti: 'jti-1', exp: START / 1000 + 900 });
+    await store.end([ended.sessionId], { jti: 'jti-1', exp: START / 1000 + 900 });
     let token = (await store.start('user-1')).refreshToken;
     for (let i = 0; i < 30; i++) {
       now += SECOND;
@@ -83,28 +83,51 @@ describe('JsonSessionStore', () => {
     now += 901 * SECOND;
     await store.start('user-2');
     await store.close();
-    const snapshot = JSON.parse(await readFile(path.join(dataDir, 'sessions.json'), 'utf8'));
+    const snapshot = JSON.parse(await readFile(path.join(dataDir, 'sessions-v3.json'), 'utf8'));
     assert.deepEqual(snapshot.deniedAccessTokens, []);
-    assert.ok(snapshot.refreshTokens.length <= 9 + 1, `${snapshot.refreshTokens.length} refresh tokens kept`);
+    assert.deepEqual(snapshot.sessions.map((session: { generation: number }) => session.generation), [30, 0]);
+  });
+
+  test('the clock never runs below the last time the store wrote: a clock stepped back cannot reopen the retry window, across a restart too', async () => {
+    const store = await open();
+    const started = await store.start('user-1');
+    now += 5 * SECOND;
+    await store.rotate(started.refreshToken);
+    now += DEFAULT_LIFETIMES.retryMs + SECOND;
+    await store.start('user-2'); // a write past the window
+    await store.close();
+    now -= DEFAULT_LIFETIMES.retryMs; // the system clock steps back, into the window
+    const restarted = await open();
+    await assert.rejects(restarted.rotate(started.refreshToken), { name: 'RefreshError', reason: 'reused' });
+  });
+
+  test('the clock never runs below the last time the store decided at: a clock stepped back after a refusal keeps it refused', async () => {
+    const store = await open();
+    const started = await store.start('user-1');
+    now += DEFAULT_LIFETIMES.refreshMs;
+    assert.equal(store.isActive(started.sessionId), false, 'idle for 7 days');
+    now -= DAY;
+    assert.equal(store.isActive(started.sessionId), false, 'still over, with the clock a day back');
+    await assert.rejects(store.rotate(started.refreshToken), { name: 'RefreshError' });
   });
 
   test('a failed write makes start() reject with StorageError and leaves no session behind, in memory or on disk', async () => {
     const fs = new StepFileSystem();
     const store = await open(fs);
-    fs.failNext(/^open sessions\.journal/);
+    fs.failNext(/^open sessions-v3\.journal/);
     await assert.rejects(store.start('user-1'), StorageError);
     await store.start('user-2');
     await store.close();
-    assert.equal(JSON.parse(await readFile(path.join(dataDir, 'sessions.json'), 'utf8')).families.length, 1);
+    assert.equal(JSON.parse(await readFile(path.join(dataDir, 'sessions-v3.json'), 'utf8')).sessions.length, 1);
   });
 
-  test('a failed write makes rotate() reject and leaves the old token usable, not spent', async () => {
+  test('a failed write makes rotate() reject and leaves the old token current, not replaced', async () => {
     const fs = new StepFileSystem();
     const store = await open(fs);
     const started = await store.start('user-1');
-    fs.failNext(/^fsync sessions\.journal/);
+    fs.failNext(/^fsync sessions-v3\.journal/);
     await assert.rejects(store.rotate(started.refreshToken), StorageError);
-    now += DEFAULT_LIFETIMES.graceMs + 1;
+    now += DEFAULT_LIFETIMES.retryMs + 1;
     const rotated = await store.rotate(started.refreshToken);
     await store.rotate(rotated.refreshToken);
     assert.ok(store.isActive(started.sessionId));
@@ -114,62 +137,37 @@ describe('JsonSessionStore', () => {
     const fs = new StepFileSystem();
     const store = await open(fs);
     const started = await store.start('user-1');
-    fs.failNext(/^write sessions\.journal/);
-    await assert.rejects(store.end(started.sessionId, { jti: 'jti-1', exp: START / 1000 + 900 }), StorageError);
+    fs.failNext(/^write sessions-v3\.journal/);
+    await assert.rejects(store.end([started.sessionId], { jti: 'jti-1', exp: START / 1000 + 900 }), StorageError);
     assert.ok(store.isActive(started.sessionId));
     assert.equal(store.isDenied('jti-1'), false);
     assert.ok((await open()).isActive(started.sessionId));
   });
 
-  test('a failed revocation for reuse answers StorageError, not a 401 that was never stored', async () => {
+  test('a failed end for reuse answers StorageError, not a 401 that was never stored', async () => {
     const fs = new StepFileSystem();
     const store = await open(fs);
     const started = await store.start('user-1');
-    const next = await store.rotate(started.refreshToken);
-    await store.rotate(next.refreshToken);
-    now += DEFAULT_LIFETIMES.graceMs + 1;
-    fs.failNext(/^fsync sessions\.journal/);
+    await store.rotate(started.refreshToken);
+    now += DEFAULT_LIFETIMES.retryMs + 1;
+    fs.failNext(/^fsync sessions-v3\.journal/);
     await assert.rejects(store.rotate(started.refreshToken), StorageError);
     assert.ok(store.isActive(started.sessionId));
   });
 
   const corrupt: [description: string, text: string][] = [
-    ['truncated JSON', '{"version":1,"families":['],
+    ['truncated JSON', '{"version":2,"seq":0,"sessions":['],
     ['JSON null', 'null'],
     ['an empty object', '{}'],
-    ['no deny list', '{"version":1,"families":[],"refreshTokens":[]}'],
-    ['a session without a user', '{"version":2,"seq":0,"families":[{"id":"f","expiresAt":1}],"refreshTokens":[],"deniedAccessTokens":[]}'],
+    ['no clock', '{"version":2,"seq":0,"sessions":[],"deniedAccessTokens":[]}'],
+    ['a session without a user', '{"version":2,"seq":0,"sessions":[{"id":"s","startedAt":1,"expiresAt":2,"generation":0,"rotatedAt":1}],"deniedAccessTokens":[],"clock":[{"latest":1}]}'],
   ];
   for (const [description, text] of corrupt) {
-    test(`open() refuses a sessions.json holding ${description}, with CorruptFileError, and leaves it untouched`, async () => {
-      const file = path.join(dataDir, 'sessions.json');
+    test(`open() refuses a sessions-v3.json holding ${description}, with CorruptFileError, and leaves it untouched`, async () => {
+      const file = path.join(dataDir, 'sessions-v3.json');
       await writeFile(file, text);
       await assert.rejects(open(), CorruptFileError);
       assert.equal(await readFile(file, 'utf8'), text);
     });
   }
 });
-
-describe('JsonSessionStore: a sessions.json missing one of its lists', () => {
-  for (const [missing, text] of [
-    ['families', '{"version":1,"refreshTokens":[],"deniedAccessTokens":[]}'],
-    ['refreshTokens', '{"version":1,"families":[],"deniedAccessTokens":[]}'],
-    ['deniedAccessTokens', '{"version":2,"seq":0,"families":[],"refreshTokens":[]}'],
-  ] as const) {
-    test(`open() refuses a sessions.json without ${missing}, naming the file, and leaves it untouched`, async () => {
-      const dataDir = await mkdtemp(path.join(tmpdir(), 'session-store-test-'));
-      try {
-        const file = path.join(dataDir, 'sessions.json');
-        await writeFile(file, text);
-        await assert.rejects(JsonSessionStore.open(dataDir, { secret: SECRET, clock: () => START, log: silentLogger }), {
-          name: 'CorruptFileError',
-          message: new RegExp(`^Cannot start: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} has no "${missing}" list`),
-        });
-        assert.equal(await readFile(file, 'utf8'), text);
-      } finally {
-        await rm(dataDir, { recursive: true, force: true });
-      }
-    });
-  }
-});
-

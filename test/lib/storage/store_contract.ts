@@ -28,7 +28,7 @@ export interface StoreSettings {
   /** The clock the session store must read (tests move it). */
   clock: Clock;
   lifetimes: SessionLifetimes;
-  /** The key successor tokens are derived with. */
+  /** The key refresh tokens are signed with. */
   secret: Uint8Array;
 }
 
@@ -36,7 +36,8 @@ export interface StoreSettings {
 export type OpenStores = (settings: StoreSettings) => Promise<Stores>;
 
 const SECOND = 1000;
-const DAY = 24 * 60 * 60 * SECOND;
+const HOUR = 60 * 60 * SECOND;
+const DAY = 24 * HOUR;
 const START = Date.UTC(2026, 0, 1);
 const HASH = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA';
 const SECRET = new TextEncoder().encode('store-contract-secret-of-32-bytes-at-least');
@@ -68,7 +69,7 @@ export function runStoreContract(name: string, open: OpenStores): void {
       opened = [];
     });
     const logout = (sessions: SessionStore, sessionId: string, jti: string, inSeconds = 900) =>
-      sessions.end(sessionId, { jti, exp: Math.floor(now / 1000) + inSeconds });
+      sessions.end([sessionId], { jti, exp: Math.floor(now / 1000) + inSeconds });
 
     describe('users', () => {
       test('add() stores a user found by name, whatever its case and width, and by id', async () => {
@@ -171,68 +172,77 @@ export function runStoreContract(name: string, open: OpenStores): void {
     });
 
     describe('sessions', () => {
-      test('start() issues a 256-bit refresh token for a new session each time, valid for 7 days', async () => {
+      const RETRY = DEFAULT_LIFETIMES.retryMs;
+
+      test('start() issues the token of generation 0 of a new session each time, valid for 7 days', async () => {
         const { sessions } = await fresh();
         const first = await sessions.start('user-1');
         const second = await sessions.start('user-1');
         assert.equal(first.userId, 'user-1');
-        assert.match(first.refreshToken, /^[\w-]{43}$/);
+        assert.equal(first.refreshToken.split('.')[0], first.sessionId);
+        assert.match(first.refreshToken, /^[\w-]{36}\.0\.[\w-]{43}$/);
         assert.equal(first.maxAgeSeconds, (7 * DAY) / 1000);
         assert.notEqual(first.sessionId, second.sessionId);
         assert.notEqual(first.refreshToken, second.refreshToken);
         assert.ok(sessions.isActive(first.sessionId));
       });
 
-      test('rotate() exchanges a refresh token for a new one in the same session, again and again', async () => {
+      test('rotate() exchanges the current token for the next generation in the same session, again and again', async () => {
         const { sessions } = await fresh();
         const started = await sessions.start('user-1');
         advance(60 * SECOND);
         const rotated = await sessions.rotate(started.refreshToken);
-        assert.notEqual(rotated.refreshToken, started.refreshToken);
+        assert.match(rotated.refreshToken, new RegExp(`^${started.sessionId}\\.1\\.`));
         assert.deepEqual({ ...rotated, refreshToken: '' }, { userId: 'user-1', sessionId: started.sessionId, refreshToken: '', maxAgeSeconds: (7 * DAY) / 1000 });
-        assert.equal((await sessions.rotate(rotated.refreshToken)).sessionId, started.sessionId);
+        assert.match((await sessions.rotate(rotated.refreshToken)).refreshToken, new RegExp(`^${started.sessionId}\\.2\\.`));
       });
 
-      test('rotate() refuses a token it never issued as unknown', async () => {
+      test('rotate() refuses a token it never issued as unknown, and ends nothing, even one naming a live session', async () => {
         const { sessions } = await fresh();
-        await sessions.start('user-1');
-        await assert.rejects(sessions.rotate('made-up-token'), refused('unknown'));
+        const started = await sessions.start('user-1');
+        const [id, , mac] = started.refreshToken.split('.');
+        await sessions.rotate(started.refreshToken);
+        const forgeries = ['made-up-token', `${id}.0.${'A'.repeat(43)}`, `${id}.1.${mac}`, `${id}.2.${mac}`, `${id}.00.${mac}`, `${id}.0.${mac}=`];
+        for (const forged of forgeries) await assert.rejects(sessions.rotate(forged), refused('unknown'), forged);
+        advance(RETRY + 1);
+        for (const forged of forgeries) await assert.rejects(sessions.rotate(forged), refused('unknown'), forged);
+        assert.ok(sessions.isActive(started.sessionId), 'a stranger who knows the session id cannot end it');
       });
 
-      test('an aborted exchange: the old token, presented again before its successor was used, gets the same successor, even after the grace window and a restart', async () => {
+      test('a retried request: within the retry window, the token just replaced yields the current token again, across a restart too', async () => {
         const stores = await fresh();
         const started = await stores.sessions.start('user-1');
         const lost = await stores.sessions.rotate(started.refreshToken); // the answer never reached the browser
-        advance(DEFAULT_LIFETIMES.graceMs + 60 * SECOND);
+        advance(RETRY / 2);
         const again = await stores.sessions.rotate(started.refreshToken);
-        assert.equal(again.refreshToken, lost.refreshToken);
-        assert.equal(again.sessionId, started.sessionId);
-        assert.equal(again.maxAgeSeconds, lost.maxAgeSeconds - (DEFAULT_LIFETIMES.graceMs + 60 * SECOND) / 1000, 'the same expiry, seen later');
+        assert.deepEqual(again, { ...lost, maxAgeSeconds: again.maxAgeSeconds });
         const { sessions } = await restart(stores);
+        advance(RETRY / 2);
         assert.equal((await sessions.rotate(started.refreshToken)).refreshToken, lost.refreshToken);
         assert.equal((await sessions.rotate(lost.refreshToken)).sessionId, started.sessionId);
       });
 
-      test('two tabs racing: within the grace window the old token gets the same successor even once that was used', async () => {
+      test('two tabs racing: both get the same successor; once that was used, the token before it ends the session, window or not', async () => {
         const { sessions } = await fresh();
         const started = await sessions.start('user-1');
         const [first, second] = await Promise.all([sessions.rotate(started.refreshToken), sessions.rotate(started.refreshToken)]);
         assert.equal(first.refreshToken, second.refreshToken);
         await sessions.rotate(first.refreshToken);
-        advance(DEFAULT_LIFETIMES.graceMs);
-        assert.equal((await sessions.rotate(started.refreshToken)).refreshToken, first.refreshToken);
+        await assert.rejects(sessions.rotate(started.refreshToken), refused('reused'));
+        assert.equal(sessions.isActive(started.sessionId), false);
       });
 
-      test('reuse: the old token presented after its successor was used, past the grace window, revokes the whole session and only it', async () => {
+      test('reuse: the token just replaced, past the retry window, ends its session and only it', async () => {
         const stores = await fresh();
         const stolen = await stores.sessions.start('user-1');
         const other = await stores.sessions.start('user-1');
-        const successor = await stores.sessions.rotate(stolen.refreshToken);
-        const latest = await stores.sessions.rotate(successor.refreshToken);
-        advance(DEFAULT_LIFETIMES.graceMs + 1);
+        const latest = await stores.sessions.rotate(stolen.refreshToken);
+        advance(RETRY);
+        assert.equal((await stores.sessions.rotate(stolen.refreshToken)).refreshToken, latest.refreshToken, 'the last millisecond of the window');
+        advance(1);
         await assert.rejects(stores.sessions.rotate(stolen.refreshToken), refused('reused'));
         assert.equal(stores.sessions.isActive(stolen.sessionId), false);
-        await assert.rejects(stores.sessions.rotate(latest.refreshToken), RefreshError);
+        await assert.rejects(stores.sessions.rotate(latest.refreshToken), refused('unknown'));
         assert.equal((await stores.sessions.rotate(other.refreshToken)).sessionId, other.sessionId);
 
         const { sessions } = await restart(stores);
@@ -241,15 +251,27 @@ export function runStoreContract(name: string, open: OpenStores): void {
         assert.ok(sessions.isActive(other.sessionId));
       });
 
-      test('a rotation survives a restart: the old token, its successor used, is still reuse', async () => {
+      test('however long ago a token was replaced, it ends the session: no memory of spent tokens to fall out of', async () => {
+        const stores = await fresh();
+        const tokens = [(await stores.sessions.start('user-1')).refreshToken];
+        for (let i = 0; i < 30; i++) {
+          advance(HOUR);
+          tokens.push((await stores.sessions.rotate(tokens.at(-1)!)).refreshToken);
+        }
+        const { sessions } = await restart(stores);
+        await assert.rejects(sessions.rotate(tokens[0]!), refused('reused'));
+        await assert.rejects(sessions.rotate(tokens.at(-1)!), refused('unknown'));
+      });
+
+      test('a rotation survives a restart: the replaced token, past the window, still ends the session', async () => {
         const stores = await fresh();
         const started = await stores.sessions.start('user-1');
         const successor = await stores.sessions.rotate(started.refreshToken);
         const restarted = await restart(stores);
-        await restarted.sessions.rotate(successor.refreshToken);
-        advance(DEFAULT_LIFETIMES.graceMs + 1);
+        advance(RETRY + 1);
         const { sessions } = await restart(restarted);
         await assert.rejects(sessions.rotate(started.refreshToken), refused('reused'));
+        await assert.rejects(sessions.rotate(successor.refreshToken), RefreshError);
       });
 
       test('a refresh token lasts 7 days, and a session 30 days however regularly it is refreshed', async () => {
@@ -275,20 +297,7 @@ export function runStoreContract(name: string, open: OpenStores): void {
         assert.equal((await sessions.rotate(early.refreshToken)).sessionId, early.sessionId);
         advance(1);
         await assert.rejects(sessions.rotate(late.refreshToken), RefreshError);
-      });
-
-      test('a session refreshing without end keeps only its last few spent tokens: a forgotten one is unknown, a recent one is reuse', async () => {
-        const stores = await fresh();
-        const tokens = [(await stores.sessions.start('user-1')).refreshToken];
-        for (let i = 0; i < 30; i++) {
-          advance(SECOND);
-          tokens.push((await stores.sessions.rotate(tokens.at(-1)!)).refreshToken);
-        }
-        const { sessions } = await restart(stores);
-        advance(DEFAULT_LIFETIMES.graceMs + SECOND);
-        await assert.rejects(sessions.rotate(tokens[0]!), refused('unknown')); // long forgotten: refused, nothing revoked
-        assert.equal((await sessions.rotate(tokens.at(-1)!)).userId, 'user-1');
-        await assert.rejects(sessions.rotate(tokens.at(-3)!), refused('reused')); // recently spent: the session ends
+        assert.equal(sessions.isActive(late.sessionId), false, 'idle for 7 days: over');
       });
 
       test('end() forgets the session and denies its access token until that expires, across a restart', async () => {
@@ -314,11 +323,47 @@ export function runStoreContract(name: string, open: OpenStores): void {
       test('end() does not list an access token that has already expired, and ends an unknown session quietly', async () => {
         const { sessions } = await fresh();
         const started = await sessions.start('user-1');
-        await sessions.end(started.sessionId, { jti: 'jti-old', exp: Math.floor(now / 1000) });
+        await sessions.end([started.sessionId], { jti: 'jti-old', exp: Math.floor(now / 1000) });
         assert.equal(sessions.isDenied('jti-old'), false);
         assert.equal(sessions.isActive(started.sessionId), false);
-        await sessions.end('no-such-session', { jti: 'jti-x', exp: Math.floor(now / 1000) + 60 });
+        await sessions.end(['no-such-session'], { jti: 'jti-x', exp: Math.floor(now / 1000) + 60 });
         assert.equal(sessions.isDenied('jti-x'), true);
+        await sessions.end(['no-such-session']);
+      });
+
+      test('endAll() ends every session of the user, and only theirs, across a restart', async () => {
+        const stores = await fresh();
+        const mine = [await stores.sessions.start('user-1'), await stores.sessions.start('user-1'), await stores.sessions.start('user-1')];
+        const theirs = await stores.sessions.start('user-2');
+        await stores.sessions.endAll('user-1', { jti: 'jti-all', exp: Math.floor(now / 1000) + 900 });
+        for (const session of mine) assert.equal(stores.sessions.isActive(session.sessionId), false);
+        for (const session of mine) await assert.rejects(stores.sessions.rotate(session.refreshToken), refused('unknown'));
+        assert.ok(stores.sessions.isDenied('jti-all'));
+        assert.ok(stores.sessions.isActive(theirs.sessionId));
+        assert.deepEqual(stores.sessions.sessionsOf('user-1'), []);
+
+        const { sessions } = await restart(stores);
+        for (const session of mine) assert.equal(sessions.isActive(session.sessionId), false);
+        assert.ok(sessions.isActive(theirs.sessionId));
+        await sessions.endAll('user-without-sessions');
+      });
+
+      test('sessionsOf() lists the user\'s live sessions, oldest first, each with its start and last rotation', async () => {
+        const { sessions } = await fresh();
+        const first = await sessions.start('user-1');
+        advance(HOUR);
+        const second = await sessions.start('user-1');
+        await sessions.start('user-2');
+        advance(HOUR);
+        await sessions.rotate(first.refreshToken);
+        const listed = sessions.sessionsOf('user-1').map(({ id, userId, startedAt, expiresAt, generation, rotatedAt }) => ({ id, userId, startedAt, expiresAt, generation, rotatedAt }));
+        assert.deepEqual(listed, [
+          { id: first.sessionId, userId: 'user-1', startedAt: START, expiresAt: START + 30 * DAY, generation: 1, rotatedAt: START + 2 * HOUR },
+          { id: second.sessionId, userId: 'user-1', startedAt: START + HOUR, expiresAt: START + HOUR + 30 * DAY, generation: 0, rotatedAt: START + HOUR },
+        ]);
+        advance(7 * DAY - HOUR);
+        assert.deepEqual(sessions.sessionsOf('user-1').map((session) => session.id), [first.sessionId], 'the idle one is over');
+        assert.deepEqual(sessions.sessionsOf('nobody'), []);
       });
 
       // Whether an idle session (its newest refresh token expired) still counts as active is left to each
@@ -359,6 +404,67 @@ export function runStoreContract(name: string, open: OpenStores): void {
         advance(SECOND);
         await sessions.start('user-1');
         assert.equal(sessions.isActive(started[1]!.sessionId), false, 'then the next oldest');
+      });
+
+      // The outside attack round: a thief holding a copy of a refresh token the client was issued.
+      test('a thief who rotates a copied token nine times cannot push the victim\'s copy out: the victim\'s next refresh ends the session', async () => {
+        const { sessions } = await fresh();
+        const victim = await sessions.start('user-1');
+        let thief = victim.refreshToken; // copied from the victim's cookie
+        for (let i = 0; i < 9; i++) {
+          advance(SECOND);
+          thief = (await sessions.rotate(thief)).refreshToken;
+        }
+        advance(DEFAULT_LIFETIMES.retryMs + 1);
+        await assert.rejects(sessions.rotate(victim.refreshToken), refused('reused'));
+        assert.equal(sessions.isActive(victim.sessionId), false);
+        await assert.rejects(sessions.rotate(thief), RefreshError);
+      });
+
+      test('a token copied after its rotation, presented past the retry window, gets nothing and ends the session', async () => {
+        const { sessions } = await fresh();
+        const started = await sessions.start('user-1');
+        const successor = await sessions.rotate(started.refreshToken); // the client's, not used yet
+        advance(DEFAULT_LIFETIMES.retryMs + 1);
+        await assert.rejects(sessions.rotate(started.refreshToken), refused('reused'));
+        assert.equal(sessions.isActive(started.sessionId), false);
+        await assert.rejects(sessions.rotate(successor.refreshToken), RefreshError);
+      });
+
+      test('victim and thief taking turns 11 s apart: the thief\'s first turn ends the session', async () => {
+        const { sessions } = await fresh();
+        const started = await sessions.start('user-1');
+        const copy = started.refreshToken;
+        await sessions.rotate(started.refreshToken); // the victim's turn
+        advance(11 * SECOND);
+        await assert.rejects(sessions.rotate(copy), refused('reused')); // the thief's
+        assert.equal(sessions.isActive(started.sessionId), false);
+      });
+
+      // What the retry window lets through, and no more: the same as a second tab would get.
+      test('a thief presenting the replaced token within the retry window gets the client\'s own token; the next refresh out of step ends the session', async () => {
+        const { sessions } = await fresh();
+        const started = await sessions.start('user-1');
+        const copy = started.refreshToken;
+        const client = await sessions.rotate(started.refreshToken);
+        advance(RETRY / 2);
+        assert.equal((await sessions.rotate(copy)).refreshToken, client.refreshToken, 'shared, as with a second tab');
+        advance(15 * 60 * SECOND);
+        const clientAgain = await sessions.rotate(client.refreshToken); // the client's next refresh
+        advance(RETRY + 1);
+        await assert.rejects(sessions.rotate(client.refreshToken), refused('reused')); // the thief's, out of step
+        await assert.rejects(sessions.rotate(clientAgain.refreshToken), RefreshError);
+      });
+
+      test('a repeat within the retry window carries the same Max-Age as a rotation at that moment', async () => {
+        const { sessions } = await fresh();
+        const first = await sessions.start('user-1');
+        const second = await sessions.start('user-1');
+        await sessions.rotate(first.refreshToken);
+        advance(3 * SECOND);
+        const repeat = await sessions.rotate(first.refreshToken);
+        const rotation = await sessions.rotate(second.refreshToken);
+        assert.equal(repeat.maxAgeSeconds, rotation.maxAgeSeconds);
       });
 
       test('sessions past their limit do not count against the cap', async () => {
