@@ -426,7 +426,7 @@ const attacks: Attack[] = [
   },
   {
     name: 'pipelined flood',
-    defence: '3,000 pipelined GET / on one connection, answers never read: after 100 requests the server hangs up (lib/defences/connection_limits.ts)',
+    defence: '3,000 pipelined GET / on one connection, answers never read: past 32 answers unread the server closes it (lib/defences/connection_limits.ts)',
     async run({ target }) {
       const socket = await openTls(target); // no 'data' listener: the answers are never read
       const hungUp = closedWithin(socket, 20_000);

@@ -28,7 +28,7 @@ export interface SessionServices {
   readonly tokens: AccessTokens;
   readonly refreshTokens: RefreshTokens;
   readonly sessions: SessionStore;
-  readonly users: Pick<UserStore, 'findById'>;
+  readonly users: Pick<UserStore, 'findById' | 'forgetDevices'>;
 }
 
 /**
@@ -94,13 +94,18 @@ export async function endSession(services: SessionServices, cookieHeader: string
  */
 export async function endEverySession(services: SessionServices, cookieHeader: string | undefined): Promise<string[]> {
   const auth = await authenticate(services, cookieHeader);
+  let userId: string;
   if ('user' in auth) {
-    await services.sessions.endAll(auth.user.id, auth.claims);
+    userId = auth.user.id;
+    await services.sessions.endAll(userId, auth.claims);
   } else {
     const refreshToken = readSessionCookie(cookieHeader, REFRESH_COOKIE);
     if (refreshToken === undefined) throw new NotSignedInError(AUTH_FAILURE_MESSAGES[auth.failure]);
-    await services.sessions.endAll((await services.sessions.rotate(refreshToken)).userId);
+    userId = (await services.sessions.rotate(refreshToken)).userId;
+    await services.sessions.endAll(userId);
   }
+  // Everywhere includes the browsers the account trusted: a thief's device cookie loses its own count.
+  await services.users.forgetDevices(userId);
   return [CLEAR_ACCESS_COOKIE, CLEAR_REFRESH_COOKIE];
 }
 

@@ -58,7 +58,8 @@ export async function readLegacySessions(
     const token = checked<DeniedToken>(item, { jti: 'string', expiresAt: 'number' });
     denied.set(token.jti, token);
   };
-  // Opened only to read (its recovery may drop a torn last record); never written, never closed.
+  // Opened to read. Its recovery may drop a torn last record, and an old layout is rewritten in the
+  // journal's current one as it opens (so capture() hands back what was read); all of it is removed below.
   await Journal.open(
     {
       lists: ['families', 'refreshTokens', 'deniedAccessTokens'],
@@ -81,7 +82,14 @@ export async function readLegacySessions(
           throw new Error(`not a session change: op "${record.op}"`);
         }
       },
-      capture: () => ({}),
+      capture: () => ({
+        families: [...families.values()],
+        refreshTokens: [...families.keys()].flatMap((familyId) => {
+          const expiresAt = newestToken.get(familyId);
+          return expiresAt === undefined ? [] : [{ hash: '', familyId, expiresAt }];
+        }),
+        deniedAccessTokens: [...denied.values()],
+      }),
     },
     { dir, name: LEGACY_NAME, fs: options.fs, log: options.log },
   );
@@ -99,7 +107,9 @@ export async function readLegacySessions(
       rotatedAt: tokenExpiresAt - lifetimes.refreshMs,
     });
   }
-  return { sessions, denied: [...denied.values()], files };
+  // Listed again: opening the journal may have written files of its own (a snapshot, an empty journal).
+  const written = (await options.fs.readdir(dir)).filter((name) => LEGACY_FILE.test(name)).map((name) => path.join(dir, name));
+  return { sessions, denied: [...denied.values()], files: written };
 }
 
 /** `item` as a `T`, once each field named has the type given; throws otherwise (the journal names the file and offset). */

@@ -87,7 +87,8 @@ export class JsonSessionStore implements SessionStore {
     const store = new JsonSessionStore(options);
     const fs = options.fs ?? realFileSystem;
     const names = await fs.readdir(dataDir);
-    const isNew = !names.some((name) => name.startsWith(`${FILE_NAME}.`));
+    // New until its first snapshot is in place: a journal alone is what a first start that failed left.
+    const isNew = !names.includes(`${FILE_NAME}.json`);
     // An earlier release's files and none of this one's: the folder is upgrading, not missing its store.
     const upgrading = isNew && names.some((name) => name.startsWith('sessions.'));
     store.#journal = await Journal.open(

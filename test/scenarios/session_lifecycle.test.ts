@@ -291,6 +291,8 @@ describe('sign out everywhere', () => {
     assert.equal((await other.request('GET', '/order', { headers: JSON_ACCEPT })).status, 401, 'the other browser is signed out at once');
     assert.equal((await other.request('POST', '/session/refresh', { headers: JSON_ACCEPT })).status, 401, 'and cannot refresh');
     assert.equal((await stranger.request('GET', '/order', { headers: JSON_ACCEPT })).status, 200, 'another account goes on');
+    const account = await server.running.services.users.findByName(`user${counter}`);
+    assert.deepEqual(account?.deviceIds, [], 'and the browsers the account trusted are forgotten: a thief\'s device cookie counts with everyone else');
   });
 
   test('works once the browser has dropped its expired access cookie: the refresh cookie proves the session', async () => {

@@ -68,7 +68,7 @@ describe('JsonSessionStore', () => {
       assert.match(text, /"generation":1/, stage);
       await store.close();
     }
-    assert.deepEqual(await readdir(dataDir), ['sessions-v3.json']);
+    assert.deepEqual(withoutJournals(await readdir(dataDir)), ['sessions-v3.json']);
   });
 
   test('a snapshot leaves out denied tokens that expired, and a session is one record however often it was refreshed', async () => {
@@ -171,3 +171,8 @@ describe('JsonSessionStore', () => {
     });
   }
 });
+
+/** A folder's files but the journals: beside each snapshot stands the empty journal it names. */
+function withoutJournals(names: string[]): string[] {
+  return names.filter((name) => !name.includes('.journal.'));
+}
