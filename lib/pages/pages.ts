@@ -184,7 +184,8 @@ export function continuePage(next: string): SafeHtml {
 export function signInAgainPage(message: string, next: string): SafeHtml {
   return layout('Please sign in', html`<h1>Please sign in</h1>
 <p class="error" role="alert">${message}</p>
-<p><a href="/login?next=${encodeURIComponent(next)}">Sign in</a> to continue.</p>`);
+<p><a href="/login?next=${encodeURIComponent(next)}">Sign in</a> to continue.</p>
+<p>New here? <a href="/">Create an account</a></p>`);
 }
 
 export function errorPage(status: number, title: string, message: string): SafeHtml {

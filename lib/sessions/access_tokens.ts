@@ -10,7 +10,7 @@ import { LruMap } from '../support/lru_map.ts';
 export interface AccessClaims {
   /** The user's id. */
   readonly sub: string;
-  /** The session (refresh-token family) it belongs to, so logout can end the whole session. */
+  /** The session it belongs to, so logout can end the whole session. */
   readonly sid: string;
   /** A unique id, so one token can be put on the deny list. */
   readonly jti: string;

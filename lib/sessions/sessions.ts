@@ -52,7 +52,7 @@ export async function authenticate(services: SessionServices, cookieHeader: stri
   return { user, claims };
 }
 
-/** The Set-Cookie values for a new session: a new access token and a new refresh-token family. */
+/** The Set-Cookie values for a new session: a new access token and its first refresh token. */
 export async function startSession(services: SessionServices, user: User): Promise<string[]> {
   return sessionCookies(services, await services.sessions.start(user.id));
 }

@@ -90,6 +90,7 @@ describe('the refresh dance', () => {
     const response = await server.browser().request('GET', '/session/refresh?next=/order');
     assert.equal(response.status, 401);
     assert.match(response.body, /<a href="\/login\?next=%2Forder">Sign in<\/a>/);
+    assert.match(response.body, /<a href="\/">Create an account<\/a>/, 'and, for a first-time visitor, to sign-up');
     assert.equal((await server.browser().navigate('GET', '/order')).hops.at(-1), '/session/refresh?next=/order');
   });
 
