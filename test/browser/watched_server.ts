@@ -16,13 +16,6 @@ export type Hop = `${number} ${string}`;
 /** Where the pages report CSP violations; answered here, never by the app. */
 const CSP_REPORTS_PATH = '/test-only/csp-reports';
 
-/**
- * The WebKit engine lists the cookies of a path from a page under it (`COOKIE_STORE_PATHS` in
- * engines/engine.ts), and still names the refresh cookie's old path: sent on to the current one.
- */
-const OLD_COOKIE_STORE_PAGE = '/refresh/test-only/';
-const COOKIE_STORE_PAGE = '/session/test-only/';
-
 export interface WatchedServer extends InProcessServer {
   /** Every document request answered so far (navigations and form posts), in order. Empty it at will. */
   readonly hops: Hop[];
@@ -55,10 +48,6 @@ export async function startWatched(options: Parameters<typeof startInProcess>[0]
         cspReports.push(report);
         res.writeHead(204).end();
       });
-      return;
-    }
-    if (req.url?.startsWith(OLD_COOKIE_STORE_PAGE)) {
-      res.writeHead(303, { Location: `${COOKIE_STORE_PAGE}${req.url.slice(OLD_COOKIE_STORE_PAGE.length)}` }).end();
       return;
     }
     if (isDocumentRequest(req) && !req.url?.includes('/test-only/')) {

@@ -18,12 +18,12 @@ export type EngineName = 'Chromium' | 'Firefox' | 'WebKit';
 export const ARTIFACTS_DIR = path.join(PROJECT_ROOT, 'test', 'artifacts');
 
 /**
- * Paths under `/refresh` and `/login` that the app answers with 404: between them, tabs opened there
- * see every cookie of the site, `__Secure-refresh` (Path=/refresh) and `__Secure-device` (Path=/login)
+ * Paths under `/session` and `/login` that the app answers with 404: between them, tabs opened there
+ * see every cookie of the site, `__Secure-refresh` (Path=/session) and `__Secure-device` (Path=/login)
  * included, which classic WebDriver lists only from such pages. The watched server leaves requests
  * under `/test-only/` out of its navigations.
  */
-export const COOKIE_STORE_PATHS = ['/refresh/test-only/cookie-store', '/login/test-only/cookie-store'] as const;
+export const COOKIE_STORE_PATHS = ['/session/test-only/cookie-store', '/login/test-only/cookie-store'] as const;
 
 export interface Engine {
   readonly name: EngineName;
