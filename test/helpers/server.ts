@@ -23,6 +23,19 @@ export { makeTempDir } from '../../scripts/support/servers.ts';
 /** A JWT_SECRET tests know, so they can forge tokens the way an attacker with the key could. */
 export const TEST_SECRET = 'test-secret-that-is-at-least-32-bytes-long!';
 
+/** The variables of a server an npm script starts with its files in `dir`: loopback, any free port, no attempt limits. */
+export function npmServerEnv(dir: string) {
+  return {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: path.join(dir, 'data'),
+    TLS_CERT: path.join(dir, 'cert.pem'),
+    TLS_KEY: path.join(dir, 'key.pem'),
+    JWT_SECRET: TEST_SECRET,
+    RATE_LIMIT: '0',
+  };
+}
+
 /** Cheap argon2id parameters for tests whose subject is not the hash cost. */
 export const FAST_ARGON2 = { memoryCost: 256, timeCost: 1, parallelism: 1 } as const;
 

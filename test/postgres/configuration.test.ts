@@ -11,7 +11,7 @@ import { readConfig } from '../../lib/config.ts';
 import { describeDatabase } from '../../lib/storage/postgres/database.ts';
 import { denoPermissions } from '../../scripts/deno_permissions.ts';
 import { TestBrowser } from '../helpers/https_client.ts';
-import { PROJECT_ROOT, TEST_SECRET, makeTempDir } from '../helpers/server.ts';
+import { PROJECT_ROOT, TEST_SECRET, makeTempDir, npmServerEnv } from '../helpers/server.ts';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from './database.ts';
 import { ConfigError } from '../../lib/errors.ts';
 
@@ -75,16 +75,7 @@ describeWithPostgres('npm run start:deno with DATABASE_URL', () => {
   });
 
   test('grants --allow-net to the database host:port only, signs up through it, and never prints the password', async () => {
-    const env = {
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATA_DIR: path.join(root, 'data'),
-      TLS_CERT: path.join(root, 'cert.pem'),
-      TLS_KEY: path.join(root, 'key.pem'),
-      JWT_SECRET: TEST_SECRET,
-      RATE_LIMIT: '0',
-      DATABASE_URL: database.url,
-    };
+    const env = { ...npmServerEnv(root), DATABASE_URL: database.url };
     // As a user starts it: npm runs the launcher, which prints the `deno run` command, and npm's shell execs it.
     const child = spawn('npm', ['run', '--silent', 'start:deno'], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';

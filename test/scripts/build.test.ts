@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { BUILT_SERVER_ARGS } from '../../scripts/support/servers.ts';
 import { httpsRequest } from '../../scripts/support/https_client.ts';
-import { PROJECT_ROOT, TEST_SECRET, makeTempDir } from '../helpers/server.ts';
+import { PROJECT_ROOT, makeTempDir, npmServerEnv } from '../helpers/server.ts';
 
 const DIST = path.join(PROJECT_ROOT, 'dist');
 const LIMIT = { timeout: 60_000 };
@@ -44,15 +44,7 @@ test('package.json builds before every start, and npm start runs the bundle as t
 });
 
 test('npm start builds dist/ and runs it on Node alone: it listens, serves public/, signs up and shows /order', LIMIT, async (t) => {
-  const env = {
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATA_DIR: path.join(root, 'data'),
-    TLS_CERT: path.join(root, 'cert.pem'),
-    TLS_KEY: path.join(root, 'key.pem'),
-    JWT_SECRET: TEST_SECRET,
-    RATE_LIMIT: '0',
-  };
+  const env = npmServerEnv(root);
   const npm = spawn('npm', ['start'], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   npm.stdout.on('data', (chunk: Buffer) => (output += chunk));
