@@ -118,9 +118,9 @@ function whatJustHappened(view: OrderView, explanation: OrderExplanation): SafeH
 <h3>1. Your browser sent a cookie</h3>
 <p>The request for this page carried this header (values masked):</p>
 <pre><code>Cookie: ${cookieHeader}</code></pre>
-<p>The browser stored <code>__Host-jwt</code> from a <code>Set-Cookie</code> on the 303 that sent you here (after
-signing up, signing in or a refresh), and sent it on the GET that followed: same origin, <code>Path=/</code>
-covers <code>/order</code>, and <code>SameSite=Lax</code> allows it on a top-level navigation. The refresh cookie is not in the list: its
+<p>The browser stored <code>__Host-jwt</code> from a <code>Set-Cookie</code> on a 303 (the answer to signing up, signing
+in or a refresh), and has sent it back on every request to this site since, this one included: same
+origin, <code>Path=/</code> covers <code>/order</code>, and <code>SameSite=Lax</code> allows it on a top-level navigation. The refresh cookie is not in the list: its
 <code>Path=/session</code> keeps it for the session's own requests (refresh and sign-out) only.</p>
 <h3>2. The cookie holds a signed JWT</h3>
 <p>Its header:</p>
