@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { EventEmitter } from 'node:events';
 import type { Server } from 'node:net';
-import { FALLBACK_MAX_CONNECTIONS, LISTEN_BACKLOG, capConnections, connectionCap, descriptorLimit } from '../../../lib/defences/connection_limits.ts';
+import { FALLBACK_MAX_CONNECTIONS, LISTEN_BACKLOG, MAX_UNREAD_ANSWERS, capConnections, connectionCap, descriptorLimit, limitUnreadAnswers } from '../../../lib/defences/connection_limits.ts';
 import { silentLogger } from '../../../lib/support/log.ts';
 
 describe('descriptorLimit()', async () => {
@@ -78,5 +78,79 @@ describe('capConnections()', () => {
     now += 1;
     open(server);
     assert.equal(warnings.length, 2, '10 s later, it says so again');
+  });
+});
+
+describe('limitUnreadAnswers()', () => {
+  /** A server that only emits: each request on `socket`, its answer finished by hand. */
+  function fakeServer(max: number) {
+    const server = new EventEmitter() as unknown as Server & EventEmitter;
+    limitUnreadAnswers(server, max);
+    return {
+      request(socket: { destroyed: boolean; destroy(): void }) {
+        const res = new EventEmitter();
+        server.emit('request', { socket }, res);
+        return () => res.emit('finish');
+      },
+    };
+  }
+  const socket = () => ({ destroyed: false, destroy() { this.destroyed = true; } });
+
+  test(`closes a connection once more than ${MAX_UNREAD_ANSWERS} answers wait for its client, by default`, () => {
+    const server = fakeServer(MAX_UNREAD_ANSWERS);
+    const flooding = socket();
+    for (let i = 0; i < MAX_UNREAD_ANSWERS; i++) server.request(flooding);
+    assert.equal(flooding.destroyed, false, `${MAX_UNREAD_ANSWERS} unread answers are allowed`);
+    server.request(flooding);
+    assert.equal(flooding.destroyed, true, 'one more closes it');
+  });
+
+  test('counts each connection apart, and an answer the client has taken no longer counts', () => {
+    const server = fakeServer(2);
+    const reading = socket();
+    const other = socket();
+    for (let i = 0; i < 10; i++) server.request(reading)(); // answered and taken each time: keep-alive
+    server.request(other);
+    server.request(other);
+    assert.equal(reading.destroyed, false, 'a client that reads keeps its connection however many requests it makes');
+    assert.equal(other.destroyed, false, 'two unread, the limit: still open');
+    const done = server.request(reading);
+    server.request(reading);
+    assert.equal(reading.destroyed, false);
+    done();
+    server.request(reading);
+    assert.equal(reading.destroyed, false, 'one of three was taken: two wait, the limit');
+    server.request(reading);
+    assert.equal(reading.destroyed, true, 'three wait: over the limit');
+  });
+});
+
+describe('descriptorLimit() and connectionCap() at their edges', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'limits-edges-'));
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  test('reads only the line that starts with "Max open files", from /proc/self/limits by default', async () => {
+    const file = path.join(dir, 'mentioned');
+    await writeFile(file, 'Limit  Soft Limit  Hard Limit  Units\nNote: Max open files 1\nMax open files            256                  4096                 files\n');
+    assert.equal(descriptorLimit(file), 256);
+    assert.equal(descriptorLimit(), descriptorLimit('/proc/self/limits'));
+    assert.ok(Number.isFinite(descriptorLimit() ?? NaN) || descriptorLimit() === Infinity, 'read on Linux');
+  });
+
+  test('is undefined for a file with no such line', async () => {
+    const file = path.join(dir, 'no-line');
+    await writeFile(file, 'Limit  Soft Limit  Hard Limit  Units\nMax processes  63455  63455  processes\n');
+    assert.equal(descriptorLimit(file), undefined);
+  });
+
+  test(`falls back to ${FALLBACK_MAX_CONNECTIONS}: Linux's usual 1,024 less the reserve and the backlog`, () => {
+    assert.equal(FALLBACK_MAX_CONNECTIONS, 1_024 - 64 - LISTEN_BACKLOG);
+  });
+
+  test('says it lowered MAX_CONNECTIONS only when it did: the room itself is not lowered', () => {
+    const room = 1024 - 64 - LISTEN_BACKLOG;
+    assert.deepEqual(connectionCap(room, 1024), { max: room, limited: false });
+    assert.deepEqual(connectionCap(room + 1, 1024), { max: room, limited: true });
+    assert.deepEqual(connectionCap(undefined, 100), { max: 1, limited: false }, 'at least one connection, however low the limit');
   });
 });
