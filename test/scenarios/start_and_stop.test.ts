@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { send } from '../helpers/https_client.ts';
 import { holdSignup } from '../helpers/in_flight.ts';
-import { PROJECT_ROOT, TEST_SECRET, makeTempDir } from '../helpers/server.ts';
+import { PROJECT_ROOT, makeTempDir, npmServerEnv } from '../helpers/server.ts';
 
 let root: string;
 before(async () => {
@@ -37,16 +37,7 @@ const LIMIT = { timeout: 60_000 };
  */
 async function npmRun(script: string, t: { after(fn: () => void): void }): Promise<NpmRun> {
   const dir = path.join(root, `run-${++runs}`);
-  const env = {
-    ...process.env,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATA_DIR: path.join(dir, 'data'),
-    TLS_CERT: path.join(dir, 'cert.pem'),
-    TLS_KEY: path.join(dir, 'key.pem'),
-    JWT_SECRET: TEST_SECRET,
-    RATE_LIMIT: '0',
-  };
+  const env = { ...process.env, ...npmServerEnv(dir) };
   const child = spawn('npm', ['run', script], { cwd: PROJECT_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const pid = child.pid!;
   t.after(() => {
